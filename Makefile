@@ -1,0 +1,41 @@
+# The README's two commands: `make run` and `make test`. Everything else is a helper.
+BUILD_DIR ?= build
+ASAN_BUILD_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+DATA_DIR ?= ./ragd-data
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: run test deps test-deps build build-tests unit-test asan-test format clean
+
+run: deps build
+	scripts/run.sh $(BUILD_DIR)/ragd $(DATA_DIR) $(LISTEN)
+
+test: test-deps build-tests
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) --timeout 900
+
+deps:
+	scripts/install-deps.sh
+
+test-deps:
+	scripts/install-deps.sh --test
+
+build:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_DIR) --target ragd -j$(JOBS)
+
+build-tests:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan-test: test-deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+		-DRAGD_SANITIZE=address,undefined -DRAGD_BUILD_BENCH=OFF
+	cmake --build $(ASAN_BUILD_DIR) -j$(JOBS)
+	ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow --timeout 900
+
+format:
+	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

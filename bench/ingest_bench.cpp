@@ -1,0 +1,247 @@
+// Ingest throughput (MB/s of Markdown) through IngestService, and the same corpus through parse,
+// parse+chunk and parse+chunk+embed alone, so the difference shows what storage and indexing cost.
+// The corpus is generated deterministically (fixed seed), ~20 MB unless --corpus_mb=N says.
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "embed/lexical_embedder.hpp"
+#include "ingest/chunker.hpp"
+#include "ingest/parser.hpp"
+#include "pipeline/engine.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+
+struct Corpus {
+    std::vector<std::string> documents;
+    std::uint64_t bytes = 0;
+};
+
+Corpus& corpus() {
+    static Corpus instance;
+    return instance;
+}
+
+// Markdown shaped like technical docs: a title, nested sections, paragraphs, lists and code
+// blocks, 1–12 KB per document, from a Zipf-ish vocabulary so BM25 sees realistic frequencies.
+void generate_corpus(std::uint64_t target_bytes) {
+    std::mt19937_64 rng(20240601);
+    const char* letters = "abcdefghijklmnopqrstuvwxyz";
+    std::vector<std::string> vocab;
+    for (int word_idx = 0; word_idx < 20000; ++word_idx) {
+        std::string word;
+        auto length = 2 + rng() % 10;
+        for (std::size_t letter_idx = 0; letter_idx < length; ++letter_idx) {
+            word += letters[rng() % 26];
+        }
+        vocab.push_back(std::move(word));
+    }
+    auto word = [&]() -> const std::string& {
+        // Squaring a uniform variate favours low indices: a few frequent words, a long tail.
+        double u = std::uniform_real_distribution<double>(0, 1)(rng);
+        return vocab[static_cast<std::size_t>(u * u * static_cast<double>(vocab.size() - 1))];
+    };
+    auto words = [&](std::size_t count) {
+        std::string out;
+        for (std::size_t word_idx = 0; word_idx < count; ++word_idx) {
+            out += (word_idx == 0 ? "" : " ") + word();
+        }
+        return out;
+    };
+    Corpus& out = corpus();
+    while (out.bytes < target_bytes) {
+        std::string doc = "# " + words(4) + "\n\n" + words(30) + ".\n\n";
+        std::size_t target = 1024 + rng() % (11 * 1024);
+        for (int section = 1; doc.size() < target; ++section) {
+            doc += (rng() % 3 == 0 ? "### " : "## ") + words(3) + "\n\n";
+            for (auto block = 1 + rng() % 3; block > 0; --block) {
+                switch (rng() % 6) {
+                    case 0:
+                        for (auto item = 2 + rng() % 4; item > 0; --item) {
+                            doc += "- " + words(4 + rng() % 8) + "\n";
+                        }
+                        doc += "\n";
+                        break;
+                    case 1:
+                        doc += "```sql\nSELECT " + words(3) + " FROM " + word() + ";\n```\n\n";
+                        break;
+                    default:
+                        doc += words(30 + rng() % 90) + ".\n\n";
+                }
+            }
+        }
+        out.bytes += doc.size();
+        out.documents.push_back(std::move(doc));
+    }
+}
+
+void set_throughput(benchmark::State& bench) {
+    bench.SetBytesProcessed(static_cast<std::int64_t>(bench.iterations() * corpus().bytes));
+    bench.counters["documents"] = static_cast<double>(corpus().documents.size());
+}
+
+void bm_parse(benchmark::State& bench) {
+    for (auto _ : bench) {
+        for (const auto& doc : corpus().documents) {
+            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            benchmark::DoNotOptimize(parsed);
+        }
+    }
+    set_throughput(bench);
+}
+
+void bm_parse_chunk(benchmark::State& bench) {
+    ragd::ingest::ChunkerOptions options;
+    std::size_t chunks = 0;
+    for (auto _ : bench) {
+        chunks = 0;
+        for (const auto& doc : corpus().documents) {
+            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            if (!parsed) {
+                bench.SkipWithError(parsed.error().detail.c_str());
+                return;
+            }
+            auto drafts = ragd::ingest::chunk_document(*parsed, options);
+            chunks += drafts.size();
+            benchmark::DoNotOptimize(drafts.data());
+        }
+    }
+    set_throughput(bench);
+    bench.counters["chunks"] = static_cast<double>(chunks);
+}
+
+// What IngestService::ingest does before it touches storage: parse, chunk, compose, embed.
+void bm_parse_chunk_embed(benchmark::State& bench) {
+    ragd::core::Config config;
+    auto embedder = ragd::embed::make_lexical_embedder(config.embed.dimensions);
+    ragd::ingest::ChunkerOptions options{config.ingest.chunk_tokens, config.ingest.chunk_overlap};
+    for (auto _ : bench) {
+        for (const auto& doc : corpus().documents) {
+            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            if (!parsed) {
+                bench.SkipWithError(parsed.error().detail.c_str());
+                return;
+            }
+            auto drafts = ragd::ingest::chunk_document(*parsed, options);
+            std::vector<std::string> texts;
+            texts.reserve(drafts.size());
+            for (const auto& draft : drafts) {
+                texts.push_back(ragd::embed::compose_embedding_text(parsed->title,
+                                                                    draft.heading_path, draft.text));
+            }
+            std::vector<std::string_view> views(texts.begin(), texts.end());
+            auto vectors = embedder->embed(views, ragd::embed::EmbedKind::kDocument);
+            if (!vectors) {
+                bench.SkipWithError(vectors.error().detail.c_str());
+                return;
+            }
+            benchmark::DoNotOptimize(vectors->data());
+        }
+    }
+    set_throughput(bench);
+}
+
+// The full path into an empty data dir: the above plus one SQLite transaction per document
+// (durable commits, as `ragd ingest` runs) and index catch-up, ending with a flush to disk.
+void bm_ingest_service(benchmark::State& bench) {
+    std::size_t chunks = 0;
+    for (auto _ : bench) {
+        bench.PauseTiming();
+        std::string dir = (fs::temp_directory_path() / "ragd-ingest-bench-XXXXXX").string();
+        if (::mkdtemp(dir.data()) == nullptr) {
+            bench.SkipWithError("mkdtemp failed");
+            return;
+        }
+        ragd::core::Config config;
+        config.storage.data_dir = dir;
+        auto engine = ragd::pipeline::Engine::open(config);
+        if (!engine) {
+            bench.SkipWithError(engine.error().detail.c_str());
+            return;
+        }
+        bench.ResumeTiming();
+        std::size_t doc_idx = 0;
+        for (const auto& doc : corpus().documents) {
+            ragd::pipeline::IngestRequest request;
+            request.id = "doc-" + std::to_string(doc_idx++);
+            request.source = request.id;
+            request.content = doc;
+            request.format = ragd::ingest::DocumentFormat::kMarkdown;
+            auto result = (*engine)->ingest().ingest(std::move(request), false);
+            if (!result) {
+                bench.SkipWithError(result.error().detail.c_str());
+                return;
+            }
+            // Same cadence as IngestService::ingest_paths: indexes follow storage every 256 files.
+            if (doc_idx % 256 == 0) {
+                if (auto caught_up = (*engine)->maintainer().catch_up(); !caught_up) {
+                    bench.SkipWithError(caught_up.error().detail.c_str());
+                    return;
+                }
+            }
+        }
+        if (auto caught_up = (*engine)->maintainer().catch_up(); !caught_up) {
+            bench.SkipWithError(caught_up.error().detail.c_str());
+            return;
+        }
+        if (auto flushed = (*engine)->maintainer().flush(); !flushed) {
+            bench.SkipWithError(flushed.error().detail.c_str());
+            return;
+        }
+        bench.PauseTiming();
+        chunks = (*engine)->index_stats().vectors;
+        engine->reset();
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        bench.ResumeTiming();
+    }
+    set_throughput(bench);
+    bench.counters["chunks"] = static_cast<double>(chunks);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double corpus_mb = 20;
+    int kept = 1;
+    for (int arg_idx = 1; arg_idx < argc; ++arg_idx) {
+        std::string arg = argv[arg_idx];
+        if (arg.rfind("--corpus_mb=", 0) == 0) {
+            corpus_mb = std::stod(arg.substr(std::strlen("--corpus_mb=")));
+        } else {
+            argv[kept++] = argv[arg_idx];
+        }
+    }
+    argc = kept;
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+        return 1;
+    }
+    generate_corpus(static_cast<std::uint64_t>(corpus_mb * 1e6));
+    std::fprintf(stderr, "ingest_bench: %zu Markdown documents, %.1f MB\n",
+                 corpus().documents.size(), static_cast<double>(corpus().bytes) / 1e6);
+    benchmark::RegisterBenchmark("ingest/parse", bm_parse)->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("ingest/parse+chunk", bm_parse_chunk)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("ingest/parse+chunk+embed", bm_parse_chunk_embed)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark("ingest/ingest_service", bm_ingest_service)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Iterations(1);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

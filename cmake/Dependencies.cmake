@@ -1,0 +1,28 @@
+# Every dependency is a Debian bookworm package (see scripts/install-deps.sh).
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 REQUIRED COMPONENTS json url)
+find_package(OpenSSL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(Xapian CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(tomlplusplus CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
+# cmark's CMake config insists on the cmark executable, which libcmark-dev does not ship.
+pkg_check_modules(CMARK REQUIRED IMPORTED_TARGET libcmark)
+
+find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h REQUIRED)
+add_library(hnswlib INTERFACE IMPORTED)
+target_include_directories(hnswlib SYSTEM INTERFACE ${HNSWLIB_INCLUDE_DIR})
+
+add_library(xapian INTERFACE IMPORTED)
+target_include_directories(xapian SYSTEM INTERFACE ${XAPIAN_INCLUDE_DIR})
+target_link_libraries(xapian INTERFACE ${XAPIAN_LIBRARIES})
+
+if(RAGD_BUILD_TESTS)
+    find_package(GTest REQUIRED)
+    include(GoogleTest)
+endif()
+if(RAGD_BUILD_BENCH)
+    find_package(benchmark REQUIRED)
+endif()

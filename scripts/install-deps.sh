@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian bookworm package ragd needs to build and run (and, with --test,
+# to run its test suite). Idempotent: packages already present are skipped by apt.
+set -euo pipefail
+
+BUILD_PACKAGES=(
+    build-essential cmake ninja-build pkg-config ccache git ca-certificates
+    libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+    libssl-dev libsqlite3-dev libhnswlib-dev libxapian-dev
+    libcmark-dev libgumbo-dev libcli11-dev libspdlog-dev libfmt-dev
+    libtomlplusplus-dev curl
+)
+TEST_PACKAGES=(
+    libgtest-dev libgmock-dev libbenchmark-dev python3 clang-14 libclang-rt-14-dev
+)
+
+want=("${BUILD_PACKAGES[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+    want+=("${TEST_PACKAGES[@]}")
+fi
+
+missing=()
+for pkg in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+    SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

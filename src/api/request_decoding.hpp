@@ -1,0 +1,35 @@
+// Decodes and validates JSON request bodies of the /v1 routes into plain structs. Every error
+// names the offending field, so a client can fix its request from the message alone.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "pipeline/ingest_service.hpp"
+#include "pipeline/query_service.hpp"
+
+namespace ragd::api {
+
+struct QueryRequest {
+    std::string query;
+    pipeline::QueryOptions options;
+};
+
+struct Limits {
+    std::size_t default_top_k = 5;
+    std::size_t max_top_k = 100;
+    std::size_t max_query_bytes = 8192;    ///< longest query text
+    std::size_t max_filter_terms = 16;     ///< metadata filter pairs
+    std::size_t max_batch_documents = 1000;
+};
+
+/// Body of POST /v1/query and /v1/search.
+core::Result<QueryRequest> decode_query_request(std::string_view body, const Limits& limits);
+
+/// Body of POST /v1/documents: one document object, or {"documents": [...]}.
+core::Result<std::vector<pipeline::IngestRequest>> decode_documents_request(std::string_view body,
+                                                                            const Limits& limits);
+
+}  // namespace ragd::api

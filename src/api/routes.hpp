@@ -1,0 +1,17 @@
+// The /v1 HTTP API: thin handlers that decode a request, call the pipeline and encode the
+// result. Logic lives in pipeline/; these only adapt.
+#pragma once
+
+#include "core/config.hpp"
+#include "http/router.hpp"
+#include "pipeline/engine.hpp"
+
+namespace ragd::api {
+
+/// HTTP status for an error code (the one place that maps them).
+int status_for(core::ErrorCode code);
+
+/// Registers every route on `router`; `engine` must outlive the server.
+void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config);
+
+}  // namespace ragd::api

@@ -1,0 +1,335 @@
+#include "cli/commands.hpp"
+
+#include <boost/json.hpp>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "api/response_encoding.hpp"
+#include "api/routes.hpp"
+#include "eval/beir.hpp"
+#include "eval/metrics.hpp"
+#include "http/server.hpp"
+#include "pipeline/engine.hpp"
+
+namespace ragd::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::unique_ptr<pipeline::Engine> open_engine(const core::Config& config) {
+    std::string notes;
+    auto engine = pipeline::Engine::open(config, &notes);
+    if (!notes.empty()) {
+        std::cerr << notes;
+    }
+    if (!engine) {
+        std::cerr << "ragd: " << engine.error().detail << "\n";
+        return nullptr;
+    }
+    return std::move(*engine);
+}
+
+std::string one_line(std::string text, std::size_t max_chars) {
+    for (char& c : text) {
+        if (c == '\n' || c == '\r' || c == '\t') {
+            c = ' ';
+        }
+    }
+    if (text.size() > max_chars) {
+        std::size_t cut = max_chars;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
+            --cut;  // keep UTF-8 sequences whole
+        }
+        text = text.substr(0, cut) + "…";
+    }
+    return text;
+}
+
+void print_hits(const std::vector<pipeline::SourceHit>& hits) {
+    for (const auto& hit : hits) {
+        std::string where = hit.chunk.source.empty() ? hit.chunk.chunk.document_id : hit.chunk.source;
+        std::string heading;
+        for (const auto& h : hit.chunk.chunk.heading_path) {
+            heading += (heading.empty() ? "" : " › ") + h;
+        }
+        std::printf("[%zu] %s%s%s  (score %.4f)\n    %s\n", hit.number, where.c_str(),
+                    heading.empty() ? "" : " — ", heading.c_str(), hit.score,
+                    one_line(hit.chunk.chunk.text, 200).c_str());
+    }
+}
+
+pipeline::QueryOptions query_options(const core::Config& config, std::size_t top_k) {
+    pipeline::QueryOptions options;
+    options.top_k = top_k == 0 ? config.retrieval.top_k : top_k;
+    return options;
+}
+
+}  // namespace
+
+int run_serve(const core::Config& config) {
+    auto engine = open_engine(config);
+    if (!engine) {
+        return 1;
+    }
+    http::Router router;
+    api::register_routes(router, *engine, config);
+    http::Server server(config.server, std::move(router));
+    if (auto listening = server.listen(); !listening) {
+        std::cerr << "ragd: " << listening.error().detail << "\n";
+        return 1;
+    }
+    std::printf("listening on %s\n", server.local_endpoint().c_str());
+    std::fflush(stdout);
+    server.run();
+    std::cerr << "ragd: stopped\n";
+    return 0;
+}
+
+int run_ingest(core::Config config, const std::vector<std::string>& paths) {
+    // One fsync per file would bound ingest at a few hundred files/s; commits are process-crash
+    // safe without it, and closing the database at the end checkpoints the WAL to disk.
+    config.storage.durable_commits = false;
+    auto engine = open_engine(config);
+    if (!engine) {
+        return 1;
+    }
+    auto started = std::chrono::steady_clock::now();
+    std::size_t created = 0, replaced = 0, unchanged = 0, chunks = 0;
+    auto report = engine->ingest().ingest_paths(paths, [&](const pipeline::IngestResult& result) {
+        switch (result.status) {
+            case storage::UpsertStatus::kCreated: ++created; break;
+            case storage::UpsertStatus::kReplaced: ++replaced; break;
+            case storage::UpsertStatus::kUnchanged: ++unchanged; break;
+        }
+        chunks += result.chunks;
+        std::printf("%-9s %s  %s  (%zu chunks)\n", api::upsert_status_name(result.status),
+                    result.id.c_str(), result.source.c_str(), result.chunks);
+    });
+    if (auto flushed = engine->maintainer().flush(); !flushed) {
+        report.problems.push_back({"(indexes)", flushed.error().detail});
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    for (const auto& problem : report.problems) {
+        std::fprintf(stderr, "error: %s: %s\n", problem.path.c_str(), problem.reason.c_str());
+    }
+    std::printf("ingested %zu files (%zu created, %zu replaced, %zu unchanged), %zu chunks, "
+                "%.2f MB in %.2f s; %zu failed\n",
+                report.results.size(), created, replaced, unchanged, chunks,
+                static_cast<double>(report.bytes) / 1e6, seconds, report.problems.size());
+    return report.problems.empty() ? 0 : 2;
+}
+
+int run_query(const core::Config& config, const std::string& text, std::size_t top_k, bool json) {
+    auto engine = open_engine(config);
+    if (!engine) {
+        return 1;
+    }
+    auto outcome = engine->query().answer(text, query_options(config, top_k));
+    if (!outcome) {
+        std::cerr << "ragd: " << outcome.error().detail << "\n";
+        return 1;
+    }
+    if (json) {
+        std::cout << boost::json::serialize(api::encode_answer(*outcome)) << "\n";
+        return 0;
+    }
+    std::printf("%s\n\n(generator: %s)\nSources:\n", outcome->generation.text.c_str(),
+                outcome->generation.generator.c_str());
+    print_hits(outcome->sources);
+    return 0;
+}
+
+int run_search(const core::Config& config, const std::string& text, std::size_t top_k, bool json) {
+    auto engine = open_engine(config);
+    if (!engine) {
+        return 1;
+    }
+    auto outcome = engine->query().search(text, query_options(config, top_k));
+    if (!outcome) {
+        std::cerr << "ragd: " << outcome.error().detail << "\n";
+        return 1;
+    }
+    if (json) {
+        std::cout << boost::json::serialize(api::encode_search(*outcome)) << "\n";
+        return 0;
+    }
+    print_hits(outcome->hits);
+    return 0;
+}
+
+int run_stats(const core::Config& config) {
+    auto engine = open_engine(config);
+    if (!engine) {
+        return 1;
+    }
+    auto stats = engine->storage().stats();
+    if (!stats) {
+        std::cerr << "ragd: " << stats.error().detail << "\n";
+        return 1;
+    }
+    auto index = engine->index_stats();
+    boost::json::object out{{"documents", stats->documents},
+                            {"chunks", stats->chunks},
+                            {"embeddings", stats->embeddings},
+                            {"storage_seq", stats->last_seq},
+                            {"storage_bytes", stats->bytes},
+                            {"embedder", engine->embedder().model_id()},
+                            {"vectors", index.vectors},
+                            {"bm25_chunks", index.bm25_chunks},
+                            {"vectors_applied_seq", index.vectors_applied_seq},
+                            {"bm25_applied_seq", index.bm25_applied_seq}};
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+}
+
+int run_delete(const core::Config& config, const std::string& id) {
+    auto engine = open_engine(config);
+    if (!engine) {
+        return 1;
+    }
+    auto deleted = engine->ingest().remove(id);
+    if (!deleted) {
+        std::cerr << "ragd: " << deleted.error().detail << "\n";
+        return 1;
+    }
+    if (!*deleted) {
+        std::cerr << "ragd: no document with id '" << id << "'\n";
+        return 1;
+    }
+    std::printf("deleted %s\n", id.c_str());
+    return 0;
+}
+
+int run_eval(core::Config config, const EvalOptions& options) {
+    pipeline::QueryOptions query_options;
+    if (options.mode == "hybrid") {
+        query_options.mode = pipeline::RetrievalMode::kHybrid;
+    } else if (options.mode == "vector") {
+        query_options.mode = pipeline::RetrievalMode::kVector;
+    } else if (options.mode == "bm25") {
+        query_options.mode = pipeline::RetrievalMode::kBm25;
+    } else {
+        std::cerr << "ragd: --mode must be hybrid, vector or bm25\n";
+        return 1;
+    }
+    const fs::path beir(options.beir_dir);
+    auto queries = eval::load_queries((beir / "queries.jsonl").string());
+    if (!queries) {
+        std::cerr << "ragd: " << queries.error().detail << "\n";
+        return 1;
+    }
+    auto qrels = eval::load_qrels((beir / "qrels" / "test.tsv").string());
+    if (!qrels) {
+        std::cerr << "ragd: " << qrels.error().detail << "\n";
+        return 1;
+    }
+
+    std::string scratch;
+    if (!options.keep_data) {
+        std::string pattern = (fs::temp_directory_path() / "ragd-eval-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            std::cerr << "ragd: cannot create a scratch directory\n";
+            return 1;
+        }
+        scratch = pattern;
+        config.storage.data_dir = scratch;
+    }
+    struct ScratchCleanup {
+        std::string dir;
+        ~ScratchCleanup() {
+            std::error_code ec;
+            if (!dir.empty()) {
+                fs::remove_all(dir, ec);
+            }
+        }
+    } cleanup{scratch};
+
+    // Rankings go to 100 documents; a document split into several chunks counts at its best
+    // chunk, so fetch more chunks than documents.
+    constexpr std::size_t kDepth = 100;
+    config.retrieval.max_top_k = std::max<std::size_t>(config.retrieval.max_top_k, 2 * kDepth);
+    query_options.top_k = 2 * kDepth;
+    config.retrieval.candidates = std::max(config.retrieval.candidates, 2 * kDepth);
+    config.storage.durable_commits = false;  // a scratch copy of the corpus: speed over fsync
+
+    int exit_code = 0;
+    {
+        auto engine = open_engine(config);
+        if (!engine) {
+            return 1;
+        }
+        auto started = std::chrono::steady_clock::now();
+        std::size_t documents = 0;
+        auto ingested = eval::for_each_corpus_document(
+            (beir / "corpus.jsonl").string(), [&](eval::BeirDocument&& doc) -> core::Result<void> {
+                pipeline::IngestRequest request;
+                request.id = doc.id;
+                request.source = doc.id;
+                request.title = doc.title;
+                request.content = std::move(doc.text);
+                auto result = engine->ingest().ingest(std::move(request), false);
+                if (!result) {
+                    return core::fail(result.error().code,
+                                      "document " + doc.id + ": " + result.error().detail);
+                }
+                if (++documents % 1000 == 0) {
+                    if (auto caught_up = engine->maintainer().catch_up(); !caught_up) {
+                        return caught_up.error();
+                    }
+                }
+                return {};
+            });
+        if (!ingested) {
+            std::cerr << "ragd: " << ingested.error().detail << "\n";
+            return 1;
+        }
+        if (auto caught_up = engine->maintainer().catch_up(); !caught_up) {
+            std::cerr << "ragd: " << caught_up.error().detail << "\n";
+            return 1;
+        }
+        double ingest_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        std::fprintf(stderr, "indexed %zu documents in %.2f s\n", documents, ingest_seconds);
+
+        eval::Run run;
+        started = std::chrono::steady_clock::now();
+        for (const auto& query : *queries) {
+            auto outcome = engine->query().search(query.text, query_options);
+            if (!outcome) {
+                std::cerr << "ragd: query " << query.id << ": " << outcome.error().detail << "\n";
+                exit_code = 1;
+                continue;
+            }
+            std::vector<eval::RankedDocument> chunk_hits;
+            for (const auto& hit : outcome->hits) {
+                chunk_hits.push_back({hit.chunk.chunk.document_id, hit.score});
+            }
+            auto ranked = eval::collapse_to_documents(chunk_hits);
+            if (ranked.size() > kDepth) {
+                ranked.resize(kDepth);
+            }
+            run[query.id] = std::move(ranked);
+        }
+        double query_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        double qps = query_seconds > 0 ? static_cast<double>(queries->size()) / query_seconds : 0;
+        auto report = eval::evaluate(run, *qrels);
+        std::cout << eval::format_report(report, qps, options.mode);
+        if (!options.run_out.empty()) {
+            std::ofstream out(options.run_out);
+            eval::write_trec_run(out, run, "ragd-" + options.mode);
+            if (!out) {
+                std::cerr << "ragd: cannot write " << options.run_out << "\n";
+                exit_code = 1;
+            }
+        }
+    }
+    return exit_code;
+}
+
+}  // namespace ragd::cli

@@ -1,0 +1,27 @@
+// The subcommands of the ragd binary. Each returns the process exit code; main.cpp only parses
+// arguments, so everything here is reachable from tests.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+
+namespace ragd::cli {
+
+struct EvalOptions {
+    std::string beir_dir;
+    std::string mode = "hybrid";  ///< hybrid | vector | bm25
+    std::string run_out;          ///< TREC run file, empty for none
+    bool keep_data = false;       ///< true when --data was given (no scratch directory)
+};
+
+int run_serve(const core::Config& config);
+int run_ingest(core::Config config, const std::vector<std::string>& paths);
+int run_query(const core::Config& config, const std::string& text, std::size_t top_k, bool json);
+int run_search(const core::Config& config, const std::string& text, std::size_t top_k, bool json);
+int run_stats(const core::Config& config);
+int run_delete(const core::Config& config, const std::string& id);
+int run_eval(core::Config config, const EvalOptions& options);
+
+}  // namespace ragd::cli

@@ -1,0 +1,309 @@
+// Server::Impl: listening, the accept loop, the I/O threads, signals and shutdown. Sessions live
+// in session.cpp; this file needs Asio but not Beast.
+#include "http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include "http/session.hpp"
+
+namespace ragd::http {
+
+namespace net = boost::asio;
+using net::ip::tcp;
+
+namespace {
+
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+/// How long stop() lets sessions finish before the io_context is stopped under them.
+constexpr std::chrono::milliseconds kStopGrace{500};
+/// Pause after an accept error such as EMFILE, so a full fd table does not spin a core.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
+
+unsigned or_core_count(unsigned threads) {
+    if (threads != 0) {
+        return threads;
+    }
+    return std::max(1U, std::thread::hardware_concurrency());
+}
+
+std::string format_endpoint(const tcp::endpoint& endpoint) {
+    const std::string host = endpoint.address().to_string();
+    const std::string port = std::to_string(endpoint.port());
+    return endpoint.address().is_v6() ? "[" + host + "]:" + port : host + ":" + port;
+}
+
+/// "HOST:PORT", "[V6]:PORT", "localhost:PORT"; an empty host means all IPv4 interfaces.
+core::Result<tcp::endpoint> parse_listen_address(const std::string& text) {
+    std::string host;
+    std::string_view port_text;
+    if (!text.empty() && text.front() == '[') {
+        const std::size_t close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            return core::fail(core::ErrorCode::kInvalidArgument,
+                              "listen address \"" + text + "\" is not [IPV6]:PORT");
+        }
+        host = text.substr(1, close - 1);
+        port_text = std::string_view(text).substr(close + 2);
+    } else {
+        const std::size_t colon = text.rfind(':');
+        if (colon == std::string::npos || text.find(':') != colon) {
+            return core::fail(core::ErrorCode::kInvalidArgument,
+                              "listen address \"" + text +
+                                  "\" is not HOST:PORT (write IPv6 hosts as [::1]:PORT)");
+        }
+        host = text.substr(0, colon);
+        port_text = std::string_view(text).substr(colon + 1);
+    }
+    unsigned port = 0;
+    const auto [end, parse_error] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (port_text.empty() || parse_error != std::errc() ||
+        end != port_text.data() + port_text.size() || port > 65535) {
+        return core::fail(core::ErrorCode::kInvalidArgument,
+                          "listen address \"" + text + "\": port \"" + std::string(port_text) +
+                              "\" is not a number from 0 to 65535");
+    }
+    if (host.empty()) {
+        host = "0.0.0.0";
+    } else if (host == "localhost") {
+        host = "127.0.0.1";
+    }
+    boost::system::error_code address_error;
+    const net::ip::address address = net::ip::make_address(host, address_error);
+    if (!address_error) {
+        return tcp::endpoint(address, static_cast<unsigned short>(port));
+    }
+    // A host name: resolved once at startup, blocking, which is fine before run().
+    net::io_context resolver_context;
+    tcp::resolver resolver(resolver_context);
+    boost::system::error_code resolve_error;
+    const auto results = resolver.resolve(host, std::string(port_text), resolve_error);
+    if (resolve_error || results.empty()) {
+        return core::fail(core::ErrorCode::kInvalidArgument,
+                          "listen address \"" + text + "\": cannot resolve host \"" + host +
+                              "\": " + resolve_error.message());
+    }
+    return results.begin()->endpoint();
+}
+
+}  // namespace
+
+namespace detail {
+
+ServerState::ServerState(const core::ServerConfig& config_in, Router router_in)
+    : config(config_in),
+      router(std::move(router_in)),
+      compute(or_core_count(config_in.compute_threads)) {}
+
+std::uint64_t ServerState::register_session(net::any_io_executor executor,
+                                            std::function<void()> close) {
+    std::lock_guard lock(sessions_mutex_);
+    const std::uint64_t id = sessions_.next_id++;
+    sessions_.by_id.emplace(id, SessionEntry{std::move(executor), std::move(close)});
+    return id;
+}
+
+bool ServerState::unregister_session(std::uint64_t id) {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.by_id.erase(id);
+    return sessions_.by_id.empty() && stopping.load();
+}
+
+std::size_t ServerState::session_count() {
+    std::lock_guard lock(sessions_mutex_);
+    return sessions_.by_id.size();
+}
+
+void ServerState::close_all_sessions() {
+    std::lock_guard lock(sessions_mutex_);
+    for (const auto& [id, entry] : sessions_.by_id) {
+        // Runs on the session's strand, so the session cannot be mid-step or unregistering;
+        // the lookup under the lock tells whether it still exists.
+        net::post(entry.executor, [this, session_id = id] {
+            std::lock_guard inner_lock(sessions_mutex_);
+            const auto found = sessions_.by_id.find(session_id);
+            if (found != sessions_.by_id.end()) {
+                found->second.close();
+            }
+        });
+    }
+}
+
+}  // namespace detail
+
+struct Server::Impl {
+    Impl(const core::ServerConfig& config, Router router)
+        : state(config, std::move(router)),
+          io_threads(or_core_count(config.threads)),
+          io(static_cast<int>(io_threads)),
+          control(net::make_strand(io)),
+          acceptor(control),
+          signals(control),
+          grace_timer(control) {
+        state.on_drained = [this] { io.stop(); };
+    }
+
+    net::awaitable<void> accept_loop();
+    net::awaitable<void> watch_signals();
+    void request_stop();
+    void begin_shutdown();
+    void run_io();
+
+    // Declared first so that it outlives the io_context, whose destruction destroys any
+    // suspended session frames that still refer to it.
+    detail::ServerState state;
+    unsigned io_threads;
+    net::io_context io;
+    /// Serializes the acceptor, signal set and grace timer, used from several I/O threads.
+    net::strand<net::io_context::executor_type> control;
+    tcp::acceptor acceptor;
+    net::signal_set signals;
+    net::steady_timer grace_timer;
+    std::string bound;  ///< written by listen() before run(), then read-only
+    std::atomic<bool> stop_requested{false};
+};
+
+net::awaitable<void> Server::Impl::accept_loop() {
+    while (acceptor.is_open()) {
+        // Each connection gets its own strand: its coroutine and the close posted by stop()
+        // never run concurrently, while different connections use all I/O threads.
+        tcp::socket socket(net::make_strand(io));
+        auto [ec] = co_await acceptor.async_accept(socket, kNoThrow);
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) {
+            co_return;
+        }
+        if (ec) {
+            // EMFILE, ENOBUFS, ECONNABORTED: keep serving the connections we have.
+            net::steady_timer backoff(control, kAcceptBackoff);
+            auto [timer_ec] = co_await backoff.async_wait(kNoThrow);
+            (void)timer_ec;
+            continue;
+        }
+        const net::any_io_executor executor = socket.get_executor();
+        net::co_spawn(executor, detail::run_session(std::move(socket), &state), net::detached);
+    }
+}
+
+net::awaitable<void> Server::Impl::watch_signals() {
+    auto [ec, signal_number] = co_await signals.async_wait(kNoThrow);
+    (void)signal_number;
+    if (!ec) {
+        request_stop();
+    }
+}
+
+void Server::Impl::request_stop() {
+    if (stop_requested.exchange(true)) {
+        return;
+    }
+    state.stopping.store(true);
+    net::post(control, [this] { begin_shutdown(); });
+}
+
+void Server::Impl::begin_shutdown() {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    signals.cancel(ignored);
+    state.close_all_sessions();
+    if (state.session_count() == 0) {
+        io.stop();
+        return;
+    }
+    grace_timer.expires_after(kStopGrace);
+    grace_timer.async_wait([this](const boost::system::error_code&) { io.stop(); });
+}
+
+void Server::Impl::run_io() {
+    // A throwing handler must not take the server down; session code catches its own
+    // exceptions, so this is a last resort.
+    for (;;) {
+        try {
+            io.run();
+            return;
+        } catch (const std::exception& error) {
+            std::fprintf(stderr, "ragd http: unexpected exception on an I/O thread: %s\n",
+                         error.what());
+        }
+    }
+}
+
+Server::Server(const core::ServerConfig& config, Router router)
+    : impl_(std::make_unique<Impl>(config, std::move(router))) {}
+
+Server::~Server() {
+    // run() joined everything when it returned; if it never ran, nothing is running.
+    impl_->state.compute.stop();
+    impl_->state.compute.join();
+}
+
+core::Result<void> Server::listen() {
+    auto endpoint = parse_listen_address(impl_->state.config.listen);
+    if (!endpoint) {
+        return endpoint.error();
+    }
+    boost::system::error_code ec;
+    tcp::acceptor& acceptor = impl_->acceptor;
+    const std::string where = format_endpoint(*endpoint);
+    acceptor.open(endpoint->protocol(), ec);
+    if (!ec) {
+        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+        acceptor.bind(*endpoint, ec);
+    }
+    if (!ec) {
+        acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        return core::fail(core::ErrorCode::kIo, "cannot listen on " + where + " (from \"" +
+                                                    impl_->state.config.listen +
+                                                    "\"): " + ec.message());
+    }
+    impl_->bound = format_endpoint(acceptor.local_endpoint(ec));
+    return {};
+}
+
+std::string Server::local_endpoint() const { return impl_->bound; }
+
+void Server::run() {
+    Impl& impl = *impl_;
+    if (!impl.acceptor.is_open() && !impl.stop_requested.load()) {
+        return;  // listen() failed or was not called: nothing to serve
+    }
+    boost::system::error_code ignored;
+    impl.signals.add(SIGINT, ignored);
+    impl.signals.add(SIGTERM, ignored);
+    net::co_spawn(impl.control, impl.watch_signals(), net::detached);
+    net::co_spawn(impl.control, impl.accept_loop(), net::detached);
+
+    std::vector<std::thread> extra_threads;
+    for (unsigned thread_idx = 1; thread_idx < impl.io_threads; ++thread_idx) {
+        extra_threads.emplace_back([&impl] { impl.run_io(); });
+    }
+    impl.run_io();
+    for (std::thread& thread : extra_threads) {
+        thread.join();
+    }
+    // Handlers already running finish; their sessions are gone with the stopped io_context.
+    impl.state.compute.join();
+}
+
+void Server::stop() { impl_->request_stop(); }
+
+}  // namespace ragd::http

@@ -1,0 +1,475 @@
+// One coroutine per connection: read head, match route, enforce limits, read body, run the
+// handler (inline or on the compute pool), write, repeat. The only TU besides asio_impl.cpp that
+// includes Beast, because Beast-heavy files cost ~30 s each to compile.
+#include "http/session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace ragd::http::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
+/// Bytes asked for per read while waiting for the next request on an idle connection.
+constexpr std::size_t kReadChunkBytes = 4096;
+/// After an error response that leaves request bytes unread, read and discard this much
+/// (for at most kLingerTime) before closing, so the client sees our response, not a reset.
+constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr std::chrono::milliseconds kLingerTime{500};
+
+using Parser = bhttp::request_parser<bhttp::string_body>;
+using BeastResponse = bhttp::response<bhttp::string_body>;
+
+Method to_method(bhttp::verb verb) {
+    switch (verb) {
+        case bhttp::verb::get: return Method::kGet;
+        case bhttp::verb::head: return Method::kHead;
+        case bhttp::verb::post: return Method::kPost;
+        case bhttp::verb::put: return Method::kPut;
+        case bhttp::verb::delete_: return Method::kDelete;
+        case bhttp::verb::patch: return Method::kPatch;
+        case bhttp::verb::options: return Method::kOptions;
+        default: return Method::kOther;
+    }
+}
+
+std::string allow_header(const std::vector<Method>& allowed) {
+    std::string value;
+    for (Method method : allowed) {
+        if (!value.empty()) {
+            value += ", ";
+        }
+        value += method_name(method);
+    }
+    return value;
+}
+
+/// "application/json" with optional parameters ("; charset=utf-8"), case-insensitive.
+bool is_json_content_type(std::string_view value) {
+    const std::size_t semicolon = value.find(';');
+    std::string_view media = value.substr(0, semicolon);
+    while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) {
+        media.remove_suffix(1);
+    }
+    while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) {
+        media.remove_prefix(1);
+    }
+    constexpr std::string_view kJson = "application/json";
+    if (media.size() != kJson.size()) {
+        return false;
+    }
+    for (std::size_t char_idx = 0; char_idx < media.size(); ++char_idx) {
+        if (std::tolower(static_cast<unsigned char>(media[char_idx])) != kJson[char_idx]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Counts one compute request from admission until the session has its response back (or its
+/// frame is destroyed at shutdown), so the bound covers queued and running work.
+class ComputeSlot {
+public:
+    explicit ComputeSlot(std::atomic<std::size_t>& counter) : counter_(&counter) {}
+    ComputeSlot(const ComputeSlot&) = delete;
+    ComputeSlot& operator=(const ComputeSlot&) = delete;
+    ~ComputeSlot() { counter_->fetch_sub(1, std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::size_t>* counter_;
+};
+
+/// The one place a handler's exception is caught: logged, answered 500, never rethrown.
+Response invoke_handler(const Route& route, const Request& request) noexcept {
+    try {
+        return route.handler(request);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "ragd http: handler for %s %s threw: %s\n",
+                     method_name(request.method), route.pattern.c_str(), error.what());
+    } catch (...) {
+        std::fprintf(stderr, "ragd http: handler for %s %s threw a non-std exception\n",
+                     method_name(request.method), route.pattern.c_str());
+    }
+    try {
+        return Response::error(500, "internal",
+                               std::string("internal error while handling ") +
+                                   method_name(request.method) + " " + route.pattern);
+    } catch (...) {
+        Response fallback;
+        fallback.status = 500;
+        return fallback;
+    }
+}
+
+/// Runs on the compute pool. Parameters by value: the frame owns them (GCC 12 trap).
+net::awaitable<Response> run_handler(const Route* route, Request request) {
+    co_return invoke_handler(*route, request);
+}
+
+BeastResponse to_beast(Response response, unsigned version, bool keep_alive, bool head_only) {
+    BeastResponse out;
+    out.version(version);
+    const bool valid_status = response.status >= 100 && response.status <= 999;
+    out.result(static_cast<unsigned>(valid_status ? response.status : 500));
+    out.set(bhttp::field::server, "ragd");
+    if (!response.content_type.empty()) {
+        out.set(bhttp::field::content_type, response.content_type);
+    }
+    for (const Header& header : response.headers) {
+        out.insert(header.name, header.value);
+    }
+    out.body() = std::move(response.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    if (head_only) {
+        // HEAD: the headers GET would send, including its Content-Length, and no body.
+        const std::size_t length = out.body().size();
+        out.body().clear();
+        out.content_length(length);
+    }
+    return out;
+}
+
+/// The outcome of inspecting a request head, before any body byte is read.
+struct HeadCheck {
+    std::optional<Response> reject;  ///< answer this instead of running a handler
+    RouteMatch match;
+};
+
+HeadCheck check_head(const Parser& parser, const Router& router, Request& request) {
+    HeadCheck check;
+    const auto& head = parser.get();
+    request.method = to_method(head.method());
+    request.target = std::string(head.target());
+    if (request.target.empty() || request.target.front() != '/') {
+        check.reject = Response::error(400, "bad_request",
+                                       "request target \"" + request.target +
+                                           "\" is not an absolute path (origin-form)");
+        return check;
+    }
+    const std::size_t question = request.target.find('?');
+    const std::string_view raw_path = std::string_view(request.target).substr(0, question);
+    if (question != std::string::npos) {
+        request.query = request.target.substr(question + 1);
+    }
+    std::optional<std::string> path = percent_decode(raw_path);
+    if (!path) {
+        check.reject = Response::error(400, "bad_request",
+                                       "malformed percent-escape in path \"" +
+                                           std::string(raw_path) + "\"");
+        return check;
+    }
+    request.path = std::move(*path);
+    for (const auto& field : head) {
+        request.headers.push_back(Header{std::string(field.name_string()),
+                                         std::string(field.value())});
+    }
+
+    check.match = router.match(request.method, raw_path);
+    const std::string method_and_path =
+        std::string(head.method_string()) + " " + std::string(raw_path);
+    if (check.match.route == nullptr) {
+        if (check.match.allowed.empty()) {
+            check.reject = Response::error(404, "not_found", "no route for " + method_and_path);
+        } else {
+            check.reject = Response::error(405, "method_not_allowed",
+                                           "method " + std::string(head.method_string()) +
+                                               " is not allowed on " + std::string(raw_path) +
+                                               "; allowed: " + allow_header(check.match.allowed));
+            check.reject->headers.push_back(Header{"Allow", allow_header(check.match.allowed)});
+        }
+        return check;
+    }
+
+    const RouteOptions& options = check.match.route->options;
+    const auto content_length = parser.content_length();
+    const bool chunked = parser.chunked();
+    const bool writes = request.method == Method::kPost || request.method == Method::kPut;
+    if (options.json_body && writes && !content_length && !chunked) {
+        check.reject = Response::error(411, "length_required",
+                                       method_and_path +
+                                           " needs a Content-Length or a chunked body");
+        return check;
+    }
+    if (content_length && *content_length > options.max_body_bytes) {
+        check.reject = Response::error(
+            413, "payload_too_large",
+            "request body of " + std::to_string(*content_length) + " bytes exceeds the limit of " +
+                std::to_string(options.max_body_bytes) + " bytes for " + method_and_path);
+        return check;
+    }
+    const bool has_body = chunked || (content_length && *content_length > 0);
+    if (options.json_body && has_body) {
+        const auto content_type = head.find(bhttp::field::content_type);
+        if (content_type == head.end() || !is_json_content_type(content_type->value())) {
+            const std::string got = content_type == head.end()
+                                        ? std::string("no Content-Type")
+                                        : "Content-Type \"" +
+                                              std::string(content_type->value()) + "\"";
+            check.reject = Response::error(415, "unsupported_media_type",
+                                           method_and_path + " takes application/json, got " +
+                                               got);
+        }
+    }
+    return check;
+}
+
+/// Errors from the peer's bytes (as opposed to the socket): they deserve a 400.
+bool is_malformed_request(const beast::error_code& ec) {
+    return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+           ec != bhttp::error::need_more && ec != bhttp::error::need_buffer;
+}
+
+/// Sends `response`. Returns false when the write failed (the session then ends).
+net::awaitable<bool> write_response(beast::tcp_stream& stream,
+                                    const core::ServerConfig& config,
+                                    Response response,
+                                    unsigned version,
+                                    bool keep_alive,
+                                    bool head_only) {
+    BeastResponse out = to_beast(std::move(response), version, keep_alive, head_only);
+    stream.expires_after(config.body_timeout);
+    auto [ec, bytes] = co_await bhttp::async_write(stream, out, kNoThrow);
+    (void)bytes;
+    co_return !ec;
+}
+
+/// Half-closes, then discards what the client is still sending for a moment: closing with
+/// unread bytes makes the kernel send RST, which can destroy the response we just wrote.
+net::awaitable<void> close_gracefully(beast::tcp_stream& stream) {
+    beast::error_code ignored;
+    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    stream.expires_after(kLingerTime);
+    std::array<char, 4096> sink{};
+    std::size_t discarded = 0;
+    while (discarded < kLingerBytes) {
+        auto [ec, bytes] = co_await stream.async_read_some(net::buffer(sink), kNoThrow);
+        if (ec) {
+            break;
+        }
+        discarded += bytes;
+    }
+    stream.close();
+}
+
+/// The request loop. `stream` and `state` outlive it: run_session co_awaits it directly.
+net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
+    const core::ServerConfig& config = state.config;
+    beast::error_code endpoint_error;
+    const auto remote = stream.socket().remote_endpoint(endpoint_error);
+    const std::string remote_address = endpoint_error ? "" : remote.address().to_string();
+
+    // Survives across requests: with pipelining it already holds the next request's bytes.
+    beast::flat_buffer buffer;
+    for (bool first = true; !state.stopping.load(std::memory_order_relaxed); first = false) {
+        if (!first && buffer.size() == 0) {
+            // Between requests the idle timeout applies; the head timeout starts at its first byte.
+            stream.expires_after(config.idle_timeout);
+            auto [ec, bytes] = co_await stream.async_read_some(buffer.prepare(kReadChunkBytes),
+                                                               kNoThrow);
+            if (ec) {
+                co_return;
+            }
+            buffer.commit(bytes);
+        }
+
+        Parser parser;
+        parser.header_limit(static_cast<std::uint32_t>(
+            std::min<std::size_t>(config.max_header_bytes, UINT32_MAX)));
+        // The body limit depends on the route, known only after the head; Beast would otherwise
+        // reject a large Content-Length against its 1 MiB default while parsing the head.
+        parser.body_limit(boost::none);
+        stream.expires_after(config.header_timeout);
+        auto [head_ec, head_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
+                                                                       kNoThrow);
+        (void)head_bytes;
+        if (head_ec == bhttp::error::header_limit) {
+            co_await write_response(
+                stream, config,
+                Response::error(431, "request_header_fields_too_large",
+                                "request head exceeds the limit of " +
+                                    std::to_string(config.max_header_bytes) + " bytes"),
+                11, false, false);
+            co_await close_gracefully(stream);
+            co_return;
+        }
+        if (head_ec) {
+            if (is_malformed_request(head_ec)) {
+                co_await write_response(
+                    stream, config,
+                    Response::error(400, "bad_request",
+                                    "malformed request head: " + head_ec.message()),
+                    11, false, false);
+                co_await close_gracefully(stream);
+            }
+            // Timeouts, resets, EOF between requests and stop() just end the connection.
+            co_return;
+        }
+
+        const unsigned version = parser.get().version();
+        Request request;
+        request.remote_address = remote_address;
+        HeadCheck check = check_head(parser, state.router, request);
+        const bool head_only = request.method == Method::kHead;
+        bool keep_alive = parser.get().keep_alive();
+
+        if (check.reject) {
+            // An unread body would be parsed as the next request: close instead of skipping it.
+            const int status = check.reject->status;
+            const bool body_unread = !parser.is_done();
+            keep_alive = keep_alive && !body_unread && status != 400 && status != 413 &&
+                         !state.stopping.load(std::memory_order_relaxed);
+            const bool written = co_await write_response(
+                stream, config, std::move(*check.reject), version, keep_alive, head_only);
+            if (!written) {
+                co_return;
+            }
+            if (!keep_alive) {
+                co_await close_gracefully(stream);
+                co_return;
+            }
+            continue;
+        }
+
+        const Route& route = *check.match.route;
+        request.path_params = std::move(check.match.params);
+        if (!parser.is_done()) {
+            parser.body_limit(route.options.max_body_bytes);
+            const auto expect = parser.get().find(bhttp::field::expect);
+            if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+                bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
+                stream.expires_after(config.body_timeout);
+                auto [continue_ec, continue_bytes] =
+                    co_await bhttp::async_write(stream, proceed, kNoThrow);
+                (void)continue_bytes;
+                if (continue_ec) {
+                    co_return;
+                }
+            }
+            stream.expires_after(config.body_timeout);
+            auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser,
+                                                                    kNoThrow);
+            (void)body_bytes;
+            if (body_ec == bhttp::error::body_limit) {
+                co_await write_response(
+                    stream, config,
+                    Response::error(413, "payload_too_large",
+                                    "request body exceeds the limit of " +
+                                        std::to_string(route.options.max_body_bytes) +
+                                        " bytes for " + method_name(request.method) + " " +
+                                        route.pattern),
+                    version, false, head_only);
+                co_await close_gracefully(stream);
+                co_return;
+            }
+            if (body_ec) {
+                if (is_malformed_request(body_ec)) {
+                    co_await write_response(
+                        stream, config,
+                        Response::error(400, "bad_request",
+                                        "malformed request body: " + body_ec.message()),
+                        version, false, head_only);
+                    co_await close_gracefully(stream);
+                }
+                co_return;
+            }
+            request.body = std::move(parser.get().body());
+        }
+
+        Response response;
+        if (route.options.dispatch == Dispatch::kInline) {
+            response = invoke_handler(route, request);
+        } else {
+            const std::size_t in_flight =
+                state.compute_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
+            ComputeSlot slot(state.compute_in_flight);
+            if (in_flight > config.max_queued_requests) {
+                response = Response::error(
+                    503, "overloaded",
+                    "compute queue is full (limit " + std::to_string(config.max_queued_requests) +
+                        " requests queued or running); retry later");
+                response.headers.push_back(Header{"Retry-After", "1"});
+            } else {
+                // Resumes on this session's strand once the pool has run the handler.
+                response = co_await net::co_spawn(state.compute,
+                                                  run_handler(&route, std::move(request)),
+                                                  net::use_awaitable);
+            }
+        }
+
+        keep_alive = keep_alive && !state.stopping.load(std::memory_order_relaxed);
+        const bool written = co_await write_response(stream, config, std::move(response), version,
+                                                     keep_alive, head_only);
+        if (!written) {
+            co_return;
+        }
+        if (!keep_alive) {
+            co_await close_gracefully(stream);
+            co_return;
+        }
+    }
+}
+
+/// Makes the registry forget the session when the frame goes, whichever way it goes.
+class Registration {
+public:
+    Registration(ServerState& state, std::uint64_t id) : state_(&state), id_(id) {}
+    Registration(const Registration&) = delete;
+    Registration& operator=(const Registration&) = delete;
+    ~Registration() {
+        if (state_ != nullptr) {
+            state_->unregister_session(id_);
+        }
+    }
+    /// Unregisters now; true when the server is stopping and this was the last session.
+    bool release() {
+        const bool drained = state_->unregister_session(id_);
+        state_ = nullptr;
+        return drained;
+    }
+
+private:
+    ServerState* state_;
+    std::uint64_t id_;
+};
+
+}  // namespace
+
+net::awaitable<void> run_session(net::ip::tcp::socket socket, ServerState* state) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::tcp_stream* stream_ptr = &stream;
+    Registration registration(
+        *state, state->register_session(stream.get_executor(), [stream_ptr] {
+            stream_ptr->close();
+        }));
+    try {
+        if (!state->stopping.load(std::memory_order_relaxed)) {
+            co_await serve(stream, *state);
+        }
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "ragd http: connection failed: %s\n", error.what());
+    }
+    if (registration.release() && state->on_drained) {
+        state->on_drained();
+    }
+}
+
+}  // namespace ragd::http::detail

@@ -1,0 +1,168 @@
+#include "pipeline/engine.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "embed/lexical_embedder.hpp"
+#include "llm/extractive_generator.hpp"
+
+namespace ragd::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+// flock() on <data_dir>/ragd.lock: the kernel drops it when the process dies, so a crash never
+// leaves a stale lock behind. The pid inside is only for the error message.
+core::Result<int> lock_data_dir(const std::string& dir) {
+    std::string path = dir + "/ragd.lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return core::fail(core::ErrorCode::kIo,
+                          "cannot open " + path + ": " + std::strerror(errno));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        std::string holder;
+        std::ifstream(path) >> holder;
+        ::close(fd);
+        return core::fail(core::ErrorCode::kConflict,
+                          "data directory " + dir + " is in use by another ragd process" +
+                              (holder.empty() ? "" : " (pid " + holder + ")") +
+                              "; stop it or use its HTTP API");
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) == 0) {
+        [[maybe_unused]] auto written = ::pwrite(fd, pid.data(), pid.size(), 0);
+    }
+    return fd;
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config, std::string* notes) {
+    std::unique_ptr<Engine> engine(new Engine());
+    engine->config_ = config;
+    const std::string& dir = config.storage.data_dir;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+        return core::fail(core::ErrorCode::kIo,
+                          "cannot create data directory " + dir + ": " + ec.message());
+    }
+    auto lock = lock_data_dir(dir);
+    if (!lock) {
+        return lock.error();
+    }
+    engine->lock_fd_ = *lock;
+
+    storage::SqliteOptions storage_options;
+    storage_options.durable_commits = config.storage.durable_commits;
+    auto storage = storage::open_sqlite_storage(dir, storage_options);
+    if (!storage) {
+        return storage.error();
+    }
+    engine->storage_ = std::move(*storage);
+    engine->embedder_ = embed::make_lexical_embedder(config.embed.dimensions);
+
+    auto note = [&](const std::string& line) {
+        if (notes != nullptr) {
+            *notes += line + "\n";
+        }
+    };
+    retrieval::VectorIndexOptions vector_options;
+    vector_options.dimensions = engine->embedder_->dimensions();
+    vector_options.m = config.retrieval.hnsw_m;
+    vector_options.ef_construction = config.retrieval.hnsw_ef_construction;
+    vector_options.ef_search = config.retrieval.hnsw_ef_search;
+    std::string problem;
+    auto last_seq = engine->storage_->last_seq();
+    if (!last_seq) {
+        return last_seq.error();
+    }
+    auto vectors = retrieval::open_vector_index(dir, vector_options, &problem);
+    if (!vectors) {
+        return vectors.error();
+    }
+    if ((*vectors)->applied_seq() > *last_seq) {
+        // The index belongs to newer data than storage holds (storage restored from a backup):
+        // it cannot be trusted, so start it over.
+        note("vector index is ahead of storage; rebuilding it");
+        fs::remove(fs::path(dir) / "vectors.hnsw", ec);
+        fs::remove(fs::path(dir) / "vectors.meta", ec);
+        vectors = retrieval::open_vector_index(dir, vector_options, &problem);
+        if (!vectors) {
+            return vectors.error();
+        }
+    }
+    if (!problem.empty()) {
+        note("vector index: " + problem + "; rebuilding it from storage");
+    }
+    engine->vectors_ = std::move(*vectors);
+    problem.clear();
+    auto bm25 = retrieval::open_bm25_index(dir, &problem);
+    if (!bm25) {
+        return bm25.error();
+    }
+    if (!problem.empty()) {
+        note("bm25 index: " + problem + "; rebuilding it from storage");
+    }
+    engine->bm25_ = std::move(*bm25);
+    engine->generator_ =
+        std::make_unique<llm::ExtractiveGenerator>(config.llm.extractive_max_sentences);
+
+    engine->maintainer_ = std::make_unique<IndexMaintainer>(
+        *engine->storage_, *engine->vectors_, *engine->bm25_, engine->embedder_->model_id());
+    auto caught_up = engine->maintainer_->catch_up();
+    if (!caught_up) {
+        return caught_up.error();
+    }
+    if (caught_up->rebuilt_vectors || caught_up->rebuilt_bm25 || caught_up->changes > 0) {
+        note("indexes caught up from seq " + std::to_string(caught_up->from_seq) + " to " +
+             std::to_string(caught_up->to_seq) + " (" + std::to_string(caught_up->changes) +
+             " changes, " + std::to_string(caught_up->chunks_added) + " chunks indexed" +
+             (caught_up->rebuilt_vectors ? ", vectors rebuilt" : "") +
+             (caught_up->rebuilt_bm25 ? ", bm25 rebuilt" : "") + ")");
+        if (auto flushed = engine->maintainer_->flush(); !flushed) {
+            return flushed.error();
+        }
+    }
+    engine->ingest_ = std::make_unique<IngestService>(config.ingest, *engine->storage_,
+                                                      *engine->embedder_, *engine->maintainer_);
+    engine->query_ = std::make_unique<QueryService>(config.retrieval, *engine->storage_,
+                                                    *engine->embedder_, *engine->vectors_,
+                                                    *engine->bm25_, *engine->generator_);
+    return engine;
+}
+
+Engine::~Engine() {
+    if (maintainer_) {
+        (void)maintainer_->flush();
+    }
+    // Release the indexes and storage before the lock, so the next holder sees them closed.
+    query_.reset();
+    ingest_.reset();
+    maintainer_.reset();
+    bm25_.reset();
+    vectors_.reset();
+    storage_.reset();
+    if (lock_fd_ >= 0) {
+        ::close(lock_fd_);
+    }
+}
+
+IndexStats Engine::index_stats() const {
+    IndexStats stats;
+    stats.vectors = vectors_->size();
+    stats.bm25_chunks = bm25_->size();
+    stats.vectors_applied_seq = vectors_->applied_seq();
+    stats.bm25_applied_seq = bm25_->applied_seq();
+    stats.vector_memory_bytes = vectors_->memory_bytes();
+    stats.bm25_disk_bytes = bm25_->disk_bytes();
+    return stats;
+}
+
+}  // namespace ragd::pipeline

@@ -1,0 +1,57 @@
+// Owns one data directory's components: the lock that keeps other ragd processes out, storage,
+// embedder, indexes (caught up on open), and the ingest and query services built on them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "pipeline/index_maintainer.hpp"
+#include "pipeline/ingest_service.hpp"
+#include "pipeline/query_service.hpp"
+
+namespace ragd::pipeline {
+
+struct IndexStats {
+    std::size_t vectors = 0;
+    std::size_t bm25_chunks = 0;
+    std::int64_t vectors_applied_seq = 0;
+    std::int64_t bm25_applied_seq = 0;
+    std::uint64_t vector_memory_bytes = 0;
+    std::uint64_t bm25_disk_bytes = 0;
+};
+
+class Engine {
+public:
+    /// Opens (creating if needed) config.storage.data_dir, takes its lock (kConflict when another
+    /// process holds it), and catches the indexes up with storage. `notes` (optional) receives
+    /// human-readable lines about recovery (rebuilt or caught-up indexes).
+    static core::Result<std::unique_ptr<Engine>> open(const core::Config& config,
+                                                      std::string* notes = nullptr);
+    ~Engine();  ///< flushes indexes (commit + save) and releases the lock
+
+    IngestService& ingest() { return *ingest_; }
+    const QueryService& query() const { return *query_; }
+    IndexMaintainer& maintainer() { return *maintainer_; }
+    storage::Storage& storage() { return *storage_; }
+    const embed::Embedder& embedder() const { return *embedder_; }
+    IndexStats index_stats() const;
+    const core::Config& config() const { return config_; }
+
+private:
+    Engine() = default;
+
+    core::Config config_;
+    int lock_fd_ = -1;
+    std::unique_ptr<storage::Storage> storage_;
+    std::unique_ptr<embed::Embedder> embedder_;
+    std::unique_ptr<retrieval::VectorIndex> vectors_;
+    std::unique_ptr<retrieval::Bm25Index> bm25_;
+    std::unique_ptr<llm::Generator> generator_;
+    std::unique_ptr<IndexMaintainer> maintainer_;
+    std::unique_ptr<IngestService> ingest_;
+    std::unique_ptr<QueryService> query_;
+};
+
+}  // namespace ragd::pipeline

@@ -1,0 +1,163 @@
+#include "pipeline/index_maintainer.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace ragd::pipeline {
+namespace {
+
+constexpr std::size_t kChangeBatch = 1000;
+
+}  // namespace
+
+IndexMaintainer::IndexMaintainer(storage::Storage& storage, retrieval::VectorIndex& vectors,
+                                 retrieval::Bm25Index& bm25, std::string model_id)
+    : storage_(storage), vectors_(vectors), bm25_(bm25), model_id_(std::move(model_id)) {}
+
+std::int64_t IndexMaintainer::applied_seq() const {
+    std::lock_guard lock(mutex_);
+    return std::min(vectors_.applied_seq(), bm25_.applied_seq());
+}
+
+core::Result<void> IndexMaintainer::add_chunks(const std::string& document_id,
+                                               CatchUpReport& report) {
+    auto chunks = storage_.indexable_chunks_of(document_id, model_id_);
+    if (!chunks) {
+        return chunks.error();
+    }
+    for (const auto& chunk : *chunks) {
+        if (!chunk.embedding.empty()) {
+            if (auto added = vectors_.add(chunk.chunk.id, chunk.embedding); !added) {
+                return added.error();
+            }
+        }
+        if (auto added = bm25_.add(chunk); !added) {
+            return added.error();
+        }
+        ++report.chunks_added;
+    }
+    return {};
+}
+
+core::Result<void> IndexMaintainer::rebuild(bool vectors, bool bm25, std::int64_t upto,
+                                            CatchUpReport& report) {
+    if (bm25) {
+        if (auto cleared = bm25_.clear(); !cleared) {
+            return cleared.error();
+        }
+    }
+    core::Result<void> failure;
+    auto scanned = storage_.for_each_chunk(model_id_, [&](const storage::IndexableChunk& chunk) {
+        if (!failure) {
+            return;
+        }
+        if (vectors && !chunk.embedding.empty()) {
+            if (auto added = vectors_.add(chunk.chunk.id, chunk.embedding); !added) {
+                failure = added.error();
+                return;
+            }
+        }
+        if (bm25) {
+            if (auto added = bm25_.add(chunk); !added) {
+                failure = added.error();
+                return;
+            }
+        }
+        ++report.chunks_added;
+    });
+    if (!scanned) {
+        return scanned.error();
+    }
+    if (!failure) {
+        return failure.error();
+    }
+    if (vectors) {
+        vectors_.set_applied_seq(upto);
+        report.rebuilt_vectors = true;
+    }
+    if (bm25) {
+        if (auto committed = bm25_.commit(upto); !committed) {
+            return committed.error();
+        }
+        report.rebuilt_bm25 = true;
+    }
+    return {};
+}
+
+core::Result<CatchUpReport> IndexMaintainer::catch_up() {
+    std::lock_guard lock(mutex_);
+    CatchUpReport report;
+    auto last = storage_.last_seq();
+    if (!last) {
+        return last.error();
+    }
+    report.to_seq = *last;
+
+    // An index that is empty at sequence 0 while storage has history was lost or never built;
+    // one ahead of storage belongs to other data. Either way, scan storage instead of replaying.
+    auto needs_rebuild = [&](std::int64_t applied, std::size_t size) {
+        return applied > *last || (applied == 0 && size == 0 && *last > 0);
+    };
+    bool rebuild_vectors = needs_rebuild(vectors_.applied_seq(), vectors_.size());
+    bool rebuild_bm25 = needs_rebuild(bm25_.applied_seq(), bm25_.size());
+    if (rebuild_vectors && vectors_.size() > 0) {
+        // Stale vectors from other data cannot be cleared label by label cheaply; the caller
+        // opened it, so treat this as corrupt: start from an empty index next time.
+        return core::fail(core::ErrorCode::kCorrupt,
+                          "vector index is ahead of storage (applied seq " +
+                              std::to_string(vectors_.applied_seq()) + " > " +
+                              std::to_string(*last) + "); delete vectors.hnsw to rebuild it");
+    }
+    if (rebuild_vectors || rebuild_bm25) {
+        if (auto rebuilt = rebuild(rebuild_vectors, rebuild_bm25, *last, report); !rebuilt) {
+            return rebuilt.error();
+        }
+    }
+
+    std::int64_t applied = std::min(vectors_.applied_seq(), bm25_.applied_seq());
+    report.from_seq = applied;
+    while (applied < *last) {
+        auto changes = storage_.changes_since(applied, kChangeBatch);
+        if (!changes) {
+            return changes.error();
+        }
+        if (changes->empty()) {
+            break;
+        }
+        // Collapse the batch per document: drop every chunk any change removed, then add each
+        // touched document's current chunks once.
+        std::set<std::string> touched;
+        for (const auto& change : *changes) {
+            for (std::int64_t chunk_id : change.removed_chunk_ids) {
+                vectors_.remove(chunk_id);
+                if (auto removed = bm25_.remove(chunk_id); !removed) {
+                    return removed.error();
+                }
+                ++report.chunks_removed;
+            }
+            touched.insert(change.document_id);
+        }
+        for (const auto& document_id : touched) {
+            if (auto added = add_chunks(document_id, report); !added) {
+                return added.error();
+            }
+        }
+        applied = changes->back().seq;
+        report.changes += changes->size();
+        vectors_.set_applied_seq(applied);
+        if (auto committed = bm25_.commit(applied); !committed) {
+            return committed.error();
+        }
+    }
+    return report;
+}
+
+core::Result<void> IndexMaintainer::flush() {
+    std::lock_guard lock(mutex_);
+    if (auto committed = bm25_.commit(bm25_.applied_seq()); !committed) {
+        return committed.error();
+    }
+    return vectors_.save();
+}
+
+}  // namespace ragd::pipeline

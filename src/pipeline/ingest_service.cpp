@@ -1,0 +1,216 @@
+#include "pipeline/ingest_service.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "core/hash.hpp"
+#include "embed/lexical_embedder.hpp"
+#include "ingest/chunker.hpp"
+#include "ingest/parser.hpp"
+
+namespace ragd::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::size_t kCatchUpEveryFiles = 256;
+
+}  // namespace
+
+IngestService::IngestService(const core::IngestConfig& config, storage::Storage& storage,
+                             const embed::Embedder& embedder, IndexMaintainer& maintainer)
+    : config_(config), storage_(storage), embedder_(embedder), maintainer_(maintainer) {}
+
+std::string IngestService::document_id_for_path(const fs::path& path) {
+    std::error_code ec;
+    fs::path absolute = fs::weakly_canonical(fs::absolute(path, ec), ec);
+    return core::sha256_hex(absolute.string()).substr(0, 16);
+}
+
+core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool update_indexes) {
+    std::string hash = core::sha256_hex(request.content);
+    if (request.id.empty()) {
+        request.id = request.source.empty() ? hash.substr(0, 16)
+                                            : core::sha256_hex(request.source).substr(0, 16);
+    }
+    // Unchanged content: skip parsing and embedding entirely (storage would also say so).
+    auto existing = storage_.content_hash(request.id);
+    if (!existing) {
+        return existing.error();
+    }
+    if (existing->has_value() && **existing == hash) {
+        auto chunks = storage_.chunks_of(request.id);
+        if (!chunks) {
+            return chunks.error();
+        }
+        return IngestResult{request.id, request.source, storage::UpsertStatus::kUnchanged,
+                            chunks->size()};
+    }
+
+    auto parsed = ingest::parse_document(request.content, request.format);
+    if (!parsed) {
+        return parsed.error();
+    }
+    ingest::ChunkerOptions options{config_.chunk_tokens, config_.chunk_overlap};
+    std::vector<ingest::ChunkDraft> drafts = ingest::chunk_document(*parsed, options);
+
+    storage::DocumentRecord doc;
+    doc.id = request.id;
+    doc.source = request.source;
+    doc.title = !request.title.empty() ? request.title : parsed->title;
+    if (doc.title.empty() && !request.source.empty()) {
+        doc.title = fs::path(request.source).filename().string();
+    }
+    doc.content_hash = hash;
+    doc.metadata = std::move(request.metadata);
+    std::sort(doc.metadata.begin(), doc.metadata.end());
+
+    std::vector<std::string> texts;
+    texts.reserve(drafts.size());
+    for (const auto& draft : drafts) {
+        texts.push_back(embed::compose_embedding_text(doc.title, draft.heading_path, draft.text));
+    }
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    auto vectors = embedder_.embed(views, embed::EmbedKind::kDocument);
+    if (!vectors) {
+        return vectors.error();
+    }
+
+    std::vector<storage::NewChunk> chunks;
+    chunks.reserve(drafts.size());
+    for (std::size_t i = 0; i < drafts.size(); ++i) {
+        auto& draft = drafts[i];
+        chunks.push_back(storage::NewChunk{draft.ordinal, std::move(draft.text),
+                                           std::move(draft.heading_path), draft.source_begin,
+                                           draft.source_end, std::move((*vectors)[i])});
+    }
+    auto outcome = storage_.upsert_document(doc, chunks, embedder_.model_id());
+    if (!outcome) {
+        return outcome.error();
+    }
+    if (update_indexes && outcome->status != storage::UpsertStatus::kUnchanged) {
+        if (auto caught_up = maintainer_.catch_up(); !caught_up) {
+            return caught_up.error();
+        }
+    }
+    return IngestResult{doc.id, doc.source, outcome->status, outcome->chunk_ids.size()};
+}
+
+core::Result<bool> IngestService::remove(const std::string& id) {
+    auto deleted = storage_.delete_document(id);
+    if (!deleted) {
+        return deleted.error();
+    }
+    if (*deleted) {
+        if (auto caught_up = maintainer_.catch_up(); !caught_up) {
+            return caught_up.error();
+        }
+    }
+    return *deleted;
+}
+
+core::Result<IngestResult> IngestService::ingest_file(const fs::path& path) {
+    auto format = ingest::format_from_path(path.string());
+    if (!format) {
+        return core::fail(core::ErrorCode::kUnsupported,
+                          "unsupported file type '" + path.extension().string() + "'");
+    }
+    std::error_code ec;
+    auto size = fs::file_size(path, ec);
+    if (ec) {
+        return core::fail(core::ErrorCode::kIo, ec.message());
+    }
+    if (size > config_.max_file_bytes) {
+        return core::fail(core::ErrorCode::kTooLarge,
+                          "file is " + std::to_string(size) + " bytes, over ingest.max_file_bytes (" +
+                              std::to_string(config_.max_file_bytes) + ")");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return core::fail(core::ErrorCode::kIo, std::string("cannot open: ") + std::strerror(errno));
+    }
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    if (in.bad()) {
+        return core::fail(core::ErrorCode::kIo, "read failed");
+    }
+    IngestRequest request;
+    fs::path absolute = fs::weakly_canonical(fs::absolute(path, ec), ec);
+    request.id = document_id_for_path(path);
+    request.source = absolute.string();
+    request.content = std::move(buffer).str();
+    request.format = *format;
+    return ingest(std::move(request), /*update_indexes=*/false);
+}
+
+FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
+                                         const std::function<void(const IngestResult&)>& progress) {
+    FolderReport report;
+    auto handle_file = [&](const fs::path& file) {
+        std::error_code ec;
+        auto size = fs::file_size(file, ec);
+        auto result = ingest_file(file);
+        if (!result) {
+            report.problems.push_back({file.string(), result.error().detail});
+            return;
+        }
+        report.bytes += ec ? 0 : size;
+        if (progress) {
+            progress(*result);
+        }
+        report.results.push_back(std::move(*result));
+        // Keep the indexes near storage during a long ingest, so a crash loses little work.
+        if (report.results.size() % kCatchUpEveryFiles == 0) {
+            if (auto caught_up = maintainer_.catch_up(); !caught_up) {
+                report.problems.push_back({file.string(), "indexing: " + caught_up.error().detail});
+            }
+        }
+    };
+    for (const auto& given : paths) {
+        fs::path root(given);
+        std::error_code ec;
+        auto status = fs::status(root, ec);
+        if (ec || !fs::exists(status)) {
+            report.problems.push_back({given, "no such file or directory"});
+            continue;
+        }
+        if (!fs::is_directory(status)) {
+            handle_file(root);
+            continue;
+        }
+        std::vector<fs::path> files;
+        fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+        if (ec) {
+            report.problems.push_back({given, ec.message()});
+            continue;
+        }
+        for (auto end = fs::recursive_directory_iterator(); it != end; it.increment(ec)) {
+            if (ec) {
+                report.problems.push_back({it->path().string(), ec.message()});
+                break;
+            }
+            const auto name = it->path().filename().string();
+            if (!name.empty() && name[0] == '.') {
+                if (it->is_directory(ec)) {
+                    it.disable_recursion_pending();
+                }
+                continue;
+            }
+            if (it->is_regular_file(ec) && ingest::format_from_path(it->path().string())) {
+                files.push_back(it->path());
+            }
+        }
+        std::sort(files.begin(), files.end());  // deterministic order, reproducible ids/seqs
+        for (const auto& file : files) {
+            handle_file(file);
+        }
+    }
+    if (auto caught_up = maintainer_.catch_up(); !caught_up) {
+        report.problems.push_back({"(indexes)", caught_up.error().detail});
+    }
+    return report;
+}
+
+}  // namespace ragd::pipeline

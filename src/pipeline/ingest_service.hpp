@@ -1,0 +1,78 @@
+// The ingest path: bytes → parse → chunk → embed → one storage transaction → index catch-up.
+// Used by `ragd ingest` (files and folders) and by POST /v1/documents.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "embed/embedder.hpp"
+#include "ingest/document.hpp"
+#include "pipeline/index_maintainer.hpp"
+#include "storage/storage.hpp"
+
+namespace ragd::pipeline {
+
+struct IngestRequest {
+    std::string id;      ///< empty: derived from source (or content hash when no source)
+    std::string source;  ///< file path or caller-given origin
+    std::string title;   ///< empty: the parser's title, else the source's file name
+    std::string content;  ///< raw bytes in `format`
+    ingest::DocumentFormat format = ingest::DocumentFormat::kText;
+    storage::Metadata metadata;
+};
+
+struct IngestResult {
+    std::string id;
+    std::string source;
+    storage::UpsertStatus status = storage::UpsertStatus::kCreated;
+    std::size_t chunks = 0;
+};
+
+/// One file that could not be ingested, and why.
+struct IngestProblem {
+    std::string path;
+    std::string reason;
+};
+
+struct FolderReport {
+    std::vector<IngestResult> results;
+    std::vector<IngestProblem> problems;
+    std::uint64_t bytes = 0;  ///< bytes of the files read
+};
+
+class IngestService {
+public:
+    IngestService(const core::IngestConfig& config, storage::Storage& storage,
+                  const embed::Embedder& embedder, IndexMaintainer& maintainer);
+
+    /// Stores one document and, if `update_indexes`, brings the indexes up to date before
+    /// returning (bulk callers pass false and call catch_up() once at the end).
+    core::Result<IngestResult> ingest(IngestRequest request, bool update_indexes = true);
+    /// Removes a document from storage and both indexes; false when there was no such document.
+    core::Result<bool> remove(const std::string& id);
+
+    /// Ingests files and folders (recursively; hidden entries and unknown extensions skipped),
+    /// reporting each file that fails and going on with the rest. `progress` (optional) is called
+    /// after each file.
+    FolderReport ingest_paths(const std::vector<std::string>& paths,
+                              const std::function<void(const IngestResult&)>& progress = {});
+
+    /// Stable document id for a file: derived from its absolute, normalised path.
+    static std::string document_id_for_path(const std::filesystem::path& path);
+
+private:
+    core::Result<IngestResult> ingest_file(const std::filesystem::path& path);
+
+    core::IngestConfig config_;
+    storage::Storage& storage_;
+    const embed::Embedder& embedder_;
+    IndexMaintainer& maintainer_;
+};
+
+}  // namespace ragd::pipeline

@@ -1,0 +1,8 @@
+# libFuzzer harness for the HTTP request parser and router; include()d from
+# tests/fuzz/CMakeLists.txt inside its if(RAGD_BUILD_FUZZ) block (clang++-14).
+ragd_add_fuzzer(fuzz_http_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_http_request.cpp ragd_http)
+if(TARGET fuzz_http_request)
+    # clang 14's -fsanitize=function cannot compile coroutines (server.cpp, session.cpp):
+    # "Cannot represent a difference across sections". The rest of UBSan stays on.
+    target_compile_options(fuzz_http_request PRIVATE -fno-sanitize=function)
+endif()

@@ -1,0 +1,723 @@
+// Black-box tests of the HTTP server over real loopback sockets (port 0), with a small blocking
+// client on POSIX sockets so that the test does not share code paths with the server.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/server.hpp"
+
+namespace ragd::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct RawResponse {
+    int status = 0;
+    std::map<std::string, std::string> headers;  ///< names lower-cased
+    std::string body;
+
+    std::string error_type() const {
+        return std::string(boost::json::parse(body).at("error").at("type").as_string());
+    }
+    std::string error_message() const {
+        return std::string(boost::json::parse(body).at("error").at("message").as_string());
+    }
+};
+
+/// One blocking TCP connection to 127.0.0.1:port; every read has a deadline.
+class Client {
+public:
+    explicit Client(unsigned short port) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+        const int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    ~Client() { ::close(fd_); }
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    bool connected() const { return connected_; }
+
+    bool send(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            if (sent <= 0) {
+                return false;
+            }
+            bytes.remove_prefix(static_cast<std::size_t>(sent));
+        }
+        return true;
+    }
+
+    /// Reads one response; nullopt on EOF, reset or timeout. `head` skips the body.
+    std::optional<RawResponse> read_response(bool head = false,
+                                             std::chrono::milliseconds timeout = 5000ms) {
+        const auto deadline = Clock::now() + timeout;
+        std::size_t head_end;
+        while ((head_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+            if (!fill(deadline)) {
+                return std::nullopt;
+            }
+        }
+        RawResponse response;
+        const std::string head_text = buffer_.substr(0, head_end);
+        buffer_.erase(0, head_end + 4);
+        std::size_t line_end = head_text.find("\r\n");
+        const std::string status_line = head_text.substr(0, line_end);
+        response.status = std::stoi(status_line.substr(status_line.find(' ') + 1, 3));
+        while (line_end != std::string::npos) {
+            const std::size_t start = line_end + 2;
+            line_end = head_text.find("\r\n", start);
+            const std::string line = head_text.substr(start, line_end - start);
+            const std::size_t colon = line.find(':');
+            std::string name = line.substr(0, colon);
+            for (char& c : name) {
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
+            std::string value = line.substr(colon + 1);
+            value.erase(0, value.find_first_not_of(' '));
+            response.headers[name] = value;
+        }
+        if (head || response.status == 100) {
+            return response;
+        }
+        const std::size_t length = std::stoul(response.headers.at("content-length"));
+        while (buffer_.size() < length) {
+            if (!fill(deadline)) {
+                return std::nullopt;
+            }
+        }
+        response.body = buffer_.substr(0, length);
+        buffer_.erase(0, length);
+        return response;
+    }
+
+    /// True when the server closes the connection (EOF or reset) within `timeout`.
+    bool closed_within(std::chrono::milliseconds timeout) {
+        const auto deadline = Clock::now() + timeout;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - Clock::now());
+            if (left <= 0ms) {
+                return false;
+            }
+            pollfd poll_fd{fd_, POLLIN, 0};
+            if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) {
+                return false;
+            }
+            char scratch[4096];
+            const ssize_t got = ::recv(fd_, scratch, sizeof(scratch), 0);
+            if (got <= 0) {
+                return true;
+            }
+        }
+    }
+
+    std::string& buffered() { return buffer_; }
+
+private:
+    bool fill(Clock::time_point deadline) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left <= 0ms) {
+            return false;
+        }
+        pollfd poll_fd{fd_, POLLIN, 0};
+        if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) {
+            return false;
+        }
+        char chunk[8192];
+        const ssize_t got = ::recv(fd_, chunk, sizeof(chunk), 0);
+        if (got <= 0) {
+            return false;
+        }
+        buffer_.append(chunk, static_cast<std::size_t>(got));
+        return true;
+    }
+
+    int fd_ = -1;
+    bool connected_ = false;
+    std::string buffer_;
+};
+
+core::ServerConfig small_config() {
+    core::ServerConfig config;
+    config.listen = "127.0.0.1:0";
+    config.threads = 2;
+    config.compute_threads = 2;
+    return config;
+}
+
+/// A listening server running on its own thread; stop()s and joins on destruction.
+class TestServer {
+public:
+    TestServer(core::ServerConfig config, Router router)
+        : server_(config, std::move(router)) {
+        const auto listened = server_.listen();
+        if (!listened) {
+            ADD_FAILURE() << "listen failed: " << listened.error().detail;
+            return;
+        }
+        const std::string endpoint = server_.local_endpoint();
+        port_ = static_cast<unsigned short>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+        thread_ = std::thread([this] {
+            run_thread_id_ = std::this_thread::get_id();
+            server_.run();
+            returned_ = true;
+        });
+    }
+    ~TestServer() {
+        server_.stop();
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+    unsigned short port() const { return port_; }
+    Server& server() { return server_; }
+    std::thread& thread() { return thread_; }
+    bool returned() const { return returned_; }
+    std::thread::id run_thread_id() const { return run_thread_id_; }
+
+private:
+    Server server_;
+    unsigned short port_ = 0;
+    std::thread thread_;
+    std::atomic<std::thread::id> run_thread_id_;
+    std::atomic<bool> returned_{false};
+};
+
+std::string get(std::string_view target, std::string_view extra_headers = "") {
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" +
+           std::string(extra_headers) + "\r\n";
+}
+
+std::string post(std::string_view target, std::string_view content_type, std::string_view body) {
+    return "POST " + std::string(target) + " HTTP/1.1\r\nHost: test\r\nContent-Type: " +
+           std::string(content_type) + "\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + std::string(body);
+}
+
+Response echo_request(const Request& request) {
+    boost::json::object out;
+    out["path"] = request.path;
+    out["target"] = request.target;
+    out["query"] = request.query;
+    out["body"] = request.body;
+    out["remote"] = request.remote_address;
+    boost::json::object params;
+    for (const auto& [name, value] : request.path_params) {
+        params[name] = value;
+    }
+    out["params"] = std::move(params);
+    return Response::json(200, boost::json::serialize(out));
+}
+
+Router basic_router() {
+    Router router;
+    router.add(Method::kGet, "/health", [](const Request&) {
+        return Response::json(200, R"({"status":"ok"})");
+    }, RouteOptions{Dispatch::kInline});
+    router.add(Method::kGet, "/v1/documents/{id}", echo_request);
+    router.add(Method::kDelete, "/v1/documents/{id}", echo_request);
+    RouteOptions json_route;
+    json_route.json_body = true;
+    json_route.max_body_bytes = 64;
+    router.add(Method::kPost, "/v1/query", echo_request, json_route);
+    router.add(Method::kGet, "/throw", [](const Request&) -> Response {
+        throw std::runtime_error("secret detail");
+    });
+    return router;
+}
+
+boost::json::value body_json(const RawResponse& response) {
+    return boost::json::parse(response.body);
+}
+
+TEST(HttpServer, RoutesWithDecodedParamsAndQuery) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.send(get("/v1/documents/a%2Fb%20c?x=1&y=2")));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->headers.at("server"), "ragd");
+    EXPECT_EQ(response->headers.at("content-type"), "application/json");
+    const auto json = body_json(*response);
+    EXPECT_EQ(json.at("params").at("id").as_string(), "a/b c");
+    EXPECT_EQ(json.at("path").as_string(), "/v1/documents/a/b c");
+    EXPECT_EQ(json.at("query").as_string(), "x=1&y=2");
+    EXPECT_EQ(json.at("target").as_string(), "/v1/documents/a%2Fb%20c?x=1&y=2");
+    EXPECT_EQ(json.at("remote").as_string(), "127.0.0.1");
+}
+
+TEST(HttpServer, PostsJsonBodyPlainAndChunked) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(post("/v1/query", "Application/JSON; charset=utf-8", R"({"q":1})")));
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(body_json(*response).at("body").as_string(), R"({"q":1})");
+
+    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                            "\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:2}\r\n"
+                            "0\r\n\r\n"));
+    response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(body_json(*response).at("body").as_string(), R"({"a":2})");
+}
+
+TEST(HttpServer, ExpectContinueGets100First) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                            "\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"));
+    const auto interim = client.read_response();
+    ASSERT_TRUE(interim);
+    EXPECT_EQ(interim->status, 100);
+    ASSERT_TRUE(client.send("{}"));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+}
+
+TEST(HttpServer, NotFoundAndMethodNotAllowed) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/nope")));
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 404);
+    EXPECT_EQ(response->error_type(), "not_found");
+    EXPECT_NE(response->error_message().find("/nope"), std::string::npos);
+
+    // Keep-alive survives a 404 without a body.
+    ASSERT_TRUE(client.send("PUT /v1/documents/x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+    response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 405);
+    EXPECT_EQ(response->error_type(), "method_not_allowed");
+    EXPECT_EQ(response->headers.at("allow"), "GET, DELETE, HEAD");
+
+    ASSERT_TRUE(client.send(get("/v1/query")));
+    response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 405);
+    EXPECT_EQ(response->headers.at("allow"), "POST");
+}
+
+TEST(HttpServer, LengthRequired) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\n"
+                            "Content-Type: application/json\r\n\r\n"));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 411);
+    EXPECT_EQ(response->error_type(), "length_required");
+}
+
+TEST(HttpServer, PayloadTooLargeByContentLengthAndByChunks) {
+    TestServer server(small_config(), basic_router());
+    {
+        Client client(server.port());
+        ASSERT_TRUE(client.send(post("/v1/query", "application/json", std::string(100, 'x'))));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(response->status, 413);
+        EXPECT_EQ(response->error_type(), "payload_too_large");
+        EXPECT_NE(response->error_message().find("64 bytes"), std::string::npos);
+        EXPECT_EQ(response->headers.at("connection"), "close");
+        EXPECT_TRUE(client.closed_within(2000ms));
+    }
+    {
+        Client client(server.port());
+        const std::string chunk = "28\r\n" + std::string(40, 'x') + "\r\n";
+        ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                                "application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                chunk + chunk + "0\r\n\r\n"));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(response->status, 413);
+        EXPECT_NE(response->error_message().find("64 bytes"), std::string::npos);
+    }
+}
+
+TEST(HttpServer, UnsupportedMediaType) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(post("/v1/query", "text/plain", "{}")));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 415);
+    EXPECT_EQ(response->error_type(), "unsupported_media_type");
+    EXPECT_NE(response->error_message().find("text/plain"), std::string::npos);
+
+    Client other(server.port());
+    ASSERT_TRUE(other.send(post("/v1/query", "application/jsonx", "{}")));
+    const auto rejected = other.read_response();
+    ASSERT_TRUE(rejected);
+    EXPECT_EQ(rejected->status, 415);
+}
+
+TEST(HttpServer, HeaderTooLarge) {
+    core::ServerConfig config = small_config();
+    config.max_header_bytes = 1024;
+    TestServer server(config, basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/health", "X-Big: " + std::string(4000, 'a') + "\r\n")));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 431);
+    EXPECT_EQ(response->error_type(), "request_header_fields_too_large");
+    EXPECT_NE(response->error_message().find("1024 bytes"), std::string::npos);
+    EXPECT_TRUE(client.closed_within(2000ms));
+}
+
+TEST(HttpServer, MalformedRequestsGet400AndClose) {
+    TestServer server(small_config(), basic_router());
+    const std::vector<std::string> bad_requests = {
+        "GARBAGE\r\n\r\n",
+        "GET /health HTTP/9.x\r\nHost: t\r\n\r\n",
+        "GET /health HTTP/1.1\r\nBad Header\r\n\r\n",
+        "GET /v1/documents/%zz HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET http://example.com/health HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n",
+    };
+    for (const std::string& bad : bad_requests) {
+        Client client(server.port());
+        ASSERT_TRUE(client.send(bad));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response) << bad;
+        EXPECT_EQ(response->status, 400) << bad;
+        EXPECT_EQ(response->error_type(), "bad_request") << bad;
+        EXPECT_TRUE(client.closed_within(2000ms)) << bad;
+    }
+    Client healthy(server.port());
+    ASSERT_TRUE(healthy.send(get("/health")));
+    const auto response = healthy.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+}
+
+TEST(HttpServer, KeepAliveServesSeveralRequests) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    for (int request_idx = 0; request_idx < 3; ++request_idx) {
+        ASSERT_TRUE(client.send(get("/v1/documents/" + std::to_string(request_idx))));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(body_json(*response).at("params").at("id").as_string(),
+                  std::to_string(request_idx));
+    }
+}
+
+TEST(HttpServer, PipelinedRequestsAnsweredInOrder) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/v1/documents/first") + post("/v1/query", "application/json",
+                                                              R"({"n":2})") +
+                            get("/v1/documents/third")));
+    const auto first = client.read_response();
+    const auto second = client.read_response();
+    const auto third = client.read_response();
+    ASSERT_TRUE(first && second && third);
+    EXPECT_EQ(body_json(*first).at("params").at("id").as_string(), "first");
+    EXPECT_EQ(body_json(*second).at("body").as_string(), R"({"n":2})");
+    EXPECT_EQ(body_json(*third).at("params").at("id").as_string(), "third");
+}
+
+TEST(HttpServer, HeadHasGetHeadersAndNoBody) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/health")));
+    const auto get_response = client.read_response();
+    ASSERT_TRUE(get_response);
+    ASSERT_TRUE(client.send("HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n"));
+    const auto head_response = client.read_response(/*head=*/true);
+    ASSERT_TRUE(head_response);
+    EXPECT_EQ(head_response->status, 200);
+    EXPECT_EQ(head_response->headers.at("content-length"),
+              std::to_string(get_response->body.size()));
+    // Had the server sent a body, it would now sit in front of this response.
+    ASSERT_TRUE(client.send(get("/v1/documents/after")));
+    const auto after = client.read_response();
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->status, 200);
+    EXPECT_EQ(body_json(*after).at("params").at("id").as_string(), "after");
+}
+
+TEST(HttpServer, Http10AndConnectionCloseClose) {
+    TestServer server(small_config(), basic_router());
+    {
+        Client client(server.port());
+        ASSERT_TRUE(client.send("GET /health HTTP/1.0\r\n\r\n"));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(response->status, 200);
+        EXPECT_TRUE(client.closed_within(2000ms));
+    }
+    {
+        Client client(server.port());
+        ASSERT_TRUE(client.send("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+        ASSERT_TRUE(client.read_response());
+        EXPECT_FALSE(client.closed_within(200ms));
+    }
+    {
+        Client client(server.port());
+        ASSERT_TRUE(client.send(get("/health", "Connection: close\r\n")));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(response->headers.at("connection"), "close");
+        EXPECT_TRUE(client.closed_within(2000ms));
+    }
+}
+
+TEST(HttpServer, IdleTimeoutClosesKeepAliveConnection) {
+    core::ServerConfig config = small_config();
+    config.idle_timeout = 300ms;
+    TestServer server(config, basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/health")));
+    ASSERT_TRUE(client.read_response());
+    const auto start = Clock::now();
+    EXPECT_TRUE(client.closed_within(3000ms));
+    const auto elapsed = Clock::now() - start;
+    EXPECT_GE(elapsed, 250ms);
+    EXPECT_LT(elapsed, 2000ms);
+}
+
+TEST(HttpServer, HeaderTimeoutClosesSlowloris) {
+    core::ServerConfig config = small_config();
+    config.header_timeout = 300ms;
+    TestServer server(config, basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send("GET /health HTTP/1.1\r\nHost: t\r\nX-Slow: "));
+    const auto start = Clock::now();
+    EXPECT_TRUE(client.closed_within(3000ms));
+    const auto elapsed = Clock::now() - start;
+    EXPECT_GE(elapsed, 250ms);
+    EXPECT_LT(elapsed, 2000ms);
+
+    // A silent connection is closed by the same deadline.
+    Client silent(server.port());
+    EXPECT_TRUE(silent.closed_within(3000ms));
+}
+
+TEST(HttpServer, BodyTimeoutClosesSlowBody) {
+    core::ServerConfig config = small_config();
+    config.body_timeout = 300ms;
+    TestServer server(config, basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                            "application/json\r\nContent-Length: 10\r\n\r\n{"));
+    EXPECT_TRUE(client.closed_within(3000ms));
+}
+
+TEST(HttpServer, ComputeHandlersRunOffTheIoThread) {
+    core::ServerConfig config = small_config();
+    config.threads = 1;
+    config.compute_threads = 1;
+    std::mutex ids_mutex;
+    std::thread::id inline_id;
+    std::thread::id compute_id;
+    Router router;
+    router.add(Method::kGet, "/inline", [&](const Request&) {
+        std::lock_guard lock(ids_mutex);
+        inline_id = std::this_thread::get_id();
+        return Response::json(200, "{}");
+    }, RouteOptions{Dispatch::kInline});
+    router.add(Method::kGet, "/compute", [&](const Request&) {
+        std::lock_guard lock(ids_mutex);
+        compute_id = std::this_thread::get_id();
+        return Response::json(200, "{}");
+    }, RouteOptions{Dispatch::kCompute});
+    TestServer server(config, std::move(router));
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/inline") + get("/compute")));
+    ASSERT_TRUE(client.read_response());
+    ASSERT_TRUE(client.read_response());
+    std::lock_guard lock(ids_mutex);
+    EXPECT_EQ(inline_id, server.run_thread_id());
+    EXPECT_NE(compute_id, server.run_thread_id());
+    EXPECT_NE(compute_id, std::thread::id());
+}
+
+TEST(HttpServer, FullComputeQueueGets503WithRetryAfter) {
+    core::ServerConfig config = small_config();
+    config.compute_threads = 1;
+    config.max_queued_requests = 1;
+    std::promise<void> entered;
+    std::promise<void> release;
+    std::shared_future<void> release_future = release.get_future().share();
+    std::atomic<bool> entered_once{false};
+    Router router;
+    router.add(Method::kGet, "/slow", [&](const Request&) {
+        if (!entered_once.exchange(true)) {
+            entered.set_value();
+            release_future.wait();
+        }
+        return Response::json(200, R"({"slow":true})");
+    });
+    TestServer server(config, std::move(router));
+
+    Client first(server.port());
+    ASSERT_TRUE(first.send(get("/slow")));
+    ASSERT_EQ(entered.get_future().wait_for(5s), std::future_status::ready);
+
+    Client second(server.port());
+    ASSERT_TRUE(second.send(get("/slow")));
+    const auto shed = second.read_response();
+    ASSERT_TRUE(shed);
+    EXPECT_EQ(shed->status, 503);
+    EXPECT_EQ(shed->error_type(), "overloaded");
+    EXPECT_EQ(shed->headers.at("retry-after"), "1");
+
+    release.set_value();
+    const auto served = first.read_response();
+    ASSERT_TRUE(served);
+    EXPECT_EQ(served->status, 200);
+    // The slot is free again once the first request is answered.
+    ASSERT_TRUE(second.send(get("/slow")));
+    const auto again = second.read_response();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, 200);
+}
+
+TEST(HttpServer, HandlerExceptionGives500AndServerKeepsServing) {
+    TestServer server(small_config(), basic_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/throw")));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 500);
+    EXPECT_EQ(response->error_type(), "internal");
+    EXPECT_EQ(response->body.find("secret detail"), std::string::npos);
+    ASSERT_TRUE(client.send(get("/health")));
+    const auto after = client.read_response();
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->status, 200);
+}
+
+TEST(HttpServer, StopMakesRunReturnWithOpenConnections) {
+    auto server = std::make_unique<TestServer>(small_config(), basic_router());
+    Client idle(server->port());
+    ASSERT_TRUE(idle.send(get("/health")));
+    ASSERT_TRUE(idle.read_response());
+    Client half(server->port());
+    ASSERT_TRUE(half.send("GET /health HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(50ms);
+
+    const auto start = Clock::now();
+    server->server().stop();
+    server->thread().join();
+    EXPECT_TRUE(server->returned());
+    EXPECT_LT(Clock::now() - start, 2000ms);
+    EXPECT_TRUE(idle.closed_within(1000ms));
+    EXPECT_TRUE(half.closed_within(1000ms));
+    // Stopping twice (here via the destructor) is harmless.
+    server.reset();
+}
+
+TEST(HttpServer, StopBeforeRunReturnsImmediately) {
+    Server server(small_config(), basic_router());
+    ASSERT_TRUE(server.listen());
+    server.stop();
+    const auto start = Clock::now();
+    server.run();
+    EXPECT_LT(Clock::now() - start, 1000ms);
+}
+
+TEST(HttpServer, ManyConcurrentClientsAllAnswered) {
+    TestServer server(small_config(), basic_router());
+    constexpr int kClients = 200;
+    std::atomic<int> ok{0};
+    std::vector<std::thread> clients;
+    clients.reserve(kClients);
+    for (int client_idx = 0; client_idx < kClients; ++client_idx) {
+        clients.emplace_back([&, client_idx] {
+            Client client(server.port());
+            const std::string id = std::to_string(client_idx);
+            if (!client.send(get("/v1/documents/" + id))) {
+                return;
+            }
+            const auto response = client.read_response(false, 10000ms);
+            if (response && response->status == 200 &&
+                body_json(*response).at("params").at("id").as_string() == id) {
+                ++ok;
+            }
+        });
+    }
+    for (std::thread& thread : clients) {
+        thread.join();
+    }
+    EXPECT_EQ(ok.load(), kClients);
+}
+
+TEST(HttpServer, ListenReportsBadAddressesAndBusyPorts) {
+    for (const char* bad : {"nonsense", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:8x",
+                            "[::1]8080", "::1:8080"}) {
+        core::ServerConfig config = small_config();
+        config.listen = bad;
+        Server server(config, Router{});
+        const auto result = server.listen();
+        ASSERT_FALSE(result) << bad;
+        EXPECT_EQ(result.error().code, core::ErrorCode::kInvalidArgument) << bad;
+        EXPECT_NE(result.error().detail.find(bad), std::string::npos) << bad;
+    }
+
+    TestServer first(small_config(), basic_router());
+    core::ServerConfig config = small_config();
+    config.listen = "127.0.0.1:" + std::to_string(first.port());
+    Server second(config, Router{});
+    const auto busy = second.listen();
+    ASSERT_FALSE(busy);
+    EXPECT_EQ(busy.error().code, core::ErrorCode::kIo);
+
+    core::ServerConfig local = small_config();
+    local.listen = "localhost:0";
+    Server by_name(local, Router{});
+    ASSERT_TRUE(by_name.listen());
+    EXPECT_EQ(by_name.local_endpoint().rfind("127.0.0.1:", 0), 0U) << by_name.local_endpoint();
+    EXPECT_NE(by_name.local_endpoint(), "127.0.0.1:0");
+}
+
+TEST(HttpServer, ListensOnIpv6Loopback) {
+    core::ServerConfig config = small_config();
+    config.listen = "[::1]:0";
+    Server server(config, Router{});
+    const auto result = server.listen();
+    if (!result) {
+        GTEST_SKIP() << "no IPv6 loopback here: " << result.error().detail;
+    }
+    EXPECT_EQ(server.local_endpoint().rfind("[::1]:", 0), 0U) << server.local_endpoint();
+}
+
+}  // namespace
+}  // namespace ragd::http

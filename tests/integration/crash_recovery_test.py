@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+"""Crash-recovery test for the real ragd binary: SIGKILL `ragd ingest` at random instants over a
+generated Markdown corpus, then check that storage is consistent and that every committed
+document is searchable WITHOUT re-ingesting (opening the engine alone must catch indexes up).
+
+Also corrupts and deletes the derived indexes and checks they are rebuilt with the same counts.
+Python 3 stdlib only. Environment: RAGD_BIN (required), RAGD_CRASH_SEED (optional),
+RAGD_CRASH_KEEP=1 keeps the temp dir, RAGD_CRASH_ROUNDS / RAGD_CRASH_FILES override the size.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+SOFT_BUDGET_S = 110.0  # the test shrinks its search samples to stay under this
+HARD_BUDGET_S = 300.0  # beyond this, fail: something is pathologically slow
+SEARCH_SAMPLE = 40
+
+T0 = time.monotonic()
+
+
+def log(msg):
+    print(f"[{time.monotonic() - T0:7.2f}s] {msg}", flush=True)
+
+
+class CheckFailed(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- corpus generation
+
+
+class Corpus:
+    """The Markdown files on disk and what we know about each one's versions."""
+
+    def __init__(self, root, rng, n_files):
+        self.root = root
+        self.rng = rng
+        letters = "abcdefghijklmnoprstuvwy"  # no 'z': markers start with z and stay unique
+        vocab = set()
+        while len(vocab) < 3000:
+            vocab.add("".join(rng.choice(letters) for _ in range(rng.randint(3, 9))))
+        self.vocab = sorted(vocab)
+        self.used_markers = set()
+        self.files = {}  # abs path -> {"marker": str, "version": str, "hashes": set()}
+        self.next_index = 0
+        for _ in range(n_files):
+            self.add_file()
+
+    def new_marker(self, prefix):
+        while True:
+            m = prefix + "%010x" % self.rng.getrandbits(40)
+            if m not in self.used_markers:
+                self.used_markers.add(m)
+                return m
+
+    def words(self, n):
+        return " ".join(self.rng.choice(self.vocab) for _ in range(n))
+
+    def render(self, index, marker, version):
+        rng = self.rng
+        target = rng.randint(1024, 6 * 1024)
+        parts = [f"# Document {index} {self.words(3)}\n\n",
+                 f"Identifier {marker} revision {version}. {self.words(rng.randint(10, 30))}.\n\n"]
+        size = sum(len(p) for p in parts)
+        section = 0
+        while size < target:
+            section += 1
+            level = "##" if rng.random() < 0.7 else "###"
+            block = [f"{level} Section {section} {self.words(2)}\n\n"]
+            for _ in range(rng.randint(1, 3)):
+                if rng.random() < 0.15:
+                    block.append("".join(f"- {self.words(rng.randint(3, 8))}\n"
+                                         for _ in range(rng.randint(2, 5))) + "\n")
+                else:
+                    block.append(self.words(rng.randint(20, 90)) + ".\n\n")
+            text = "".join(block)
+            parts.append(text)
+            size += len(text)
+        return "".join(parts)
+
+    def write(self, path, index, marker):
+        version = self.new_marker("zv")
+        content = self.render(index, marker, version).encode()
+        with open(path, "wb") as f:
+            f.write(content)
+        entry = self.files.setdefault(path, {"marker": marker, "hashes": set(), "index": index})
+        entry["version"] = version
+        entry["hashes"].add(hashlib.sha256(content).hexdigest())
+
+    def add_file(self):
+        index = self.next_index
+        self.next_index += 1
+        sub = os.path.join(self.root, "d%02d" % (index % 30))
+        os.makedirs(sub, exist_ok=True)
+        path = os.path.join(sub, "doc%05d.md" % index)
+        self.write(path, index, self.new_marker("zq"))
+        return path
+
+    def modify(self, path):
+        entry = self.files[path]
+        self.write(path, entry["index"], entry["marker"])
+
+    def remove(self, path):
+        os.remove(path)
+        del self.files[path]
+
+
+def file_sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def doc_id_for(path):
+    return hashlib.sha256(path.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- running ragd
+
+
+class Ragd:
+    def __init__(self, binary, data_dir, work_dir):
+        self.binary = binary
+        self.data = data_dir
+        self.work = work_dir
+        self.env = dict(os.environ)
+        for key in list(self.env):
+            if key.startswith("RAGD_") and key != "RAGD_BIN":
+                del self.env[key]  # a stray RAGD_STORAGE_DATA_DIR etc. must not leak in
+        self.searches = 0
+
+    def run(self, *args, timeout=120, check=True):
+        cmd = [self.binary, *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env)
+        if check and proc.returncode != 0:
+            raise CheckFailed(f"{' '.join(cmd)} exited {proc.returncode}\n"
+                              f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}")
+        return proc
+
+    def stats(self):
+        proc = self.run("stats", "--data", self.data)
+        lines = [line for line in proc.stdout.splitlines() if line.strip()]
+        if len(lines) != 1:
+            raise CheckFailed(f"ragd stats printed {len(lines)} lines, expected 1: {proc.stdout!r}")
+        return json.loads(lines[0]), proc.stderr
+
+    def search(self, text, top_k=5):
+        self.searches += 1
+        proc = self.run("search", "--data", self.data, "--json", "--top-k", str(top_k), text)
+        return json.loads(proc.stdout)["results"]
+
+    def start_ingest(self, corpus_root, log_name):
+        out = open(os.path.join(self.work, log_name), "w")
+        proc = subprocess.Popen([self.binary, "ingest", "--data", self.data, corpus_root],
+                                stdout=out, stderr=subprocess.STDOUT, env=self.env)
+        out.close()
+        return proc
+
+
+# ---------------------------------------------------------------- checks
+
+
+def read_storage(data_dir):
+    """Snapshot of the system of record, read directly (no ragd process is running)."""
+    db = sqlite3.connect(os.path.join(data_dir, "ragd.sqlite"), timeout=10)
+    try:
+        docs = {row[0]: {"source": row[1], "hash": row[2]}
+                for row in db.execute("SELECT id, source, content_hash FROM documents")}
+        problems = []
+        dup = db.execute("SELECT document_id, ordinal, count(*) FROM chunks "
+                         "GROUP BY document_id, ordinal HAVING count(*) > 1 LIMIT 5").fetchall()
+        if dup:
+            problems.append(f"duplicated (document_id, ordinal) chunks: {dup}")
+        orphans = db.execute("SELECT id, document_id FROM chunks WHERE document_id NOT IN "
+                             "(SELECT id FROM documents) LIMIT 5").fetchall()
+        if orphans:
+            problems.append(f"chunks whose document does not exist: {orphans}")
+        no_vec = db.execute("SELECT c.id, c.document_id FROM chunks c LEFT JOIN embeddings e "
+                            "ON e.chunk_id = c.id WHERE e.chunk_id IS NULL LIMIT 5").fetchall()
+        if no_vec:
+            problems.append(f"chunks without an embedding: {no_vec}")
+        orphan_vec = db.execute("SELECT chunk_id FROM embeddings WHERE chunk_id NOT IN "
+                                "(SELECT id FROM chunks) LIMIT 5").fetchall()
+        if orphan_vec:
+            problems.append(f"embeddings whose chunk does not exist: {orphan_vec}")
+        gaps = db.execute("SELECT document_id, count(*), min(ordinal), max(ordinal) FROM chunks "
+                          "GROUP BY document_id HAVING min(ordinal) != 0 OR "
+                          "max(ordinal) != count(*) - 1 LIMIT 5").fetchall()
+        if gaps:
+            problems.append(f"chunk ordinals not 0..n-1: {gaps}")
+        empty = db.execute("SELECT id FROM documents WHERE id NOT IN "
+                           "(SELECT document_id FROM chunks) LIMIT 5").fetchall()
+        if empty:
+            problems.append(f"documents without chunks: {empty}")
+        texts = {}
+        for doc_id, text in db.execute("SELECT document_id, text FROM chunks "
+                                       "ORDER BY document_id, ordinal"):
+            texts.setdefault(doc_id, []).append(text)
+        for doc_id, entry in docs.items():
+            entry["text"] = "\n".join(texts.get(doc_id, []))
+        counts = {
+            "documents": len(docs),
+            "chunks": db.execute("SELECT count(*) FROM chunks").fetchone()[0],
+            "embeddings": db.execute("SELECT count(*) FROM embeddings").fetchone()[0],
+            "seq": db.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()[0],
+        }
+        return docs, counts, problems
+    finally:
+        db.close()
+
+
+def check_stats(stats, counts, label):
+    problems = []
+    if not (stats["chunks"] == stats["vectors"] == stats["bm25_chunks"]):
+        problems.append(f"{label}: chunks {stats['chunks']} / vectors {stats['vectors']} / "
+                        f"bm25_chunks {stats['bm25_chunks']} differ")
+    if stats["embeddings"] != stats["chunks"]:
+        problems.append(f"{label}: embeddings {stats['embeddings']} != chunks {stats['chunks']}")
+    if not (stats["vectors_applied_seq"] == stats["bm25_applied_seq"] == stats["storage_seq"]):
+        problems.append(f"{label}: vectors_applied_seq {stats['vectors_applied_seq']} / "
+                        f"bm25_applied_seq {stats['bm25_applied_seq']} / storage_seq "
+                        f"{stats['storage_seq']} differ")
+    for key, ours in (("documents", "documents"), ("chunks", "chunks"),
+                      ("storage_seq", "seq")):
+        if stats[key] != counts[ours]:
+            problems.append(f"{label}: stats {key}={stats[key]} but SQLite says {counts[ours]}")
+    return problems
+
+
+def check_documents(docs, corpus, deleted_ids):
+    """Content checks of every stored document against the corpus files."""
+    problems = []
+    by_id = {doc_id_for(path): path for path in corpus.files}
+    for doc_id, doc in docs.items():
+        if doc_id != doc_id_for(doc["source"]):
+            problems.append(f"document {doc_id}: id is not sha256(source)[:16] for {doc['source']}")
+        path = doc["source"]
+        if doc_id in deleted_ids:
+            problems.append(f"document {doc_id} ({path}) was deleted but is still stored")
+            continue
+        entry = corpus.files.get(path)
+        if entry is None:
+            problems.append(f"document {doc_id}: source {path} is not a corpus file")
+            continue
+        if doc["hash"] not in entry["hashes"]:
+            problems.append(f"document {doc_id}: content_hash matches no version ever written "
+                            f"to {path}")
+        if entry["marker"] not in doc["text"]:
+            problems.append(f"document {doc_id}: chunks lack its marker {entry['marker']}")
+        if doc["hash"] == file_sha256(path) and entry["version"] not in doc["text"]:
+            problems.append(f"document {doc_id}: stored hash is the file's current hash but the "
+                            f"chunks lack the current version marker {entry['version']}")
+    del by_id
+    return problems
+
+
+def check_search_results(doc_id, marker, results):
+    if not results:
+        return f"search {marker}: no results, expected document {doc_id} first"
+    first = results[0]["document_id"]
+    if first != doc_id:
+        return (f"search {marker}: first result is {first}, expected {doc_id} "
+                f"(got {[r['document_id'] for r in results]})")
+    return None
+
+
+# ---------------------------------------------------------------- the test
+
+
+class Test:
+    def __init__(self):
+        binary = os.environ.get("RAGD_BIN")
+        if not binary or not os.access(binary, os.X_OK):
+            sys.exit(f"RAGD_BIN must name the ragd binary (got {binary!r})")
+        self.seed = int(os.environ.get("RAGD_CRASH_SEED", str(int(time.time() * 1000) % 10**9)))
+        self.rounds = int(os.environ.get("RAGD_CRASH_ROUNDS", "6"))
+        self.n_files = int(os.environ.get("RAGD_CRASH_FILES", "1500"))
+        log(f"seed {self.seed} (rerun with RAGD_CRASH_SEED={self.seed}); rounds {self.rounds}, "
+            f"files {self.n_files}")
+        self.rng = random.Random(self.seed)
+        self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="ragd-crash-"))
+        self.corpus_root = os.path.join(self.tmp, "corpus")
+        self.data = os.path.join(self.tmp, "data")
+        self.ragd = Ragd(binary, self.data, self.tmp)
+        self.deleted_ids = set()  # deleted and their files removed: must stay deleted
+        self.kills = 0
+        self.completed = 0
+
+    def budget_left(self):
+        return SOFT_BUDGET_S - (time.monotonic() - T0)
+
+    def verify(self, label, sample):
+        """ragd stats (opens the engine: catch-up), storage invariants, sampled searches."""
+        stats, notes = self.ragd.stats()
+        docs, counts, problems = read_storage(self.data)
+        problems += check_stats(stats, counts, label)
+        problems += check_documents(docs, self.corpus, self.deleted_ids)
+        ids = sorted(docs)
+        self.rng.shuffle(ids)
+        for doc_id in ids[:sample]:
+            marker = self.corpus.files[docs[doc_id]["source"]]["marker"]
+            failure = check_search_results(doc_id, marker, self.ragd.search(marker))
+            if failure:
+                problems.append(f"{label}: {failure}")
+        if self.deleted_ids and sample > 0:
+            gone = self.rng.choice(sorted(self.deleted_ids))
+            marker = self.deleted_markers[gone]
+            hits = [r["document_id"] for r in self.ragd.search(marker)]
+            if gone in hits:
+                problems.append(f"{label}: deleted document {gone} still found by {marker}")
+        note = notes.strip().replace("\n", " | ")
+        log(f"{label}: docs {stats['documents']} chunks {stats['chunks']} vectors "
+            f"{stats['vectors']} bm25 {stats['bm25_chunks']} seq {stats['storage_seq']}/"
+            f"{stats['vectors_applied_seq']}/{stats['bm25_applied_seq']}; searched "
+            f"{min(sample, len(ids))}{'; ' + note if note else ''}")
+        if problems:
+            raise CheckFailed("\n".join(problems[:40]) +
+                              (f"\n... and {len(problems) - 40} more" if len(problems) > 40 else ""))
+        return stats, docs
+
+    def pending_fraction(self):
+        docs, _, _ = read_storage(self.data) if os.path.exists(
+            os.path.join(self.data, "ragd.sqlite")) else ({}, None, None)
+        stored = {d["source"]: d["hash"] for d in docs.values()}
+        pending = sum(1 for path in self.corpus.files if stored.get(path) != file_sha256(path))
+        return pending / max(1, len(self.corpus.files))
+
+    def killed_ingest(self, round_idx, full_seconds):
+        fraction = self.pending_fraction()
+        # Start-up and the unchanged-file scan cost a little even when nothing is pending.
+        expected = 0.15 + full_seconds * max(fraction, 0.02)
+        delay = self.rng.uniform(0.05, 0.95) * expected
+        proc = self.ragd.start_ingest(self.corpus_root, f"ingest-{round_idx}.log")
+        try:
+            proc.wait(timeout=delay)
+            self.completed += 1
+            outcome = f"completed before the kill (exit {proc.returncode})"
+            if proc.returncode != 0:
+                raise CheckFailed(f"round {round_idx}: ingest exited {proc.returncode}; see "
+                                  f"{self.tmp}/ingest-{round_idx}.log")
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            self.kills += 1
+            outcome = "SIGKILLed"
+        with open(os.path.join(self.tmp, f"ingest-{round_idx}.log")) as f:
+            written = sum(1 for line in f if re.match(r"(created|replaced) ", line))
+        log(f"round {round_idx}: {fraction:.0%} pending, expected {expected:.2f}s, "
+            f"kill at {delay:.2f}s: {outcome}; {written} documents reported written")
+
+    def mutate(self, round_idx, docs):
+        """Between rounds: modify files (replace paths get killed), add some, delete some."""
+        paths = sorted(self.corpus.files)
+        for path in self.rng.sample(paths, min(len(paths), self.rng.randint(80, 200))):
+            self.corpus.modify(path)
+        for _ in range(self.rng.randint(5, 20)):
+            self.corpus.add_file()
+        stored = sorted(docs)
+        self.rng.shuffle(stored)
+        for n, doc_id in enumerate(stored[:4]):
+            path = docs[doc_id]["source"]
+            self.ragd.run("delete", "--data", self.data, doc_id)
+            if n < 3:  # file gone too: the document must stay deleted
+                self.deleted_markers[doc_id] = self.corpus.files[path]["marker"]
+                self.corpus.remove(path)
+                self.deleted_ids.add(doc_id)
+        log(f"round {round_idx}: modified/added/deleted files; {len(self.corpus.files)} in corpus")
+
+    def final_search_all(self):
+        """Every stored document found by its marker, through one `ragd serve`."""
+        docs, _, _ = read_storage(self.data)
+        proc = subprocess.Popen([self.ragd.binary, "serve", "--data", self.data, "--listen",
+                                 "127.0.0.1:0"], stdout=subprocess.PIPE,
+                                stderr=open(os.path.join(self.tmp, "serve.log"), "w"),
+                                text=True, env=self.ragd.env)
+        problems = []
+        try:
+            line = proc.stdout.readline()
+            match = re.match(r"listening on (\S+):(\d+)", line)
+            if not match:
+                raise CheckFailed(f"ragd serve did not print 'listening on': {line!r}")
+            conn = http.client.HTTPConnection(match.group(1), int(match.group(2)), timeout=30)
+            for doc_id in sorted(docs):
+                marker = self.corpus.files[docs[doc_id]["source"]]["marker"]
+                body = json.dumps({"query": marker, "top_k": 5})
+                conn.request("POST", "/v1/search", body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                payload = resp.read()
+                if resp.status != 200:
+                    problems.append(f"POST /v1/search {marker}: HTTP {resp.status} {payload[:200]}")
+                    continue
+                failure = check_search_results(doc_id, marker, json.loads(payload)["results"])
+                if failure:
+                    problems.append(failure)
+            for doc_id in sorted(self.deleted_ids):
+                body = json.dumps({"query": self.deleted_markers[doc_id], "top_k": 5})
+                conn.request("POST", "/v1/search", body, {"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                hits = [r["document_id"] for r in json.loads(resp.read())["results"]]
+                if doc_id in hits:
+                    problems.append(f"deleted document {doc_id} still returned by search")
+            conn.close()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                rc = "hung"
+        if rc != 0:
+            problems.append(f"ragd serve exited {rc} on SIGTERM")
+        log(f"searched all {len(docs)} stored documents and {len(self.deleted_ids)} deleted ones "
+            f"over HTTP: {len(problems)} problems")
+        if problems:
+            raise CheckFailed("\n".join(problems[:40]))
+
+    def index_damage(self, baseline):
+        """Corrupt, then delete, the derived indexes; each time stats must rebuild them."""
+        bm25_dir = os.path.join(self.data, "bm25")
+        hnsw = os.path.join(self.data, "vectors.hnsw")
+
+        def expect_same(label, notes_pattern):
+            stats, notes = self.ragd.stats()
+            problems = []
+            for key in ("documents", "chunks", "vectors", "bm25_chunks", "storage_seq",
+                        "vectors_applied_seq", "bm25_applied_seq"):
+                if stats[key] != baseline[key]:
+                    problems.append(f"{label}: {key} {stats[key]} after rebuild, "
+                                    f"{baseline[key]} before")
+            if notes_pattern and not re.search(notes_pattern, notes):
+                problems.append(f"{label}: expected a rebuild note matching {notes_pattern!r} "
+                                f"on stderr, got {notes!r}")
+            if problems:
+                raise CheckFailed("\n".join(problems))
+            log(f"{label}: rebuilt, counts unchanged ({notes.strip().replace(chr(10), ' | ')})")
+
+        # 1. truncated vectors.hnsw + garbage over a Xapian file.
+        size = os.path.getsize(hnsw)
+        with open(hnsw, "r+b") as f:
+            f.truncate(size // 3)
+        victims = sorted(os.listdir(bm25_dir))
+        target = os.path.join(bm25_dir, "iamglass" if "iamglass" in victims else victims[0])
+        with open(target, "r+b") as f:
+            f.write(bytes(self.rng.getrandbits(8) for _ in range(max(64, os.path.getsize(target)))))
+        expect_same("corrupt vectors.hnsw + " + os.path.basename(target), r"vector|bm25")
+        self.verify("after corruption", sample=min(10, int(self.budget_left() // 4)))
+
+        # 2. garbage inside a Xapian table (detected lazily, if at all, by Xapian itself).
+        tables = [n for n in sorted(os.listdir(bm25_dir)) if n.endswith(".glass")
+                  and os.path.getsize(os.path.join(bm25_dir, n)) > 16384]
+        if tables:
+            target = os.path.join(bm25_dir, tables[0])
+            with open(target, "r+b") as f:
+                f.seek(8192)
+                f.write(bytes(self.rng.getrandbits(8) for _ in range(8192)))
+            stats, notes = self.ragd.stats()
+            log(f"garbage inside {os.path.basename(target)}: stats bm25_chunks "
+                f"{stats['bm25_chunks']} ({notes.strip()!r})")
+            # Whatever Xapian noticed, searching must still work or the index must be rebuilt.
+            self.verify("after table garbage", sample=min(10, int(self.budget_left() // 4)))
+
+        # 3. indexes deleted outright.
+        for name in ("vectors.hnsw", "vectors.meta"):
+            if os.path.exists(os.path.join(self.data, name)):
+                os.remove(os.path.join(self.data, name))
+        shutil.rmtree(bm25_dir)
+        # A rebuild killed half-way must also recover.
+        proc = subprocess.Popen([self.ragd.binary, "stats", "--data", self.data],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=self.ragd.env)
+        try:
+            proc.wait(timeout=self.rng.uniform(0.05, 0.4))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            log("killed a `ragd stats` while it rebuilt the deleted indexes")
+        expect_same("deleted indexes", None)
+        self.verify("after deletion", sample=min(10, int(self.budget_left() // 4)))
+
+    def run(self):
+        self.corpus = Corpus(os.path.join(self.tmp, "corpus"), self.rng, self.n_files)
+        self.deleted_markers = {}
+        total_bytes = sum(os.path.getsize(p) for p in self.corpus.files)
+        log(f"generated {len(self.corpus.files)} files, {total_bytes / 1e6:.1f} MB in "
+            f"{self.corpus_root}")
+
+        # Calibrate: one uninterrupted ingest on a scratch data dir.
+        calibrate = Ragd(self.ragd.binary, os.path.join(self.tmp, "calibrate"), self.tmp)
+        started = time.monotonic()
+        proc = calibrate.start_ingest(self.corpus_root, "ingest-calibrate.log")
+        if proc.wait(timeout=300) != 0:
+            raise CheckFailed(f"calibration ingest exited {proc.returncode}; see "
+                              f"{self.tmp}/ingest-calibrate.log")
+        full_seconds = time.monotonic() - started
+        shutil.rmtree(calibrate.data)
+        log(f"calibration: a full ingest takes {full_seconds:.2f}s")
+
+        for round_idx in range(1, self.rounds + 1):
+            self.killed_ingest(round_idx, full_seconds)
+            rounds_left = self.rounds - round_idx + 1
+            per_round = self.budget_left() - 25  # keep ~25 s for the final phases
+            sample = SEARCH_SAMPLE if per_round / rounds_left > 12 else max(
+                5, int(per_round / rounds_left / 0.3))
+            _, docs = self.verify(f"round {round_idx}", sample=min(SEARCH_SAMPLE, sample))
+            if round_idx < self.rounds:
+                self.mutate(round_idx, docs)
+        log(f"{self.kills} ingests SIGKILLed, {self.completed} completed before the kill")
+        if self.kills == 0:
+            raise CheckFailed("no ingest was killed mid-way: the kill delays are miscalibrated")
+
+        self.final_search_all()
+        baseline, _ = self.verify("before index damage", sample=0)
+        self.index_damage(baseline)
+
+        # Finally, an uninterrupted ingest converges: every file stored with its current content.
+        self.ragd.run("ingest", "--data", self.data, self.corpus_root, timeout=300)
+        docs, _, _ = read_storage(self.data)
+        stored = {d["source"]: d["hash"] for d in docs.values()}
+        stale = [p for p in self.corpus.files if stored.get(p) != file_sha256(p)]
+        if stale:
+            raise CheckFailed(f"after a full ingest, {len(stale)} files are not stored with their "
+                              f"current content, e.g. {stale[:3]}")
+        self.verify("after full ingest", sample=5)
+
+
+def main():
+    test = Test()
+    ok = False
+    try:
+        test.run()
+        ok = True
+    except CheckFailed as failure:
+        log(f"FAILED (seed {test.seed}):\n{failure}")
+    except subprocess.TimeoutExpired as timeout:
+        log(f"FAILED (seed {test.seed}): timed out: {timeout}")
+    elapsed = time.monotonic() - T0
+    log(f"{test.ragd.searches} CLI searches; total {elapsed:.1f}s")
+    if ok and elapsed > HARD_BUDGET_S:
+        log(f"FAILED: took {elapsed:.1f}s, over the {HARD_BUDGET_S:.0f}s hard budget")
+        ok = False
+    if ok and os.environ.get("RAGD_CRASH_KEEP") != "1":
+        shutil.rmtree(test.tmp, ignore_errors=True)
+    else:
+        log(f"data kept in {test.tmp}")
+    if ok:
+        log("PASSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+# Black-box harness for the real `ragd` binary: starts `ragd serve` on port 0 in a temp data dir,
+# talks HTTP to it (http.client or raw sockets), and runs CLI subcommands. Python 3 stdlib only.
+"""Helpers shared by the integration tests.
+
+The binary comes from $RAGD_BIN (set by CTest); when unset, the newest `ragd` found in a build
+directory of the source tree is used so the files can be run by hand.
+"""
+
+import glob
+import http.client
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA_DIR = os.path.join(SOURCE_DIR, "tests", "data", "integration")
+
+# Generous: two cores are shared with compilers during development.
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+IO_TIMEOUT_S = 20.0
+
+
+def ragd_bin():
+    """Path of the ragd binary under test."""
+    path = os.environ.get("RAGD_BIN")
+    if path:
+        return path
+    candidates = [p for p in glob.glob(os.path.join(SOURCE_DIR, "build*", "ragd"))
+                  if os.access(p, os.X_OK)]
+    if not candidates:
+        raise RuntimeError("set RAGD_BIN to the ragd binary (none found under build*/)")
+    return max(candidates, key=os.path.getmtime)
+
+
+def clean_env(extra=None):
+    """The environment without any RAGD_* variable the caller happens to have, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGD_") or k == "RAGD_BIN"}
+    env.pop("RAGD_BIN", None)
+    env.update(extra or {})
+    return env
+
+
+class CliResult:
+    """Outcome of one CLI run: exit code and decoded stdout/stderr."""
+
+    def __init__(self, args, returncode, stdout, stderr):
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __repr__(self):
+        return ("CliResult(args=%r, rc=%d)\n--- stdout ---\n%s\n--- stderr ---\n%s"
+                % (self.args, self.returncode, self.stdout, self.stderr))
+
+
+def run_cli(*args, env=None, timeout=60, cwd=None):
+    """Runs `ragd ARGS...` to completion and returns a CliResult (never raises on exit code)."""
+    argv = [ragd_bin()] + [str(a) for a in args]
+    proc = subprocess.run(argv, capture_output=True, timeout=timeout, env=clean_env(env), cwd=cwd)
+    return CliResult(argv, proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                     proc.stderr.decode("utf-8", "replace"))
+
+
+class Response:
+    """status, headers (lower-cased names -> value) and body (parsed JSON, or raw bytes)."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __iter__(self):  # allows `status, headers, body = server.request(...)`
+        return iter((self.status, self.headers, self.body))
+
+    def __repr__(self):
+        return "Response(%d, %r, %r)" % (self.status, self.headers, self.body)
+
+
+def _decode_body(raw, content_type):
+    if raw and ("json" in (content_type or "") or raw[:1] in (b"{", b"[")):
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return raw
+    return raw
+
+
+class RawResponse:
+    """A response read from a raw socket: status, headers (lower-cased), body bytes."""
+
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "RawResponse(%d %s, %r, %r)" % (self.status, self.reason, self.headers,
+                                               self.body[:300])
+
+
+class RawReader:
+    """Reads successive HTTP/1.1 responses from one socket, keeping bytes that arrive early
+    (pipelined responses can share a recv)."""
+
+    def __init__(self, sock, timeout=IO_TIMEOUT_S):
+        self.sock = sock
+        self.timeout = timeout
+        self.buffer = b""
+
+    def _fill(self, what):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed %s: %r" % (what, self.buffer[:300]))
+        self.buffer += chunk
+
+    def read(self):
+        """One Content-Length-framed response (RawResponse)."""
+        self.sock.settimeout(self.timeout)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill("before a full response head")
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        status = int(parts[1])
+        reason = parts[2] if len(parts) > 2 else ""
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        self.buffer = rest
+        while len(self.buffer) < length:
+            self._fill("inside a response body")
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return RawResponse(status, reason, headers, body)
+
+
+def read_raw_response(sock, timeout=IO_TIMEOUT_S):
+    """Reads one response from `sock` (use RawReader for several on one connection)."""
+    return RawReader(sock, timeout).read()
+
+
+class RagdServer:
+    """`with RagdServer() as server:` runs `ragd serve` on 127.0.0.1:0 in a fresh data dir.
+
+    Leaving the block sends SIGTERM and asserts a clean exit (code 0 within 10 s); the process is
+    killed if it does not stop, and the temp dir is removed.
+    """
+
+    def __init__(self, args=(), env=None, data_dir=None, threads=2):
+        self.extra_args = [str(a) for a in args]
+        self.env = env
+        self.threads = threads
+        self._own_tmp = None
+        self.data_dir = data_dir
+        self.proc = None
+        self.host = None
+        self.port = None
+        self._stdout_lines = []
+        self._stderr_chunks = []
+        self._stderr_thread = None
+        self.exit_code = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        code = self.stop()
+        if exc_type is None and code != 0:
+            raise AssertionError("ragd serve exited with %r after SIGTERM, want 0\nstderr:\n%s"
+                                 % (code, self.stderr()))
+        return False
+
+    def start(self):
+        if self.data_dir is None:
+            self._own_tmp = tempfile.mkdtemp(prefix="ragd-it-")
+            self.data_dir = os.path.join(self._own_tmp, "data")
+        argv = [ragd_bin(), "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0"]
+        if self.threads is not None:
+            argv += ["--threads", str(self.threads), "--set",
+                     "server.compute_threads=%d" % self.threads]
+        argv += self.extra_args
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=clean_env(self.env))
+        # Drain stderr continuously so a chatty server never blocks on a full pipe.
+        self._stderr_thread = threading.Thread(target=self._drain_stderr,
+                                               args=(self.proc.stderr,), daemon=True)
+        self._stderr_thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        buffered = b""
+        fd = self.proc.stdout.fileno()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill()
+                raise RuntimeError("ragd serve printed no 'listening on' line within %.0f s\n"
+                                   "argv: %s\nstdout: %r\nstderr:\n%s"
+                                   % (START_TIMEOUT_S, argv, buffered, self.stderr()))
+            ready, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    code = self.proc.wait(timeout=5)
+                    self._stderr_thread.join(timeout=2)
+                    stderr = self.stderr()
+                    self._release()
+                    raise RuntimeError("ragd serve exited (code %s) before listening\nargv: %s\n"
+                                       "stdout: %r\nstderr:\n%s"
+                                       % (code, argv, buffered, stderr))
+                buffered += chunk
+                if b"\n" in buffered:
+                    line, _, rest = buffered.partition(b"\n")
+                    text = line.decode("utf-8", "replace")
+                    self._stdout_lines.append(text)
+                    if not text.startswith("listening on "):
+                        self._kill()
+                        raise RuntimeError("unexpected first stdout line %r\nstderr:\n%s"
+                                           % (text, self.stderr()))
+                    hostport = text[len("listening on "):].strip()
+                    host, _, port = hostport.rpartition(":")
+                    self.host = host.strip("[]")
+                    self.port = int(port)
+                    self.stdout_rest = rest
+                    return self
+            elif self.proc.poll() is not None:
+                continue  # loop: the read above sees EOF and reports
+
+    def _drain_stderr(self, pipe):
+        for chunk in iter(lambda: pipe.read1(4096), b""):
+            self._stderr_chunks.append(chunk)
+
+    def stderr(self):
+        return b"".join(self._stderr_chunks).decode("utf-8", "replace")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        """Signals the server and returns its exit code (None if it had to be killed)."""
+        if self.proc is None:
+            return self.exit_code
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.exit_code = self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                self.exit_code = None
+        else:
+            self.exit_code = self.proc.returncode
+        self._release()
+        return self.exit_code
+
+    def _kill(self):
+        """Kills a server that misbehaved during start-up and releases everything."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+            self._release()
+
+    def _release(self):
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.proc = None
+        self._cleanup_tmp()
+
+    def _cleanup_tmp(self):
+        if self._own_tmp is not None:
+            shutil.rmtree(self._own_tmp, ignore_errors=True)
+            self._own_tmp = None
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def connection(self, timeout=IO_TIMEOUT_S):
+        """A fresh http.client connection (keep-alive capable)."""
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        """One request; returns Response(status, headers, body) with body parsed when JSON.
+
+        `body` may be a dict/list (sent as JSON), str or bytes. Pass `conn` to reuse a keep-alive
+        connection; otherwise a new one is opened and closed.
+        """
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            hdrs.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+            hdrs.setdefault("Content-Type", "application/json")
+        own = conn is None
+        if own:
+            conn = self.connection()
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+            resp_headers = {k.lower(): v for k, v in resp.getheaders()}
+            return Response(resp.status, resp_headers,
+                            _decode_body(raw, resp_headers.get("content-type")))
+        finally:
+            if own:
+                conn.close()
+
+    def raw_socket(self, timeout=IO_TIMEOUT_S):
+        return socket.create_connection((self.host, self.port), timeout=timeout)
+
+    def raw(self, data, timeout=IO_TIMEOUT_S):
+        """Sends hand-written bytes on a new socket and reads one response (RawResponse)."""
+        with self.raw_socket(timeout) as sock:
+            sock.sendall(data)
+            return read_raw_response(sock, timeout)
+
+    # -- conveniences used by several tests -----------------------------------------------------
+
+    def post(self, path, body, **kwargs):
+        return self.request("POST", path, body=body, **kwargs)
+
+    def ingest(self, **document):
+        """POSTs one document and returns its result object; asserts 201."""
+        resp = self.post("/v1/documents", document)
+        if resp.status != 201:
+            raise AssertionError("POST /v1/documents -> %r" % (resp,))
+        return resp.body["documents"][0]
+
+    def wait_ready(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self.request("GET", "/ready")
+            if resp.status == 200 or time.monotonic() > deadline:
+                return resp
+            time.sleep(0.05)
+
+
+def error_message(body):
+    """The `error.message` of an error body, or a readable placeholder."""
+    try:
+        return body["error"]["message"]
+    except (TypeError, KeyError):
+        return "<no error.message in %r>" % (body,)

@@ -1,0 +1,253 @@
+// The pipeline against real storage and indexes in a temporary data directory.
+#include "pipeline/engine.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace ragd::pipeline {
+namespace {
+namespace fs = std::filesystem;
+
+class EngineTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string pattern = (fs::temp_directory_path() / "ragd-engine-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+        dir_ = pattern;
+        config_.storage.data_dir = dir_;
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::unique_ptr<Engine> open(std::string* notes = nullptr) {
+        auto engine = Engine::open(config_, notes);
+        EXPECT_TRUE(engine.has_value()) << (engine ? "" : engine.error().detail);
+        return engine ? std::move(*engine) : nullptr;
+    }
+
+    static IngestRequest doc(std::string id, std::string text, storage::Metadata meta = {}) {
+        IngestRequest request;
+        request.id = std::move(id);
+        request.source = "/corpus/" + request.id + ".md";
+        request.content = std::move(text);
+        request.format = ingest::DocumentFormat::kMarkdown;
+        request.metadata = std::move(meta);
+        return request;
+    }
+
+    static std::vector<std::string> ids_of(const SearchOutcome& outcome) {
+        std::vector<std::string> ids;
+        for (const auto& hit : outcome.hits) {
+            ids.push_back(hit.chunk.chunk.document_id);
+        }
+        return ids;
+    }
+
+    std::string dir_;
+    core::Config config_;
+};
+
+constexpr const char* kRaft =
+    "# Raft\n\nRaft elects a leader with randomized election timeouts. The leader replicates "
+    "its log to followers and commits an entry once a majority stores it.\n";
+constexpr const char* kBread =
+    "# Sourdough\n\nSourdough bread rises with a starter of wild yeast and lactobacilli. "
+    "Bake it in a hot Dutch oven for a crisp crust.\n";
+constexpr const char* kTides =
+    "# Tides\n\nOcean tides follow the gravitational pull of the moon and the sun; spring "
+    "tides happen at new and full moon.\n";
+
+TEST_F(EngineTest, IngestSearchAnswerDelete) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    for (auto* text : {kRaft, kBread, kTides}) {
+        std::string id = text == kRaft ? "raft" : text == kBread ? "bread" : "tides";
+        auto result = engine->ingest().ingest(doc(id, text));
+        ASSERT_TRUE(result.has_value()) << result.error().detail;
+        EXPECT_EQ(result->status, storage::UpsertStatus::kCreated);
+        EXPECT_GE(result->chunks, 1u);
+    }
+    QueryOptions options;
+    options.top_k = 3;
+    auto found = engine->query().search("how does the leader election work?", options);
+    ASSERT_TRUE(found.has_value()) << found.error().detail;
+    ASSERT_FALSE(found->hits.empty());
+    EXPECT_EQ(found->hits[0].chunk.chunk.document_id, "raft");
+    EXPECT_GT(found->hits[0].vector_rank + found->hits[0].bm25_rank, 0u);
+
+    auto answered = engine->query().answer("What does sourdough bread rise with?", options);
+    ASSERT_TRUE(answered.has_value()) << answered.error().detail;
+    EXPECT_EQ(answered->generation.generator, "extractive");
+    EXPECT_NE(answered->generation.text.find("[1]"), std::string::npos)
+        << answered->generation.text;
+    EXPECT_EQ(answered->sources[0].chunk.chunk.document_id, "bread");
+
+    auto removed = engine->ingest().remove("bread");
+    ASSERT_TRUE(removed.has_value());
+    EXPECT_TRUE(*removed);
+    auto after = engine->query().search("sourdough starter yeast", options);
+    ASSERT_TRUE(after.has_value());
+    for (const auto& id : ids_of(*after)) {
+        EXPECT_NE(id, "bread");
+    }
+    auto removed_again = engine->ingest().remove("bread");
+    ASSERT_TRUE(removed_again.has_value());
+    EXPECT_FALSE(*removed_again);
+    auto stats = engine->index_stats();
+    auto storage_stats = engine->storage().stats();
+    ASSERT_TRUE(storage_stats.has_value());
+    EXPECT_EQ(stats.vectors, static_cast<std::size_t>(storage_stats->chunks));
+    EXPECT_EQ(stats.bm25_chunks, static_cast<std::size_t>(storage_stats->chunks));
+}
+
+TEST_F(EngineTest, UnchangedAndReplaced) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    ASSERT_TRUE(engine->ingest().ingest(doc("d", kRaft)).has_value());
+    auto again = engine->ingest().ingest(doc("d", kRaft));
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->status, storage::UpsertStatus::kUnchanged);
+    auto replaced = engine->ingest().ingest(doc("d", kTides));
+    ASSERT_TRUE(replaced.has_value());
+    EXPECT_EQ(replaced->status, storage::UpsertStatus::kReplaced);
+
+    QueryOptions options;
+    options.mode = RetrievalMode::kBm25;
+    auto old_text = engine->query().search("randomized election timeouts", options);
+    ASSERT_TRUE(old_text.has_value());
+    EXPECT_TRUE(old_text->hits.empty()) << "replaced text must not be found";
+    options.mode = RetrievalMode::kVector;
+    auto stats = engine->index_stats();
+    auto storage_stats = engine->storage().stats();
+    ASSERT_TRUE(storage_stats.has_value());
+    EXPECT_EQ(stats.vectors, static_cast<std::size_t>(storage_stats->chunks));
+}
+
+TEST_F(EngineTest, FiltersApplyToBothRetrievers) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    ASSERT_TRUE(engine->ingest().ingest(doc("a", kRaft, {{"tenant", "acme"}})).has_value());
+    ASSERT_TRUE(engine->ingest().ingest(doc("b", kBread, {{"tenant", "zeta"}})).has_value());
+    for (auto mode : {RetrievalMode::kHybrid, RetrievalMode::kVector, RetrievalMode::kBm25}) {
+        QueryOptions options;
+        options.mode = mode;
+        options.top_k = 5;
+        options.filter.metadata = {{"tenant", "zeta"}};
+        auto found = engine->query().search("leader election bread", options);
+        ASSERT_TRUE(found.has_value());
+        for (const auto& id : ids_of(*found)) {
+            EXPECT_EQ(id, "b");
+        }
+        options.filter = {};
+        options.filter.source_prefix = "/corpus/a";
+        found = engine->query().search("leader election bread", options);
+        ASSERT_TRUE(found.has_value());
+        ASSERT_FALSE(found->hits.empty());
+        for (const auto& id : ids_of(*found)) {
+            EXPECT_EQ(id, "a");
+        }
+    }
+}
+
+TEST_F(EngineTest, InvalidQueries) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    QueryOptions options;
+    EXPECT_FALSE(engine->query().search("   ", options).has_value());
+    options.top_k = 0;
+    EXPECT_FALSE(engine->query().search("x", options).has_value());
+    options.top_k = 1000;
+    EXPECT_FALSE(engine->query().search("x", options).has_value());
+}
+
+TEST_F(EngineTest, SecondOpenOfTheSameDirectoryIsRefused) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    auto second = Engine::open(config_);
+    ASSERT_FALSE(second.has_value());
+    EXPECT_EQ(second.error().code, core::ErrorCode::kConflict);
+    EXPECT_NE(second.error().detail.find("in use by another ragd process"), std::string::npos);
+}
+
+TEST_F(EngineTest, IndexesCatchUpWithStorageOnOpen) {
+    {
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        // Storage written, indexes not told: what a crash between the two leaves behind.
+        ASSERT_TRUE(engine->ingest().ingest(doc("raft", kRaft), false).has_value());
+        ASSERT_TRUE(engine->ingest().ingest(doc("tides", kTides), false).has_value());
+        EXPECT_EQ(engine->index_stats().bm25_chunks, 0u);
+    }
+    std::string notes;
+    auto engine = open(&notes);
+    ASSERT_TRUE(engine);
+    EXPECT_NE(notes.find("caught up"), std::string::npos) << notes;
+    auto storage_stats = engine->storage().stats();
+    ASSERT_TRUE(storage_stats.has_value());
+    EXPECT_EQ(engine->index_stats().bm25_chunks, static_cast<std::size_t>(storage_stats->chunks));
+    EXPECT_EQ(engine->index_stats().vectors, static_cast<std::size_t>(storage_stats->chunks));
+    QueryOptions options;
+    auto found = engine->query().search("moon tides", options);
+    ASSERT_TRUE(found.has_value());
+    ASSERT_FALSE(found->hits.empty());
+    EXPECT_EQ(found->hits[0].chunk.chunk.document_id, "tides");
+}
+
+TEST_F(EngineTest, MissingAndCorruptIndexesAreRebuilt) {
+    std::size_t chunks = 0;
+    {
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        for (auto* text : {kRaft, kBread, kTides}) {
+            ASSERT_TRUE(engine->ingest().ingest(doc(std::to_string(chunks++), text)).has_value());
+        }
+    }
+    fs::remove_all(fs::path(dir_) / "bm25");
+    {
+        std::ofstream garbage(fs::path(dir_) / "vectors.hnsw", std::ios::trunc);
+        garbage << "not an index";
+    }
+    std::string notes;
+    auto engine = open(&notes);
+    ASSERT_TRUE(engine);
+    auto storage_stats = engine->storage().stats();
+    ASSERT_TRUE(storage_stats.has_value());
+    EXPECT_EQ(engine->index_stats().vectors, static_cast<std::size_t>(storage_stats->chunks));
+    EXPECT_EQ(engine->index_stats().bm25_chunks, static_cast<std::size_t>(storage_stats->chunks));
+    QueryOptions options;
+    auto found = engine->query().search("sourdough", options);
+    ASSERT_TRUE(found.has_value());
+    ASSERT_FALSE(found->hits.empty());
+}
+
+TEST_F(EngineTest, IngestPathsReportsBadFilesAndGoesOn) {
+    fs::path corpus = fs::path(dir_) / "corpus";
+    fs::create_directories(corpus / "sub");
+    fs::create_directories(corpus / ".hidden");
+    std::ofstream(corpus / "a.md") << kRaft;
+    std::ofstream(corpus / "sub" / "b.txt") << "Plain text about tides and the moon.";
+    std::ofstream(corpus / "sub" / "c.html") << "<html><title>C</title><p>Bread</p></html>";
+    std::ofstream(corpus / "skip.bin") << "binary";
+    std::ofstream(corpus / ".hidden" / "d.md") << "hidden";
+    {
+        std::ofstream bad(corpus / "bad.txt", std::ios::binary);
+        bad << std::string("nul\0byte", 8);
+    }
+    config_.storage.data_dir = (fs::path(dir_) / "data").string();
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    auto report = engine->ingest().ingest_paths({corpus.string(), (corpus / "missing").string()});
+    EXPECT_EQ(report.results.size(), 3u);
+    ASSERT_EQ(report.problems.size(), 2u);
+    EXPECT_NE(report.problems[0].path.find("bad.txt"), std::string::npos);
+    EXPECT_NE(report.problems[1].reason.find("no such file"), std::string::npos);
+    auto again = engine->ingest().ingest_paths({corpus.string()});
+    for (const auto& result : again.results) {
+        EXPECT_EQ(result.status, storage::UpsertStatus::kUnchanged);
+    }
+}
+
+}  // namespace
+}  // namespace ragd::pipeline
