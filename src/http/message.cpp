@@ -2,21 +2,30 @@
 // Kept free of Beast so that the router and its tests compile fast.
 #include "http/message.hpp"
 
-#include <boost/json.hpp>
 #include <cctype>
+
+#include <boost/json.hpp>
 
 namespace ragd::http {
 
 const char* method_name(Method method) {
     switch (method) {
-        case Method::kGet: return "GET";
-        case Method::kHead: return "HEAD";
-        case Method::kPost: return "POST";
-        case Method::kPut: return "PUT";
-        case Method::kDelete: return "DELETE";
-        case Method::kPatch: return "PATCH";
-        case Method::kOptions: return "OPTIONS";
-        case Method::kOther: return "OTHER";
+        case Method::kGet:
+            return "GET";
+        case Method::kHead:
+            return "HEAD";
+        case Method::kPost:
+            return "POST";
+        case Method::kPut:
+            return "PUT";
+        case Method::kDelete:
+            return "DELETE";
+        case Method::kPatch:
+            return "PATCH";
+        case Method::kOptions:
+            return "OPTIONS";
+        case Method::kOther:
+            return "OTHER";
     }
     return "OTHER";
 }

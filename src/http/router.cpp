@@ -127,8 +127,8 @@ RouteMatch Router::match(Method method, std::string_view raw_path) const {
     // A GET route also answers HEAD, so 405's Allow says so.
     const bool has_get = std::find(result.allowed.begin(), result.allowed.end(), Method::kGet) !=
                          result.allowed.end();
-    const bool has_head = std::find(result.allowed.begin(), result.allowed.end(),
-                                    Method::kHead) != result.allowed.end();
+    const bool has_head = std::find(result.allowed.begin(), result.allowed.end(), Method::kHead) !=
+                          result.allowed.end();
     if (has_get && !has_head) {
         result.allowed.push_back(Method::kHead);
     }

@@ -2,9 +2,15 @@
 // in session.cpp; this file needs Asio but not Beast.
 #include "http/server.hpp"
 
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -12,11 +18,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
-#include <csignal>
-#include <cstdio>
-#include <thread>
-#include <vector>
 
 #include "http/session.hpp"
 
@@ -154,7 +155,9 @@ struct Server::Impl {
           acceptor(control),
           signals(control),
           grace_timer(control) {
-        state.on_drained = [this] { io.stop(); };
+        state.on_drained = [this] {
+            io.stop();
+        };
     }
 
     net::awaitable<void> accept_loop();
@@ -235,8 +238,8 @@ void Server::Impl::run_io() {
             io.run();
             return;
         } catch (const std::exception& error) {
-            std::fprintf(stderr, "ragd http: unexpected exception on an I/O thread: %s\n",
-                         error.what());
+            std::fprintf(
+                stderr, "ragd http: unexpected exception on an I/O thread: %s\n", error.what());
         }
     }
 }
@@ -271,15 +274,17 @@ core::Result<void> Server::listen() {
     if (ec) {
         boost::system::error_code ignored;
         acceptor.close(ignored);
-        return core::fail(core::ErrorCode::kIo, "cannot listen on " + where + " (from \"" +
-                                                    impl_->state.config.listen +
-                                                    "\"): " + ec.message());
+        return core::fail(core::ErrorCode::kIo,
+                          "cannot listen on " + where + " (from \"" + impl_->state.config.listen +
+                              "\"): " + ec.message());
     }
     impl_->bound = format_endpoint(acceptor.local_endpoint(ec));
     return {};
 }
 
-std::string Server::local_endpoint() const { return impl_->bound; }
+std::string Server::local_endpoint() const {
+    return impl_->bound;
+}
 
 void Server::run() {
     Impl& impl = *impl_;
@@ -304,6 +309,8 @@ void Server::run() {
     impl.state.compute.join();
 }
 
-void Server::stop() { impl_->request_stop(); }
+void Server::stop() {
+    impl_->request_stop();
+}
 
 }  // namespace ragd::http

@@ -3,11 +3,6 @@
 // includes Beast, because Beast-heavy files cost ~30 s each to compile.
 #include "http/session.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -17,6 +12,12 @@
 #include <optional>
 #include <string>
 #include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 namespace ragd::http::detail {
 
@@ -39,14 +40,22 @@ using BeastResponse = bhttp::response<bhttp::string_body>;
 
 Method to_method(bhttp::verb verb) {
     switch (verb) {
-        case bhttp::verb::get: return Method::kGet;
-        case bhttp::verb::head: return Method::kHead;
-        case bhttp::verb::post: return Method::kPost;
-        case bhttp::verb::put: return Method::kPut;
-        case bhttp::verb::delete_: return Method::kDelete;
-        case bhttp::verb::patch: return Method::kPatch;
-        case bhttp::verb::options: return Method::kOptions;
-        default: return Method::kOther;
+        case bhttp::verb::get:
+            return Method::kGet;
+        case bhttp::verb::head:
+            return Method::kHead;
+        case bhttp::verb::post:
+            return Method::kPost;
+        case bhttp::verb::put:
+            return Method::kPut;
+        case bhttp::verb::delete_:
+            return Method::kDelete;
+        case bhttp::verb::patch:
+            return Method::kPatch;
+        case bhttp::verb::options:
+            return Method::kOptions;
+        default:
+            return Method::kOther;
     }
 }
 
@@ -101,14 +110,20 @@ Response invoke_handler(const Route& route, const Request& request) noexcept {
     try {
         return route.handler(request);
     } catch (const std::exception& error) {
-        std::fprintf(stderr, "ragd http: handler for %s %s threw: %s\n",
-                     method_name(request.method), route.pattern.c_str(), error.what());
+        std::fprintf(stderr,
+                     "ragd http: handler for %s %s threw: %s\n",
+                     method_name(request.method),
+                     route.pattern.c_str(),
+                     error.what());
     } catch (...) {
-        std::fprintf(stderr, "ragd http: handler for %s %s threw a non-std exception\n",
-                     method_name(request.method), route.pattern.c_str());
+        std::fprintf(stderr,
+                     "ragd http: handler for %s %s threw a non-std exception\n",
+                     method_name(request.method),
+                     route.pattern.c_str());
     }
     try {
-        return Response::error(500, "internal",
+        return Response::error(500,
+                               "internal",
                                std::string("internal error while handling ") +
                                    method_name(request.method) + " " + route.pattern);
     } catch (...) {
@@ -159,9 +174,10 @@ HeadCheck check_head(const Parser& parser, const Router& router, Request& reques
     request.method = to_method(head.method());
     request.target = std::string(head.target());
     if (request.target.empty() || request.target.front() != '/') {
-        check.reject = Response::error(400, "bad_request",
-                                       "request target \"" + request.target +
-                                           "\" is not an absolute path (origin-form)");
+        check.reject = Response::error(
+            400,
+            "bad_request",
+            "request target \"" + request.target + "\" is not an absolute path (origin-form)");
         return check;
     }
     const std::size_t question = request.target.find('?');
@@ -171,15 +187,16 @@ HeadCheck check_head(const Parser& parser, const Router& router, Request& reques
     }
     std::optional<std::string> path = percent_decode(raw_path);
     if (!path) {
-        check.reject = Response::error(400, "bad_request",
-                                       "malformed percent-escape in path \"" +
-                                           std::string(raw_path) + "\"");
+        check.reject =
+            Response::error(400,
+                            "bad_request",
+                            "malformed percent-escape in path \"" + std::string(raw_path) + "\"");
         return check;
     }
     request.path = std::move(*path);
     for (const auto& field : head) {
-        request.headers.push_back(Header{std::string(field.name_string()),
-                                         std::string(field.value())});
+        request.headers.push_back(
+            Header{std::string(field.name_string()), std::string(field.value())});
     }
 
     check.match = router.match(request.method, raw_path);
@@ -189,7 +206,8 @@ HeadCheck check_head(const Parser& parser, const Router& router, Request& reques
         if (check.match.allowed.empty()) {
             check.reject = Response::error(404, "not_found", "no route for " + method_and_path);
         } else {
-            check.reject = Response::error(405, "method_not_allowed",
+            check.reject = Response::error(405,
+                                           "method_not_allowed",
                                            "method " + std::string(head.method_string()) +
                                                " is not allowed on " + std::string(raw_path) +
                                                "; allowed: " + allow_header(check.match.allowed));
@@ -203,14 +221,14 @@ HeadCheck check_head(const Parser& parser, const Router& router, Request& reques
     const bool chunked = parser.chunked();
     const bool writes = request.method == Method::kPost || request.method == Method::kPut;
     if (options.json_body && writes && !content_length && !chunked) {
-        check.reject = Response::error(411, "length_required",
-                                       method_and_path +
-                                           " needs a Content-Length or a chunked body");
+        check.reject = Response::error(
+            411, "length_required", method_and_path + " needs a Content-Length or a chunked body");
         return check;
     }
     if (content_length && *content_length > options.max_body_bytes) {
         check.reject = Response::error(
-            413, "payload_too_large",
+            413,
+            "payload_too_large",
             "request body of " + std::to_string(*content_length) + " bytes exceeds the limit of " +
                 std::to_string(options.max_body_bytes) + " bytes for " + method_and_path);
         return check;
@@ -219,13 +237,13 @@ HeadCheck check_head(const Parser& parser, const Router& router, Request& reques
     if (options.json_body && has_body) {
         const auto content_type = head.find(bhttp::field::content_type);
         if (content_type == head.end() || !is_json_content_type(content_type->value())) {
-            const std::string got = content_type == head.end()
-                                        ? std::string("no Content-Type")
-                                        : "Content-Type \"" +
-                                              std::string(content_type->value()) + "\"";
-            check.reject = Response::error(415, "unsupported_media_type",
-                                           method_and_path + " takes application/json, got " +
-                                               got);
+            const std::string got =
+                content_type == head.end()
+                    ? std::string("no Content-Type")
+                    : "Content-Type \"" + std::string(content_type->value()) + "\"";
+            check.reject = Response::error(415,
+                                           "unsupported_media_type",
+                                           method_and_path + " takes application/json, got " + got);
         }
     }
     return check;
@@ -283,8 +301,8 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         if (!first && buffer.size() == 0) {
             // Between requests the idle timeout applies; the head timeout starts at its first byte.
             stream.expires_after(config.idle_timeout);
-            auto [ec, bytes] = co_await stream.async_read_some(buffer.prepare(kReadChunkBytes),
-                                                               kNoThrow);
+            auto [ec, bytes] =
+                co_await stream.async_read_some(buffer.prepare(kReadChunkBytes), kNoThrow);
             if (ec) {
                 co_return;
             }
@@ -292,32 +310,39 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         }
 
         Parser parser;
-        parser.header_limit(static_cast<std::uint32_t>(
-            std::min<std::size_t>(config.max_header_bytes, UINT32_MAX)));
+        parser.header_limit(
+            static_cast<std::uint32_t>(std::min<std::size_t>(config.max_header_bytes, UINT32_MAX)));
         // The body limit depends on the route, known only after the head; Beast would otherwise
         // reject a large Content-Length against its 1 MiB default while parsing the head.
         parser.body_limit(boost::none);
         stream.expires_after(config.header_timeout);
-        auto [head_ec, head_bytes] = co_await bhttp::async_read_header(stream, buffer, parser,
-                                                                       kNoThrow);
+        auto [head_ec, head_bytes] =
+            co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
         (void)head_bytes;
         if (head_ec == bhttp::error::header_limit) {
             co_await write_response(
-                stream, config,
-                Response::error(431, "request_header_fields_too_large",
+                stream,
+                config,
+                Response::error(431,
+                                "request_header_fields_too_large",
                                 "request head exceeds the limit of " +
                                     std::to_string(config.max_header_bytes) + " bytes"),
-                11, false, false);
+                11,
+                false,
+                false);
             co_await close_gracefully(stream);
             co_return;
         }
         if (head_ec) {
             if (is_malformed_request(head_ec)) {
                 co_await write_response(
-                    stream, config,
-                    Response::error(400, "bad_request",
-                                    "malformed request head: " + head_ec.message()),
-                    11, false, false);
+                    stream,
+                    config,
+                    Response::error(
+                        400, "bad_request", "malformed request head: " + head_ec.message()),
+                    11,
+                    false,
+                    false);
                 co_await close_gracefully(stream);
             }
             // Timeouts, resets, EOF between requests and stop() just end the connection.
@@ -365,28 +390,35 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                 }
             }
             stream.expires_after(config.body_timeout);
-            auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser,
-                                                                    kNoThrow);
+            auto [body_ec, body_bytes] =
+                co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
             (void)body_bytes;
             if (body_ec == bhttp::error::body_limit) {
                 co_await write_response(
-                    stream, config,
-                    Response::error(413, "payload_too_large",
+                    stream,
+                    config,
+                    Response::error(413,
+                                    "payload_too_large",
                                     "request body exceeds the limit of " +
                                         std::to_string(route.options.max_body_bytes) +
                                         " bytes for " + method_name(request.method) + " " +
                                         route.pattern),
-                    version, false, head_only);
+                    version,
+                    false,
+                    head_only);
                 co_await close_gracefully(stream);
                 co_return;
             }
             if (body_ec) {
                 if (is_malformed_request(body_ec)) {
                     co_await write_response(
-                        stream, config,
-                        Response::error(400, "bad_request",
-                                        "malformed request body: " + body_ec.message()),
-                        version, false, head_only);
+                        stream,
+                        config,
+                        Response::error(
+                            400, "bad_request", "malformed request body: " + body_ec.message()),
+                        version,
+                        false,
+                        head_only);
                     co_await close_gracefully(stream);
                 }
                 co_return;
@@ -402,22 +434,22 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                 state.compute_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
             ComputeSlot slot(state.compute_in_flight);
             if (in_flight > config.max_queued_requests) {
-                response = Response::error(
-                    503, "overloaded",
-                    "compute queue is full (limit " + std::to_string(config.max_queued_requests) +
-                        " requests queued or running); retry later");
+                response = Response::error(503,
+                                           "overloaded",
+                                           "compute queue is full (limit " +
+                                               std::to_string(config.max_queued_requests) +
+                                               " requests queued or running); retry later");
                 response.headers.push_back(Header{"Retry-After", "1"});
             } else {
                 // Resumes on this session's strand once the pool has run the handler.
-                response = co_await net::co_spawn(state.compute,
-                                                  run_handler(&route, std::move(request)),
-                                                  net::use_awaitable);
+                response = co_await net::co_spawn(
+                    state.compute, run_handler(&route, std::move(request)), net::use_awaitable);
             }
         }
 
         keep_alive = keep_alive && !state.stopping.load(std::memory_order_relaxed);
-        const bool written = co_await write_response(stream, config, std::move(response), version,
-                                                     keep_alive, head_only);
+        const bool written = co_await write_response(
+            stream, config, std::move(response), version, keep_alive, head_only);
         if (!written) {
             co_return;
         }
@@ -456,10 +488,9 @@ private:
 net::awaitable<void> run_session(net::ip::tcp::socket socket, ServerState* state) {
     beast::tcp_stream stream(std::move(socket));
     beast::tcp_stream* stream_ptr = &stream;
-    Registration registration(
-        *state, state->register_session(stream.get_executor(), [stream_ptr] {
-            stream_ptr->close();
-        }));
+    Registration registration(*state, state->register_session(stream.get_executor(), [stream_ptr] {
+        stream_ptr->close();
+    }));
     try {
         if (!state->stopping.load(std::memory_order_relaxed)) {
             co_await serve(stream, *state);

@@ -3,14 +3,15 @@
 #pragma once
 
 #include <atomic>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <unordered_map>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "core/config.hpp"
 #include "http/router.hpp"
@@ -58,7 +59,6 @@ private:
 
 /// Serves one connection until the peer closes, a timeout fires, an error closes it, or stop().
 /// `socket`'s executor must be a strand. Never throws.
-boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket,
-                                         ServerState* state);
+boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, ServerState* state);
 
 }  // namespace ragd::http::detail

@@ -198,8 +198,16 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
                 }
                 continue;
             }
-            if (it->is_regular_file(ec) && ingest::format_from_path(it->path().string())) {
+            if (!ingest::format_from_path(it->path().string())) {
+                continue;  // not a document type ragd ingests: skipped quietly
+            }
+            if (it->is_regular_file(ec)) {
                 files.push_back(it->path());
+            } else if (!it->is_directory(ec)) {
+                // A document-typed name that is not a readable file (a dangling symlink, a
+                // socket): say so rather than skip it silently.
+                report.problems.push_back({it->path().string(), "not a regular file (broken "
+                                                                "symlink?)"});
             }
         }
         std::sort(files.begin(), files.end());  // deterministic order, reproducible ids/seqs

@@ -277,16 +277,21 @@ private:
                     reader.db->reopen();
                     reader.generation = current;
                 }
-                Xapian::Enquire enquire(*reader.db);
-                enquire.set_query(full);
-                enquire.set_weighting_scheme(Xapian::BM25Weight(options_.k1, 0, 1, options_.b,
-                                                                0.5));
-                Xapian::MSet mset = enquire.get_mset(0, static_cast<Xapian::doccount>(k));
-                hits.clear();
-                hits.reserve(mset.size());
-                for (auto it = mset.begin(); it != mset.end(); ++it) {
-                    hits.push_back(
-                        Bm25Hit{parse_seq(it.get_document().get_data()), it.get_weight()});
+                {
+                    // Enquire and MSet share the Database's internals through Xapian's
+                    // non-atomic reference counts, so they must be gone before the reader goes
+                    // back to the pool where another thread may pick it up.
+                    Xapian::Enquire enquire(*reader.db);
+                    enquire.set_query(full);
+                    enquire.set_weighting_scheme(
+                        Xapian::BM25Weight(options_.k1, 0, 1, options_.b, 0.5));
+                    Xapian::MSet mset = enquire.get_mset(0, static_cast<Xapian::doccount>(k));
+                    hits.clear();
+                    hits.reserve(mset.size());
+                    for (auto it = mset.begin(); it != mset.end(); ++it) {
+                        hits.push_back(
+                            Bm25Hit{parse_seq(it.get_document().get_data()), it.get_weight()});
+                    }
                 }
                 release_reader(std::move(reader));
                 return hits;

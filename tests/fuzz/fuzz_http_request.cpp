@@ -1,13 +1,14 @@
 // libFuzzer harness: arbitrary bytes through Beast's request_parser with ragd's default limits,
 // then through the router and percent-decoding, as the server would (no sockets; cf. Beast's
 // test/fuzz/http_request.cpp).
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "core/config.hpp"
 #include "http/message.hpp"
@@ -20,7 +21,9 @@ using ragd::http::Method;
 
 ragd::http::Router make_router() {
     ragd::http::Router router;
-    const auto ok = [](const ragd::http::Request&) { return ragd::http::Response::json(200, "{}"); };
+    const auto ok = [](const ragd::http::Request&) {
+        return ragd::http::Response::json(200, "{}");
+    };
     router.add(Method::kGet, "/health", ok);
     router.add(Method::kGet, "/v1/documents/{id}", ok);
     router.add(Method::kDelete, "/v1/documents/{id}", ok);
@@ -32,12 +35,18 @@ ragd::http::Router make_router() {
 
 Method to_method(bhttp::verb verb) {
     switch (verb) {
-        case bhttp::verb::get: return Method::kGet;
-        case bhttp::verb::head: return Method::kHead;
-        case bhttp::verb::post: return Method::kPost;
-        case bhttp::verb::put: return Method::kPut;
-        case bhttp::verb::delete_: return Method::kDelete;
-        default: return Method::kOther;
+        case bhttp::verb::get:
+            return Method::kGet;
+        case bhttp::verb::head:
+            return Method::kHead;
+        case bhttp::verb::post:
+            return Method::kPost;
+        case bhttp::verb::put:
+            return Method::kPut;
+        case bhttp::verb::delete_:
+            return Method::kDelete;
+        default:
+            return Method::kOther;
     }
 }
 

@@ -1,17 +1,20 @@
 // Router matching and the message helpers, without sockets.
-#include <gtest/gtest.h>
+#include "http/router.hpp"
 
-#include <boost/json.hpp>
 #include <stdexcept>
 
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
 #include "http/message.hpp"
-#include "http/router.hpp"
 
 namespace ragd::http {
 namespace {
 
 Handler named(std::string name) {
-    return [name](const Request&) { return Response::json(200, name); };
+    return [name](const Request&) {
+        return Response::json(200, name);
+    };
 }
 
 std::string call(const RouteMatch& match) {
@@ -60,8 +63,7 @@ TEST(Router, NoMatchOrWrongMethod) {
 
     const RouteMatch wrong = router.match(Method::kPut, "/v1/documents/x");
     EXPECT_EQ(wrong.route, nullptr);
-    EXPECT_EQ(wrong.allowed,
-              (std::vector<Method>{Method::kGet, Method::kDelete, Method::kHead}));
+    EXPECT_EQ(wrong.allowed, (std::vector<Method>{Method::kGet, Method::kDelete, Method::kHead}));
 
     const RouteMatch get_query = router.match(Method::kGet, "/v1/query");
     EXPECT_EQ(get_query.allowed, std::vector<Method>{Method::kPost});

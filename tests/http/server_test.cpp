@@ -1,15 +1,8 @@
 // Black-box tests of the HTTP server over real loopback sockets (port 0), with a small blocking
 // client on POSIX sockets so that the test does not share code paths with the server.
-#include <arpa/inet.h>
-#include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "http/server.hpp"
 
 #include <atomic>
-#include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -20,7 +13,14 @@
 #include <thread>
 #include <vector>
 
-#include "http/server.hpp"
+#include <arpa/inet.h>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace ragd::http {
 namespace {
@@ -118,8 +118,8 @@ public:
     bool closed_within(std::chrono::milliseconds timeout) {
         const auto deadline = Clock::now() + timeout;
         for (;;) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - Clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             if (left <= 0ms) {
                 return false;
             }
@@ -173,8 +173,7 @@ core::ServerConfig small_config() {
 /// A listening server running on its own thread; stop()s and joins on destruction.
 class TestServer {
 public:
-    TestServer(core::ServerConfig config, Router router)
-        : server_(config, std::move(router)) {
+    TestServer(core::ServerConfig config, Router router) : server_(config, std::move(router)) {
         const auto listened = server_.listen();
         if (!listened) {
             ADD_FAILURE() << "listen failed: " << listened.error().detail;
@@ -215,9 +214,9 @@ std::string get(std::string_view target, std::string_view extra_headers = "") {
 }
 
 std::string post(std::string_view target, std::string_view content_type, std::string_view body) {
-    return "POST " + std::string(target) + " HTTP/1.1\r\nHost: test\r\nContent-Type: " +
-           std::string(content_type) + "\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n\r\n" + std::string(body);
+    return "POST " + std::string(target) +
+           " HTTP/1.1\r\nHost: test\r\nContent-Type: " + std::string(content_type) +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
 }
 
 Response echo_request(const Request& request) {
@@ -237,9 +236,11 @@ Response echo_request(const Request& request) {
 
 Router basic_router() {
     Router router;
-    router.add(Method::kGet, "/health", [](const Request&) {
-        return Response::json(200, R"({"status":"ok"})");
-    }, RouteOptions{Dispatch::kInline});
+    router.add(
+        Method::kGet,
+        "/health",
+        [](const Request&) { return Response::json(200, R"({"status":"ok"})"); },
+        RouteOptions{Dispatch::kInline});
     router.add(Method::kGet, "/v1/documents/{id}", echo_request);
     router.add(Method::kDelete, "/v1/documents/{id}", echo_request);
     RouteOptions json_route;
@@ -283,9 +284,10 @@ TEST(HttpServer, PostsJsonBodyPlainAndChunked) {
     EXPECT_EQ(response->status, 200);
     EXPECT_EQ(body_json(*response).at("body").as_string(), R"({"q":1})");
 
-    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
-                            "\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:2}\r\n"
-                            "0\r\n\r\n"));
+    ASSERT_TRUE(
+        client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                    "\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:2}\r\n"
+                    "0\r\n\r\n"));
     response = client.read_response();
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 200);
@@ -295,8 +297,9 @@ TEST(HttpServer, PostsJsonBodyPlainAndChunked) {
 TEST(HttpServer, ExpectContinueGets100First) {
     TestServer server(small_config(), basic_router());
     Client client(server.port());
-    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
-                            "\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"));
+    ASSERT_TRUE(
+        client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
+                    "\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"));
     const auto interim = client.read_response();
     ASSERT_TRUE(interim);
     EXPECT_EQ(interim->status, 100);
@@ -317,7 +320,8 @@ TEST(HttpServer, NotFoundAndMethodNotAllowed) {
     EXPECT_NE(response->error_message().find("/nope"), std::string::npos);
 
     // Keep-alive survives a 404 without a body.
-    ASSERT_TRUE(client.send("PUT /v1/documents/x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
+    ASSERT_TRUE(
+        client.send("PUT /v1/documents/x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"));
     response = client.read_response();
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 405);
@@ -334,8 +338,9 @@ TEST(HttpServer, NotFoundAndMethodNotAllowed) {
 TEST(HttpServer, LengthRequired) {
     TestServer server(small_config(), basic_router());
     Client client(server.port());
-    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\n"
-                            "Content-Type: application/json\r\n\r\n"));
+    ASSERT_TRUE(
+        client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\n"
+                    "Content-Type: application/json\r\n\r\n"));
     const auto response = client.read_response();
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 411);
@@ -358,9 +363,10 @@ TEST(HttpServer, PayloadTooLargeByContentLengthAndByChunks) {
     {
         Client client(server.port());
         const std::string chunk = "28\r\n" + std::string(40, 'x') + "\r\n";
-        ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: "
-                                "application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
-                                chunk + chunk + "0\r\n\r\n"));
+        ASSERT_TRUE(
+            client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                        "application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                        chunk + chunk + "0\r\n\r\n"));
         const auto response = client.read_response();
         ASSERT_TRUE(response);
         EXPECT_EQ(response->status, 413);
@@ -441,8 +447,8 @@ TEST(HttpServer, KeepAliveServesSeveralRequests) {
 TEST(HttpServer, PipelinedRequestsAnsweredInOrder) {
     TestServer server(small_config(), basic_router());
     Client client(server.port());
-    ASSERT_TRUE(client.send(get("/v1/documents/first") + post("/v1/query", "application/json",
-                                                              R"({"n":2})") +
+    ASSERT_TRUE(client.send(get("/v1/documents/first") +
+                            post("/v1/query", "application/json", R"({"n":2})") +
                             get("/v1/documents/third")));
     const auto first = client.read_response();
     const auto second = client.read_response();
@@ -535,8 +541,9 @@ TEST(HttpServer, BodyTimeoutClosesSlowBody) {
     config.body_timeout = 300ms;
     TestServer server(config, basic_router());
     Client client(server.port());
-    ASSERT_TRUE(client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: "
-                            "application/json\r\nContent-Length: 10\r\n\r\n{"));
+    ASSERT_TRUE(
+        client.send("POST /v1/query HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                    "application/json\r\nContent-Length: 10\r\n\r\n{"));
     EXPECT_TRUE(client.closed_within(3000ms));
 }
 
@@ -548,16 +555,24 @@ TEST(HttpServer, ComputeHandlersRunOffTheIoThread) {
     std::thread::id inline_id;
     std::thread::id compute_id;
     Router router;
-    router.add(Method::kGet, "/inline", [&](const Request&) {
-        std::lock_guard lock(ids_mutex);
-        inline_id = std::this_thread::get_id();
-        return Response::json(200, "{}");
-    }, RouteOptions{Dispatch::kInline});
-    router.add(Method::kGet, "/compute", [&](const Request&) {
-        std::lock_guard lock(ids_mutex);
-        compute_id = std::this_thread::get_id();
-        return Response::json(200, "{}");
-    }, RouteOptions{Dispatch::kCompute});
+    router.add(
+        Method::kGet,
+        "/inline",
+        [&](const Request&) {
+            std::lock_guard lock(ids_mutex);
+            inline_id = std::this_thread::get_id();
+            return Response::json(200, "{}");
+        },
+        RouteOptions{Dispatch::kInline});
+    router.add(
+        Method::kGet,
+        "/compute",
+        [&](const Request&) {
+            std::lock_guard lock(ids_mutex);
+            compute_id = std::this_thread::get_id();
+            return Response::json(200, "{}");
+        },
+        RouteOptions{Dispatch::kCompute});
     TestServer server(config, std::move(router));
     Client client(server.port());
     ASSERT_TRUE(client.send(get("/inline") + get("/compute")));
@@ -681,8 +696,8 @@ TEST(HttpServer, ManyConcurrentClientsAllAnswered) {
 }
 
 TEST(HttpServer, ListenReportsBadAddressesAndBusyPorts) {
-    for (const char* bad : {"nonsense", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:8x",
-                            "[::1]8080", "::1:8080"}) {
+    for (const char* bad :
+         {"nonsense", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:8x", "[::1]8080", "::1:8080"}) {
         core::ServerConfig config = small_config();
         config.listen = bad;
         Server server(config, Router{});

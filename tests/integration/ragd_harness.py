@@ -129,8 +129,9 @@ class RawReader:
             raise ConnectionError("connection closed %s: %r" % (what, self.buffer[:300]))
         self.buffer += chunk
 
-    def read(self):
-        """One Content-Length-framed response (RawResponse)."""
+    def read(self, head_only=False):
+        """One Content-Length-framed response (RawResponse); `head_only` for a HEAD request,
+        whose Content-Length describes a body that is not sent."""
         self.sock.settimeout(self.timeout)
         while b"\r\n\r\n" not in self.buffer:
             self._fill("before a full response head")
@@ -143,7 +144,7 @@ class RawReader:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
+        length = 0 if head_only else int(headers.get("content-length", "0"))
         self.buffer = rest
         while len(self.buffer) < length:
             self._fill("inside a response body")
@@ -333,7 +334,7 @@ class RagdServer:
         """Sends hand-written bytes on a new socket and reads one response (RawResponse)."""
         with self.raw_socket(timeout) as sock:
             sock.sendall(data)
-            return read_raw_response(sock, timeout)
+            return RawReader(sock, timeout).read(head_only=data.startswith(b"HEAD "))
 
     # -- conveniences used by several tests -----------------------------------------------------
 

@@ -7,6 +7,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import unittest
 import urllib.parse
 
@@ -211,7 +212,8 @@ class QueryAndSearchTest(ApiTestBase):
         for r in body["results"]:
             self.assertEqual(r["metadata"].get("team"), "red")
         # The best match for this word is blue: a red-only filter must not return it.
-        body = self.query("/v1/query", query="quokkalith reef", filter={"metadata": {"team": "red"}})
+        body = self.query("/v1/query", query="quokkalith reef",
+                          filter={"metadata": {"team": "red"}})
         self.assertNotIn("beta", source_ids(body["sources"]))
         # Two terms are ANDed.
         body = self.query("/v1/search", query="glacier marmots", top_k=20,
@@ -358,13 +360,16 @@ class ErrorStatusTest(ApiTestBase):
                  ({"query": "x", "top_k": -1}, "top_k"), ({"query": "x", "top_k": "5"}, "top_k"),
                  ({"query": "x", "top_k": 2.5}, "top_k"),
                  ({"query": "x", "top_k": 2 ** 70}, "top_k"),
+                 ({"query": "x", "top_k": True}, "top_k"),
                  ({"query": "x", "mode": "fuzzy"}, "mode"),
                  ({"query": "x", "filter": "team=red"}, "filter"),
                  ({"query": "x", "filter": ["a"]}, "filter"),
                  ({"query": "x", "filter": {"metadata": "red"}}, "filter.metadata"),
                  ({"query": "x", "filter": {"metadata": {"team": 1}}}, "filter.metadata"),
                  ({"query": "x", "filter": {"source_prefix": 3}}, "filter.source_prefix"),
-                 ({"query": "x", "filter": {"colour": "red"}}, "filter.colour")]
+                 ({"query": "x", "filter": {"colour": "red"}}, "filter.colour"),
+                 ({"query": "x", "filter": {"metadata": {"k%d" % i: "v" for i in range(17)}}},
+                  "filter.metadata")]
         for path in ("/v1/query", "/v1/search"):
             for body, field in cases:
                 with self.subTest(path=path, body=body):
@@ -386,9 +391,19 @@ class ErrorStatusTest(ApiTestBase):
                 self.assertError(self.server.post("/v1/documents", body), 400, field)
         resp = self.server.post("/v1/documents", {"title": "t"})
         self.assertIn("text: is required", error_message(resp.body))
+        resp = self.server.post("/v1/documents", {"documents": [{"text": "t"}] * 1001})
+        self.assertError(resp, 400, "documents")
         # A rejected batch stores nothing (validation happens before any write).
         resp = self.server.post("/v1/search", {"query": "ok", "mode": "bm25"})
         self.assertStatus(resp, 200)
+
+    def test_400_empty_body(self):
+        for path in ("/v1/query", "/v1/documents"):
+            with self.subTest(path=path):
+                resp = self.server.request("POST", path, body=b"",
+                                           headers={"Content-Type": "application/json",
+                                                    "Content-Length": "0"})
+                self.assertError(resp, 400)
 
     def test_404(self):
         for method, path in (("GET", "/nope"), ("GET", "/v1"), ("POST", "/v1/queries"),
@@ -482,6 +497,10 @@ class ErrorStatusTest(ApiTestBase):
         self.assertError(resp, 431)
         resp = self.server.request("GET", "/health", headers={"X-Ok": "a" * 8 * 1024})
         self.assertStatus(resp, 200)
+        resp = self.server.request("GET", "/v1/documents/" + "a" * 20000)  # long request line
+        self.assertError(resp, 431)
+        many = {"X-H%d" % i: "v" * 100 for i in range(200)}  # many small headers, 20+ KiB
+        self.assertError(self.server.request("GET", "/health", headers=many), 431)
 
     def test_invalid_utf8_in_json_string(self):
         for path in ("/v1/query", "/v1/documents"):
@@ -575,9 +594,9 @@ class ConnectionTest(ApiTestBase):
         def worker(idx):
             try:
                 for j in range(5):
+                    text = "concurrent ingest worker %d item %d" % (idx, j)
                     resp = self.server.post("/v1/documents",
-                                            {"id": "c-%d-%d" % (idx, j),
-                                             "text": "concurrent ingest worker %d item %d" % (idx, j)})
+                                            {"id": "c-%d-%d" % (idx, j), "text": text})
                     if resp.status != 201:
                         errors.append(resp)
                     resp = self.server.post("/v1/search", {"query": "concurrent worker"})
@@ -594,6 +613,23 @@ class ConnectionTest(ApiTestBase):
         self.assertEqual(errors, [])
         self.assertEqual(self.server.request("GET", "/v1/stats").body["documents"], 20)
 
+    def test_head_and_expect_continue(self):
+        resp = self.server.raw(b"HEAD /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(resp.body, b"")
+        self.assertEqual(resp.headers.get("content-length"), str(len(b'{"status":"ok"}')))
+        body = b'{"query": "x"}'
+        with self.server.raw_socket() as sock:
+            sock.sendall(b"POST /v1/search HTTP/1.1\r\nHost: t\r\n"
+                         b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body))
+            reader = RawReader(sock)
+            self.assertEqual(reader.read().status, 100)
+            sock.sendall(body)
+            resp = reader.read()
+            self.assertEqual(resp.status, 200, resp)
+            self.assertIn("results", resp.json())
+
     def test_client_disconnect_mid_body(self):
         with self.server.raw_socket() as sock:
             sock.sendall(b"POST /v1/query HTTP/1.1\r\nHost: t\r\n"
@@ -601,6 +637,95 @@ class ConnectionTest(ApiTestBase):
         with self.server.raw_socket() as sock:
             sock.close()
         self.assertStatus(self.server.request("GET", "/health"), 200)
+
+
+class TimeoutTest(ApiTestBase):
+    """Slow or silent clients are dropped after the configured timeouts; others are unaffected."""
+
+    server_args = ("--set", "server.header_timeout_ms=400", "--set", "server.body_timeout_ms=400",
+                   "--set", "server.idle_timeout_ms=600")
+
+    def assertClosedWithin(self, sock, seconds):
+        start = time.monotonic()
+        sock.settimeout(seconds + 5)
+        try:
+            data = sock.recv(65536)
+            while data and b"\r\n\r\n" not in data:  # an error response is fine too
+                data += sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        elapsed = time.monotonic() - start
+        self.assertLess(elapsed, seconds, "connection held %.1f s" % elapsed)
+        return data
+
+    def test_partial_head_partial_body_and_idle(self):
+        with self.server.raw_socket() as head, self.server.raw_socket() as body, \
+                self.server.raw_socket() as idle:
+            head.sendall(b"GET /health HTTP/1.1\r\nHo")
+            body.sendall(b"POST /v1/search HTTP/1.1\r\nHost: t\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertEqual(RawReader(idle).read().status, 200)
+            # Meanwhile a well-behaved client is served at once.
+            start = time.monotonic()
+            self.assertStatus(self.server.request("GET", "/health"), 200)
+            self.assertLess(time.monotonic() - start, 0.4)
+            self.assertClosedWithin(head, 3.0)
+            self.assertClosedWithin(body, 3.0)
+            self.assertEqual(self.assertClosedWithin(idle, 3.0), b"")
+        self.assertStatus(self.server.request("GET", "/health"), 200)
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_with_open_connections_exits_0(self):
+        server = RagdServer()
+        server.start()
+        try:
+            idle = server.raw_socket()
+            idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            RawReader(idle).read()          # keep-alive connection, now idle
+            half = server.raw_socket()
+            half.sendall(b"GET /hea")        # a request head cut short
+            body = server.raw_socket()
+            body.sendall(b"POST /v1/query HTTP/1.1\r\nHost: t\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 50\r\n\r\n{")
+            time.sleep(0.1)
+            start = time.monotonic()
+            code = server.stop()
+            self.assertEqual(code, 0, server.stderr())
+            self.assertLess(time.monotonic() - start, 5.0)
+            for sock in (idle, half, body):
+                sock.close()
+        finally:
+            server.stop()
+
+
+class OverloadTest(ApiTestBase):
+    """With a compute queue of 1, a burst either succeeds or gets a well-formed 503."""
+
+    server_args = ("--set", "server.max_queued_requests=1")
+
+    def test_burst_gets_201_or_503(self):
+        text = " ".join("overloadword%d filler sentence here." % i for i in range(3000))
+        results = []
+
+        def worker(idx):
+            results.append(self.server.post("/v1/documents", {"id": "o%d" % idx, "text": text}))
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(len(results), 8)
+        for resp in results:
+            self.assertIn(resp.status, (201, 503), resp)
+            if resp.status == 503:
+                self.assertError(resp, 503)
+                self.assertEqual(resp.headers.get("retry-after"), "1")
+        self.assertIn(201, [r.status for r in results])
+        self.assertStatus(self.server.request("GET", "/health"), 200)
+        self.assertStatus(self.server.post("/v1/search", {"query": "overloadword7"}), 200)
 
 
 if __name__ == "__main__":

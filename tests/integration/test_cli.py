@@ -170,6 +170,17 @@ class IngestTest(CliTestBase):
         self.assertEqual(res.returncode, 2, res)
         self.assertIn("error: %s: " % link, res.stderr)
 
+    def test_broken_symlink_inside_folder_is_reported(self):
+        # A .md entry the walk finds but cannot read is a failure to report, not a silent skip.
+        os.remove(os.path.join(self.corpus, "broken.txt"))
+        link = os.path.join(self.corpus, "dangling.md")
+        os.symlink(os.path.join(self.tmp, "nowhere.md"), link)
+        res = self.cli("ingest", "--data", self.data, self.corpus)
+        files, _ = parse_ingest(res.stdout)
+        self.assertEqual(len(files), 4, res)  # the good files still went in
+        self.assertIn("dangling.md: ", res.stderr, res)
+        self.assertEqual(res.returncode, 2, res)
+
     def test_all_failed_is_exit_2_and_nothing_stored(self):
         res = self.cli("ingest", "--data", self.data, os.path.join(self.corpus, "broken.txt"))
         self.assertEqual(res.returncode, 2, res)
