@@ -1,5 +1,5 @@
 // Ingest throughput (MB/s of Markdown) through IngestService, and the same corpus through parse,
-// parse+chunk and parse+chunk+embed alone, so the difference shows what storage and indexing cost.
+// +chunk, +embed and +store (no indexes) alone, so the differences show where the time goes.
 // The corpus is generated deterministically (fixed seed), ~20 MB unless --corpus_mb=N says.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
@@ -17,6 +17,7 @@
 #include "ingest/chunker.hpp"
 #include "ingest/parser.hpp"
 #include "pipeline/engine.hpp"
+#include "storage/storage.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -150,9 +151,78 @@ void bm_parse_chunk_embed(benchmark::State& bench) {
     set_throughput(bench);
 }
 
-// The full path into an empty data dir: the above plus one SQLite transaction per document
-// (durable commits, as `ragd ingest` runs) and index catch-up, ending with a flush to disk.
-void bm_ingest_service(benchmark::State& bench) {
+// Everything but the indexes: the above plus one SQLite transaction per document into an empty
+// database. ingest_service minus this = the cost of the indexes.
+void bm_parse_chunk_embed_store(benchmark::State& bench, bool durable_commits) {
+    ragd::core::Config config;
+    auto embedder = ragd::embed::make_lexical_embedder(config.embed.dimensions);
+    ragd::ingest::ChunkerOptions options{config.ingest.chunk_tokens, config.ingest.chunk_overlap};
+    for (auto _ : bench) {
+        bench.PauseTiming();
+        std::string dir = (fs::temp_directory_path() / "ragd-store-bench-XXXXXX").string();
+        if (::mkdtemp(dir.data()) == nullptr) {
+            bench.SkipWithError("mkdtemp failed");
+            return;
+        }
+        ragd::storage::SqliteOptions storage_options;
+        storage_options.durable_commits = durable_commits;
+        auto storage = ragd::storage::open_sqlite_storage(dir, storage_options);
+        if (!storage) {
+            bench.SkipWithError(storage.error().detail.c_str());
+            return;
+        }
+        bench.ResumeTiming();
+        std::size_t doc_idx = 0;
+        for (const auto& doc : corpus().documents) {
+            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            if (!parsed) {
+                bench.SkipWithError(parsed.error().detail.c_str());
+                return;
+            }
+            auto drafts = ragd::ingest::chunk_document(*parsed, options);
+            std::vector<std::string> texts;
+            texts.reserve(drafts.size());
+            for (const auto& draft : drafts) {
+                texts.push_back(ragd::embed::compose_embedding_text(parsed->title,
+                                                                    draft.heading_path, draft.text));
+            }
+            std::vector<std::string_view> views(texts.begin(), texts.end());
+            auto vectors = embedder->embed(views, ragd::embed::EmbedKind::kDocument);
+            if (!vectors) {
+                bench.SkipWithError(vectors.error().detail.c_str());
+                return;
+            }
+            std::vector<ragd::storage::NewChunk> chunks;
+            chunks.reserve(drafts.size());
+            for (std::size_t chunk_idx = 0; chunk_idx < drafts.size(); ++chunk_idx) {
+                auto& draft = drafts[chunk_idx];
+                chunks.push_back(ragd::storage::NewChunk{
+                    draft.ordinal, std::move(draft.text), std::move(draft.heading_path),
+                    draft.source_begin, draft.source_end, std::move((*vectors)[chunk_idx])});
+            }
+            ragd::storage::DocumentRecord record;
+            record.id = "doc-" + std::to_string(doc_idx++);
+            record.source = record.id;
+            record.title = parsed->title;
+            record.content_hash = std::to_string(doc_idx);  // unique: every write is a create
+            auto stored = (*storage)->upsert_document(record, chunks, embedder->model_id());
+            if (!stored) {
+                bench.SkipWithError(stored.error().detail.c_str());
+                return;
+            }
+        }
+        bench.PauseTiming();
+        storage->reset();
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        bench.ResumeTiming();
+    }
+    set_throughput(bench);
+}
+
+// The full path into an empty data dir: the above plus index catch-up every 256 documents (as
+// IngestService::ingest_paths does), ending with a flush of both indexes to disk.
+void bm_ingest_service(benchmark::State& bench, bool durable_commits) {
     std::size_t chunks = 0;
     for (auto _ : bench) {
         bench.PauseTiming();
@@ -163,6 +233,7 @@ void bm_ingest_service(benchmark::State& bench) {
         }
         ragd::core::Config config;
         config.storage.data_dir = dir;
+        config.storage.durable_commits = durable_commits;
         auto engine = ragd::pipeline::Engine::open(config);
         if (!engine) {
             bench.SkipWithError(engine.error().detail.c_str());
@@ -237,10 +308,21 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark("ingest/parse+chunk+embed", bm_parse_chunk_embed)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
-    benchmark::RegisterBenchmark("ingest/ingest_service", bm_ingest_service)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime()
-        ->Iterations(1);
+    // "durable": fsync per document (storage.durable_commits, the API's default); "bulk": no
+    // per-document fsync, as `ragd ingest` runs.
+    for (bool durable : {true, false}) {
+        std::string suffix = durable ? "/durable" : "/bulk";
+        benchmark::RegisterBenchmark(("ingest/parse+chunk+embed+store" + suffix).c_str(),
+                                     bm_parse_chunk_embed_store, durable)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->Iterations(1);
+        benchmark::RegisterBenchmark(("ingest/ingest_service" + suffix).c_str(), bm_ingest_service,
+                                     durable)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->Iterations(1);
+    }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

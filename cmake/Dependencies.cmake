@@ -14,6 +14,9 @@ pkg_check_modules(CMARK REQUIRED IMPORTED_TARGET libcmark)
 find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h REQUIRED)
 add_library(hnswlib INTERFACE IMPORTED)
 target_include_directories(hnswlib SYSTEM INTERFACE ${HNSWLIB_INCLUDE_DIR})
+# Every TU sees the same hnswlib (one definition); see src/retrieval/unit_dot_space.hpp for why
+# its hand-written SSE path is off.
+target_compile_definitions(hnswlib INTERFACE NO_MANUAL_VECTORIZATION)
 
 add_library(xapian INTERFACE IMPORTED)
 target_include_directories(xapian SYSTEM INTERFACE ${XAPIAN_INCLUDE_DIR})

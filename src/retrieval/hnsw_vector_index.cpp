@@ -1,7 +1,6 @@
 // hnswlib-backed VectorIndex. hnswlib 0.6.2 allows concurrent addPoint and searchKnn but not a
 // concurrent resizeIndex, and its markDelete reads the label map unlocked: hence two locks here.
 #include <fcntl.h>
-#include <hnswlib/hnswlib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <shared_mutex>
 #include <sstream>
 
+#include "retrieval/unit_dot_space.hpp"
 #include "retrieval/vector_index.hpp"
 
 namespace ragd::retrieval {
@@ -390,7 +390,7 @@ private:
 
     std::string dir_;
     VectorIndexOptions options_;
-    hnswlib::InnerProductSpace space_;  // must outlive index_, which keeps a pointer into it
+    UnitDotSpace space_;  // must outlive index_, which keeps a pointer into it
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
     /// Serialises add/remove/save: hnswlib's label map is not safe for concurrent writers.
     std::mutex write_mutex_;

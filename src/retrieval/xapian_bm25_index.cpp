@@ -373,11 +373,15 @@ private:
             }
         }
         Reader reader;
-        try {
-            reader.generation = generation_.load();
-            reader.db = std::make_unique<Xapian::Database>(path_);
-        } catch (const Xapian::Error&) {
-            reader.db.reset();
+        // Opening can lose a race with a commit that is switching revisions; that is transient,
+        // so try again rather than fail the search.
+        for (int attempt = 0; attempt < kSearchAttempts && !reader.db; ++attempt) {
+            try {
+                reader.generation = generation_.load();
+                reader.db = std::make_unique<Xapian::Database>(path_);
+            } catch (const Xapian::Error&) {
+                reader.db.reset();
+            }
         }
         return reader;
     }

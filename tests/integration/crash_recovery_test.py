@@ -248,7 +248,6 @@ def check_stats(stats, counts, label):
 def check_documents(docs, corpus, deleted_ids):
     """Content checks of every stored document against the corpus files."""
     problems = []
-    by_id = {doc_id_for(path): path for path in corpus.files}
     for doc_id, doc in docs.items():
         if doc_id != doc_id_for(doc["source"]):
             problems.append(f"document {doc_id}: id is not sha256(source)[:16] for {doc['source']}")
@@ -268,7 +267,6 @@ def check_documents(docs, corpus, deleted_ids):
         if doc["hash"] == file_sha256(path) and entry["version"] not in doc["text"]:
             problems.append(f"document {doc_id}: stored hash is the file's current hash but the "
                             f"chunks lack the current version marker {entry['version']}")
-    del by_id
     return problems
 
 
@@ -411,10 +409,31 @@ class Test:
             proc.wait()
             self.kills += 1
             outcome = "SIGKILLed"
+        # Lines ragd printed (after each commit) before it died; stdout is block-buffered, so
+        # this is a subset of what was committed, and a torn last line does not match.
+        written = {}
         with open(os.path.join(self.tmp, f"ingest-{round_idx}.log")) as f:
-            written = sum(1 for line in f if re.match(r"(created|replaced) ", line))
+            for line in f:
+                match = re.match(r"(?:created|replaced)\s+([0-9a-f]{16})\s+(\S.*?)\s+\(\d+ chunks\)$",
+                                 line.rstrip("\n"))
+                if match:
+                    written[match.group(1)] = match.group(2)
         log(f"round {round_idx}: {fraction:.0%} pending, expected {expected:.2f}s, "
-            f"kill at {delay:.2f}s: {outcome}; {written} documents reported written")
+            f"kill at {delay:.2f}s: {outcome}; {len(written)} documents reported written")
+        return written
+
+    def check_reported(self, label, written, docs):
+        """Every document the killed ingest reported as written is stored with that content."""
+        problems = []
+        for doc_id, path in written.items():
+            if doc_id not in docs:
+                problems.append(f"{label}: ingest reported {doc_id} ({path}) written, but it is "
+                                f"not in storage")
+            elif docs[doc_id]["hash"] != file_sha256(path):
+                problems.append(f"{label}: ingest reported {doc_id} ({path}) written, but storage "
+                                f"holds another version")
+        if problems:
+            raise CheckFailed("\n".join(problems[:40]))
 
     def mutate(self, round_idx, docs):
         """Between rounds: modify files (replace paths get killed), add some, delete some."""
@@ -506,19 +525,23 @@ class Test:
         self.verify("after vector garbage", cli_sample=0, http_sample=50)
 
     def table_damage(self, baseline):
-        """Garbage inside a Xapian table (not its version file): Xapian opens such a database
-        without complaint and fails only when a query reads the block. ragd must still answer
-        searches (rebuild the index, or at least degrade) rather than fail every query."""
+        """Garbage inside Xapian tables (not the version file). Xapian opens such a database and
+        may fail only when a query reads the damaged block; ragd must still answer searches
+        (detect it and rebuild, or at least degrade) rather than fail every query."""
         bm25_dir = os.path.join(self.data, "bm25")
-        names = sorted(n for n in os.listdir(bm25_dir) if n.endswith(".glass"))
-        # The posting lists are what every query reads; the middle half of the file, block
-        # aligned, so some B-tree nodes a marker query visits are hit.
-        name = "postlist.glass" if "postlist.glass" in names else names[0]
-        size = os.path.getsize(os.path.join(bm25_dir, name))
-        start = size // 4 // 8192 * 8192
-        self.scribble(os.path.join(bm25_dir, name), start, max(8192, size // 2))
-        self.expect_rebuilt(f"garbage inside bm25/{name}", baseline, None)
-        self.verify(f"after garbage inside bm25/{name}", cli_sample=2, http_sample=HTTP_SAMPLE)
+        for name in ("postlist.glass", "docdata.glass"):
+            path = os.path.join(bm25_dir, name)
+            if not os.path.exists(path):
+                log(f"bm25/{name} does not exist; skipped")
+                continue
+            size = os.path.getsize(path)
+            if name == "postlist.glass":  # the middle half, block aligned
+                start, length = size // 4 // 8192 * 8192, max(8192, size // 2)
+            else:  # one whole block after the first
+                start, length = (8192, 8192) if size >= 16384 else (0, size)
+            self.scribble(path, start, length)
+            self.expect_rebuilt(f"garbage at {start}+{length} in bm25/{name}", baseline, None)
+            self.verify(f"after garbage in bm25/{name}", cli_sample=2, http_sample=HTTP_SAMPLE)
 
     def run(self):
         self.corpus = Corpus(os.path.join(self.tmp, "corpus"), self.rng, self.n_files)
@@ -547,12 +570,13 @@ class Test:
         log(f"calibration: a full ingest should take about {full_seconds:.1f}s")
 
         for round_idx in range(1, self.rounds + 1):
-            self.killed_ingest(round_idx, full_seconds)
+            written = self.killed_ingest(round_idx, full_seconds)
             # CLI searches are the slow part of a round; shrink them when behind schedule.
             rounds_left = self.rounds - round_idx + 1
             spare = self.budget_left() - 40 - rounds_left * 6  # final phases, ingests
             cli = CLI_SAMPLE if spare > 0 else 3
             _, docs = self.verify(f"round {round_idx}", cli_sample=cli, http_sample=HTTP_SAMPLE)
+            self.check_reported(f"round {round_idx}", written, docs)
             if round_idx < self.rounds:
                 self.mutate(round_idx, docs)
         log(f"{self.kills} ingests SIGKILLed, {self.completed} completed before the kill")

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "retrieval/bm25_index.hpp"
@@ -263,13 +264,19 @@ TEST(Bm25Index, SearchesRunWhileWriterAddsAndCommits) {
     std::atomic<bool> done{false};
     std::atomic<int> failures{0};
     std::atomic<int> searches{0};
+    std::mutex first_failure_mutex;
+    std::string first_failure;
     std::vector<std::thread> readers;
     for (int thread_idx = 0; thread_idx < 3; ++thread_idx) {
         readers.emplace_back([&] {
             while (!done) {
                 auto hits = index->search("sentinel", 5);
                 if (!hits || hits->empty() || hits->front().chunk_id != 1) {
-                    ++failures;
+                    if (failures++ == 0) {
+                        std::lock_guard lock(first_failure_mutex);
+                        first_failure = !hits ? hits.error().detail
+                                              : hits->empty() ? "no hits" : "wrong first hit";
+                    }
                 }
                 ++searches;
             }
@@ -287,7 +294,7 @@ TEST(Bm25Index, SearchesRunWhileWriterAddsAndCommits) {
     for (auto& reader : readers) {
         reader.join();
     }
-    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(failures.load(), 0) << first_failure;
     EXPECT_GT(searches.load(), 0);
     EXPECT_EQ(index->size(), 400u);
     EXPECT_EQ(ids(index->search("filler", 1000)).size(), 399u);

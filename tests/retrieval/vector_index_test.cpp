@@ -285,14 +285,21 @@ TEST(VectorIndex, ConcurrentSearchesDuringAdds) {
         ASSERT_TRUE(index->add(vector_idx + 1, vectors[static_cast<std::size_t>(vector_idx)]));
     }
     std::atomic<bool> done{false};
-    std::atomic<int> bad{0};
+    std::atomic<int> empty{0};
+    std::atomic<int> misses{0};
+    std::atomic<int> searches{0};
     std::vector<std::thread> readers;
     for (int thread_idx = 0; thread_idx < 2; ++thread_idx) {
         readers.emplace_back([&] {
             while (!done) {
                 auto hits = index->search(vectors[0], 5);
-                if (hits.empty() || hits[0].chunk_id != 1) {
-                    ++bad;
+                ++searches;
+                if (hits.empty()) {
+                    ++empty;
+                } else if (hits[0].chunk_id != 1) {
+                    // HNSW is approximate while its graph is being rewired by concurrent
+                    // inserts; a rare miss is expected, a systematic one is a bug.
+                    ++misses;
                 }
             }
         });
@@ -308,7 +315,11 @@ TEST(VectorIndex, ConcurrentSearchesDuringAdds) {
     for (auto& reader : readers) {
         reader.join();
     }
-    EXPECT_EQ(bad.load(), 0);
+    EXPECT_EQ(empty.load(), 0);
+    EXPECT_LE(misses.load() * 100, std::max(searches.load(), 100)) << "more than 1% misses";
+    auto hits = index->search(vectors[0], 5);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(hits[0].chunk_id, 1);  // once writes stop, the exact match is found
 }
 
 }  // namespace
