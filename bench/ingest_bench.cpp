@@ -1,9 +1,6 @@
 // Ingest throughput (MB/s of Markdown) through IngestService, and the same corpus through parse,
 // +chunk, +embed and +store (no indexes) alone, so the differences show where the time goes.
 // The corpus is generated deterministically (fixed seed), ~20 MB unless --corpus_mb=N says.
-#include <benchmark/benchmark.h>
-#include <stdlib.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +9,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
 
 #include "embed/lexical_embedder.hpp"
 #include "ingest/chunker.hpp"
@@ -93,7 +93,8 @@ void set_throughput(benchmark::State& bench) {
 void bm_parse(benchmark::State& bench) {
     for (auto _ : bench) {
         for (const auto& doc : corpus().documents) {
-            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            auto parsed =
+                ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
             benchmark::DoNotOptimize(parsed);
         }
     }
@@ -106,7 +107,8 @@ void bm_parse_chunk(benchmark::State& bench) {
     for (auto _ : bench) {
         chunks = 0;
         for (const auto& doc : corpus().documents) {
-            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            auto parsed =
+                ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
             if (!parsed) {
                 bench.SkipWithError(parsed.error().detail.c_str());
                 return;
@@ -127,7 +129,8 @@ void bm_parse_chunk_embed(benchmark::State& bench) {
     ragd::ingest::ChunkerOptions options{config.ingest.chunk_tokens, config.ingest.chunk_overlap};
     for (auto _ : bench) {
         for (const auto& doc : corpus().documents) {
-            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            auto parsed =
+                ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
             if (!parsed) {
                 bench.SkipWithError(parsed.error().detail.c_str());
                 return;
@@ -136,8 +139,8 @@ void bm_parse_chunk_embed(benchmark::State& bench) {
             std::vector<std::string> texts;
             texts.reserve(drafts.size());
             for (const auto& draft : drafts) {
-                texts.push_back(ragd::embed::compose_embedding_text(parsed->title,
-                                                                    draft.heading_path, draft.text));
+                texts.push_back(ragd::embed::compose_embedding_text(
+                    parsed->title, draft.heading_path, draft.text));
             }
             std::vector<std::string_view> views(texts.begin(), texts.end());
             auto vectors = embedder->embed(views, ragd::embed::EmbedKind::kDocument);
@@ -174,7 +177,8 @@ void bm_parse_chunk_embed_store(benchmark::State& bench, bool durable_commits) {
         bench.ResumeTiming();
         std::size_t doc_idx = 0;
         for (const auto& doc : corpus().documents) {
-            auto parsed = ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
+            auto parsed =
+                ragd::ingest::parse_document(doc, ragd::ingest::DocumentFormat::kMarkdown);
             if (!parsed) {
                 bench.SkipWithError(parsed.error().detail.c_str());
                 return;
@@ -183,8 +187,8 @@ void bm_parse_chunk_embed_store(benchmark::State& bench, bool durable_commits) {
             std::vector<std::string> texts;
             texts.reserve(drafts.size());
             for (const auto& draft : drafts) {
-                texts.push_back(ragd::embed::compose_embedding_text(parsed->title,
-                                                                    draft.heading_path, draft.text));
+                texts.push_back(ragd::embed::compose_embedding_text(
+                    parsed->title, draft.heading_path, draft.text));
             }
             std::vector<std::string_view> views(texts.begin(), texts.end());
             auto vectors = embedder->embed(views, ragd::embed::EmbedKind::kDocument);
@@ -196,9 +200,12 @@ void bm_parse_chunk_embed_store(benchmark::State& bench, bool durable_commits) {
             chunks.reserve(drafts.size());
             for (std::size_t chunk_idx = 0; chunk_idx < drafts.size(); ++chunk_idx) {
                 auto& draft = drafts[chunk_idx];
-                chunks.push_back(ragd::storage::NewChunk{
-                    draft.ordinal, std::move(draft.text), std::move(draft.heading_path),
-                    draft.source_begin, draft.source_end, std::move((*vectors)[chunk_idx])});
+                chunks.push_back(ragd::storage::NewChunk{draft.ordinal,
+                                                         std::move(draft.text),
+                                                         std::move(draft.heading_path),
+                                                         draft.source_begin,
+                                                         draft.source_end,
+                                                         std::move((*vectors)[chunk_idx])});
             }
             ragd::storage::DocumentRecord record;
             record.id = "doc-" + std::to_string(doc_idx++);
@@ -298,9 +305,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     generate_corpus(static_cast<std::uint64_t>(corpus_mb * 1e6));
-    std::fprintf(stderr, "ingest_bench: %zu Markdown documents, %.1f MB\n",
-                 corpus().documents.size(), static_cast<double>(corpus().bytes) / 1e6);
-    benchmark::RegisterBenchmark("ingest/parse", bm_parse)->Unit(benchmark::kMillisecond)
+    std::fprintf(stderr,
+                 "ingest_bench: %zu Markdown documents, %.1f MB\n",
+                 corpus().documents.size(),
+                 static_cast<double>(corpus().bytes) / 1e6);
+    benchmark::RegisterBenchmark("ingest/parse", bm_parse)
+        ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
     benchmark::RegisterBenchmark("ingest/parse+chunk", bm_parse_chunk)
         ->Unit(benchmark::kMillisecond)
@@ -313,12 +323,13 @@ int main(int argc, char** argv) {
     for (bool durable : {true, false}) {
         std::string suffix = durable ? "/durable" : "/bulk";
         benchmark::RegisterBenchmark(("ingest/parse+chunk+embed+store" + suffix).c_str(),
-                                     bm_parse_chunk_embed_store, durable)
+                                     bm_parse_chunk_embed_store,
+                                     durable)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime()
             ->Iterations(1);
-        benchmark::RegisterBenchmark(("ingest/ingest_service" + suffix).c_str(), bm_ingest_service,
-                                     durable)
+        benchmark::RegisterBenchmark(
+            ("ingest/ingest_service" + suffix).c_str(), bm_ingest_service, durable)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime()
             ->Iterations(1);

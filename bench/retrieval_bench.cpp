@@ -3,9 +3,6 @@
 //
 // Usage: retrieval_bench [--pgdocs=DIR] [--top_k=N] [benchmark flags...]; RAGD_PGDOCS also sets
 // DIR (the flag wins), default RAGD_DEFAULT_PGDOCS (shared/data/pgdocs beside the source root).
-#include <benchmark/benchmark.h>
-#include <stdlib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +12,9 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
 
 #include "eval/beir.hpp"
 #include "pipeline/engine.hpp"
@@ -60,9 +60,9 @@ void bm_search(benchmark::State& bench, RetrievalMode mode) {
         const std::string& query = queries[query_idx++ % queries.size()];
         auto started = std::chrono::steady_clock::now();
         auto outcome = query_service.search(query, options);
-        latencies_ms.push_back(std::chrono::duration<double, std::milli>(
-                                   std::chrono::steady_clock::now() - started)
-                                   .count());
+        latencies_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count());
         if (!outcome) {
             bench.SkipWithError(("search failed: " + outcome.error().detail).c_str());
             break;
@@ -74,16 +74,18 @@ void bm_search(benchmark::State& bench, RetrievalMode mode) {
     bench.counters["p95_ms"] = percentile(latencies_ms, 0.95);
     bench.counters["p99_ms"] = percentile(latencies_ms, 0.99);
     bench.counters["hits_per_query"] =
-        latencies_ms.empty() ? 0 : static_cast<double>(hits) / static_cast<double>(latencies_ms.size());
-    bench.counters["qps"] = benchmark::Counter(static_cast<double>(latencies_ms.size()),
-                                               benchmark::Counter::kIsRate);
+        latencies_ms.empty() ? 0
+                             : static_cast<double>(hits) / static_cast<double>(latencies_ms.size());
+    bench.counters["qps"] =
+        benchmark::Counter(static_cast<double>(latencies_ms.size()), benchmark::Counter::kIsRate);
 }
 
 int setup(const std::string& pgdocs) {
     const fs::path beir(pgdocs);
     auto queries = ragd::eval::load_queries((beir / "queries.jsonl").string());
     if (!queries) {
-        std::fprintf(stderr, "retrieval_bench: %s (set RAGD_PGDOCS or --pgdocs=DIR)\n",
+        std::fprintf(stderr,
+                     "retrieval_bench: %s (set RAGD_PGDOCS or --pgdocs=DIR)\n",
                      queries.error().detail.c_str());
         return 1;
     }
@@ -136,11 +138,18 @@ int setup(const std::string& pgdocs) {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     auto stats = state().engine->index_stats();
-    std::fprintf(stderr,
-                 "retrieval_bench: ingested %zu documents (%.1f MB) from %s in %.2f s: %zu vectors, "
-                 "%zu bm25 chunks; %zu queries, top_k %zu\n",
-                 documents, static_cast<double>(bytes) / 1e6, pgdocs.c_str(), seconds,
-                 stats.vectors, stats.bm25_chunks, state().queries.size(), state().top_k);
+    std::fprintf(
+        stderr,
+        "retrieval_bench: ingested %zu documents (%.1f MB) from %s in %.2f s: %zu vectors, "
+        "%zu bm25 chunks; %zu queries, top_k %zu\n",
+        documents,
+        static_cast<double>(bytes) / 1e6,
+        pgdocs.c_str(),
+        seconds,
+        stats.vectors,
+        stats.bm25_chunks,
+        state().queries.size(),
+        state().top_k);
     return 0;
 }
 

@@ -30,6 +30,7 @@ core::Result<void> IndexMaintainer::add_chunks(const std::string& document_id,
             if (auto added = vectors_.add(chunk.chunk.id, chunk.embedding); !added) {
                 return added.error();
             }
+            ++unsaved_changes_;
         }
         if (auto added = bm25_.add(chunk); !added) {
             return added.error();
@@ -56,6 +57,7 @@ core::Result<void> IndexMaintainer::rebuild(bool vectors, bool bm25, std::int64_
                 failure = added.error();
                 return;
             }
+            ++unsaved_changes_;
         }
         if (bm25) {
             if (auto added = bm25_.add(chunk); !added) {
@@ -73,6 +75,7 @@ core::Result<void> IndexMaintainer::rebuild(bool vectors, bool bm25, std::int64_
     }
     if (vectors) {
         vectors_.set_applied_seq(upto);
+        vectors_seq_changed_ = true;
         report.rebuilt_vectors = true;
     }
     if (bm25) {
@@ -130,6 +133,7 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
         for (const auto& change : *changes) {
             for (std::int64_t chunk_id : change.removed_chunk_ids) {
                 vectors_.remove(chunk_id);
+                ++unsaved_changes_;
                 if (auto removed = bm25_.remove(chunk_id); !removed) {
                     return removed.error();
                 }
@@ -145,19 +149,36 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
         applied = changes->back().seq;
         report.changes += changes->size();
         vectors_.set_applied_seq(applied);
+        vectors_seq_changed_ = true;
         if (auto committed = bm25_.commit(applied); !committed) {
             return committed.error();
+        }
+        if (unsaved_changes_ >= kSaveAfterChunks &&
+            std::chrono::steady_clock::now() - last_save_ >= kSaveInterval) {
+            if (auto saved = save_vectors_locked(); !saved) {
+                return saved.error();
+            }
         }
     }
     return report;
 }
 
+core::Result<void> IndexMaintainer::save_vectors_locked() {
+    if (auto saved = vectors_.save(); !saved) {
+        return saved.error();
+    }
+    unsaved_changes_ = 0;
+    vectors_seq_changed_ = false;
+    last_save_ = std::chrono::steady_clock::now();
+    return {};
+}
+
 core::Result<void> IndexMaintainer::flush() {
     std::lock_guard lock(mutex_);
-    if (auto committed = bm25_.commit(bm25_.applied_seq()); !committed) {
-        return committed.error();
+    if (unsaved_changes_ == 0 && !vectors_seq_changed_) {
+        return {};
     }
-    return vectors_.save();
+    return save_vectors_locked();
 }
 
 }  // namespace ragd::pipeline

@@ -5,6 +5,7 @@
 // start; an index that is missing or corrupt is rebuilt from a scan of storage.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -35,7 +36,8 @@ public:
     /// index from a storage scan when it is empty but storage is not, or when it claims a
     /// sequence storage never reached (e.g. storage restored from an older backup).
     core::Result<CatchUpReport> catch_up();
-    /// Commits BM25 and saves the vector index to disk.
+    /// Saves the vector index to disk if it changed since the last save (BM25 is committed by
+    /// every catch_up already). Read-only use of an engine therefore writes nothing.
     core::Result<void> flush();
     /// Sequence both indexes reflect (the smaller of the two).
     std::int64_t applied_seq() const;
@@ -43,12 +45,21 @@ public:
 private:
     core::Result<void> rebuild(bool vectors, bool bm25, std::int64_t upto, CatchUpReport& report);
     core::Result<void> add_chunks(const std::string& document_id, CatchUpReport& report);
+    core::Result<void> save_vectors_locked();
+
+    /// The vector index lives in memory and is saved whole, so it is saved only now and then
+    /// during a long ingest: a crash costs at most this much re-indexing on the next start.
+    static constexpr std::size_t kSaveAfterChunks = 5000;
+    static constexpr std::chrono::seconds kSaveInterval{30};
 
     storage::Storage& storage_;
     retrieval::VectorIndex& vectors_;
     retrieval::Bm25Index& bm25_;
     std::string model_id_;
     mutable std::mutex mutex_;  // one catch-up at a time; searches do not take it
+    std::size_t unsaved_changes_ = 0;  ///< vector adds/removes since the last save; mutex_
+    bool vectors_seq_changed_ = false;  ///< applied seq moved since the last save; mutex_
+    std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace ragd::pipeline

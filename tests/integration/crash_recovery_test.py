@@ -29,6 +29,8 @@ HARD_BUDGET_S = 400.0  # beyond this, fail: something is pathologically slow
 CLI_SAMPLE = 8     # `ragd search` process starts per round (~0.3 s each)
 HTTP_SAMPLE = 150  # searches per round through one `ragd serve` (~ms each)
 CALIBRATION_SHARE = 10  # calibrate on every 10th file, then extrapolate
+# `ragd ingest` prints `created|replaced|unchanged <id>  <abs path>  (N chunks)` per file.
+WRITTEN_LINE = re.compile(r"(?:created|replaced)\s+([0-9a-f]{16})\s+(\S.*?)\s+\(\d+ chunks\)$")
 
 T0 = time.monotonic()
 
@@ -329,8 +331,8 @@ class Test:
             f"{stats['vectors_applied_seq']}/{stats['bm25_applied_seq']}; searched "
             f"{len(cli_ids)} via CLI, {len(http_ids)} via HTTP{'; ' + note if note else ''}")
         if problems:
-            raise CheckFailed("\n".join(problems[:40]) +
-                              (f"\n... and {len(problems) - 40} more" if len(problems) > 40 else ""))
+            more = f"\n... and {len(problems) - 40} more" if len(problems) > 40 else ""
+            raise CheckFailed("\n".join(problems[:40]) + more)
         return stats, docs
 
     def serve_check(self, docs, doc_ids):
@@ -414,8 +416,7 @@ class Test:
         written = {}
         with open(os.path.join(self.tmp, f"ingest-{round_idx}.log")) as f:
             for line in f:
-                match = re.match(r"(?:created|replaced)\s+([0-9a-f]{16})\s+(\S.*?)\s+\(\d+ chunks\)$",
-                                 line.rstrip("\n"))
+                match = WRITTEN_LINE.match(line.rstrip("\n"))
                 if match:
                     written[match.group(1)] = match.group(2)
         log(f"round {round_idx}: {fraction:.0%} pending, expected {expected:.2f}s, "

@@ -251,3 +251,27 @@ TEST_F(EngineTest, IngestPathsReportsBadFilesAndGoesOn) {
 
 }  // namespace
 }  // namespace ragd::pipeline
+
+namespace ragd::pipeline {
+namespace {
+
+TEST_F(EngineTest, ReadOnlyUseWritesNoIndexFiles) {
+    {
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        ASSERT_TRUE(engine->ingest().ingest(doc("raft", kRaft)).has_value());
+    }
+    auto vectors = fs::path(dir_) / "vectors.hnsw";
+    ASSERT_TRUE(fs::exists(vectors));
+    auto before = fs::last_write_time(vectors);
+    {
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        QueryOptions options;
+        ASSERT_TRUE(engine->query().search("leader election", options).has_value());
+    }
+    EXPECT_EQ(fs::last_write_time(vectors), before) << "a search must not rewrite the index";
+}
+
+}  // namespace
+}  // namespace ragd::pipeline
