@@ -10,8 +10,11 @@ LISTEN ?= 127.0.0.1:8080
 run: deps build
 	scripts/run.sh $(BUILD_DIR)/ragd $(DATA_DIR) $(LISTEN)
 
+# Release build: every test. Then the unit and integration tests again under ASan+UBSan
+# (the crash-recovery and eval tests, labelled slow, run once, in Release).
 test: test-deps build-tests
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) --timeout 900
+	$(MAKE) asan-test
 
 deps:
 	scripts/install-deps.sh
@@ -28,11 +31,14 @@ build-tests:
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # The unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan-test: test-deps
+# new_delete_type_mismatch is off because Debian's libxapian 1.4.22 trips it inside
+# Xapian::Database::check (a sized delete in the library, not in ragd).
+asan-test:
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
 		-DRAGD_SANITIZE=address,undefined -DRAGD_BUILD_BENCH=OFF
 	cmake --build $(ASAN_BUILD_DIR) -j$(JOBS)
-	ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow --timeout 900
+	ASAN_OPTIONS=new_delete_type_mismatch=0 \
+		ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow --timeout 900
 
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
