@@ -5,7 +5,9 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./ragd-data
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test deps test-deps build build-tests unit-test asan-test format clean
+.PHONY: run test deps test-deps build build-tests asan-test fuzz format clean
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 20
 
 run: deps build
 	scripts/run.sh $(BUILD_DIR)/ragd $(DATA_DIR) $(LISTEN)
@@ -15,6 +17,7 @@ run: deps build
 test: test-deps build-tests
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(JOBS) --timeout 900
 	$(MAKE) asan-test
+	$(MAKE) fuzz
 
 deps:
 	scripts/install-deps.sh
@@ -40,8 +43,12 @@ asan-test:
 	ASAN_OPTIONS=new_delete_type_mismatch=0 \
 		ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j$(JOBS) -LE slow --timeout 900
 
+# Every libFuzzer target (parsers that see network or file bytes) for FUZZ_SECONDS each.
+fuzz:
+	scripts/fuzz.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS)
+
 format:
 	find src tests bench -name '*.cpp' -o -name '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

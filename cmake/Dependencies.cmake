@@ -6,6 +6,8 @@ find_package(SQLite3 REQUIRED)
 find_package(Xapian CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
+# Core registry and text serializer only (target prometheus-cpp::core); ragd serves /metrics itself.
+find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
 # cmark's CMake config insists on the cmark executable, which libcmark-dev does not ship.

@@ -8,10 +8,11 @@ BUILD_PACKAGES=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libsqlite3-dev libhnswlib-dev libxapian-dev
     libcmark-dev libgumbo-dev libcli11-dev libspdlog-dev libfmt-dev
-    libtomlplusplus-dev curl
+    libtomlplusplus-dev prometheus-cpp-dev curl
 )
 TEST_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev python3 clang-14 libclang-rt-14-dev
+    prometheus  # promtool, which checks the /metrics exposition format
 )
 
 want=("${BUILD_PACKAGES[@]}")

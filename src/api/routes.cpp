@@ -4,6 +4,7 @@
 
 #include "api/request_decoding.hpp"
 #include "api/response_encoding.hpp"
+#include "api/server_metrics.hpp"
 
 namespace ragd::api {
 namespace json = boost::json;
@@ -44,7 +45,8 @@ int status_for(core::ErrorCode code) {
     return 500;
 }
 
-void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config) {
+void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config,
+                     metrics::Metrics* metrics) {
     const Limits limits = limits_from(config);
     http::RouteOptions query_route;
     query_route.max_body_bytes = config.server.max_query_body_bytes;
@@ -76,7 +78,8 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
         return json_response(caught_up ? 200 : 503, body);
     });
 
-    router.add(http::Method::kPost, "/v1/query", [&engine, limits](const http::Request& request) {
+    router.add(http::Method::kPost, "/v1/query",
+               [&engine, limits, metrics](const http::Request& request) {
         auto decoded = decode_query_request(request.body, limits);
         if (!decoded) {
             return error_response(decoded.error());
@@ -85,10 +88,14 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
         if (!outcome) {
             return error_response(outcome.error());
         }
+        if (metrics != nullptr) {
+            observe_stages(*metrics, outcome->timings, decoded->options.mode, /*answered=*/true);
+        }
         return json_response(200, encode_answer(*outcome));
     }, query_route);
 
-    router.add(http::Method::kPost, "/v1/search", [&engine, limits](const http::Request& request) {
+    router.add(http::Method::kPost, "/v1/search",
+               [&engine, limits, metrics](const http::Request& request) {
         auto decoded = decode_query_request(request.body, limits);
         if (!decoded) {
             return error_response(decoded.error());
@@ -96,6 +103,9 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
         auto outcome = engine.query().search(decoded->query, decoded->options);
         if (!outcome) {
             return error_response(outcome.error());
+        }
+        if (metrics != nullptr) {
+            observe_stages(*metrics, outcome->timings, decoded->options.mode, /*answered=*/false);
         }
         return json_response(200, encode_search(*outcome));
     }, query_route);
@@ -171,6 +181,17 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
                                                         index.vector_memory_bytes},
                                                        {"bm25_disk_bytes", index.bm25_disk_bytes}}}});
     });
+
+    if (metrics != nullptr) {
+        metrics->set_index_source(index_source(engine));
+        // On the compute pool: a scrape reads storage counts for the index gauges.
+        router.add(http::Method::kGet, "/metrics", [metrics](const http::Request&) {
+            http::Response response;
+            response.content_type = std::string(metrics::kContentType);
+            response.body = metrics->serialize();
+            return response;
+        });
+    }
 }
 
 }  // namespace ragd::api

@@ -11,6 +11,7 @@
 
 #include "api/response_encoding.hpp"
 #include "api/routes.hpp"
+#include "api/server_metrics.hpp"
 #include "eval/beir.hpp"
 #include "eval/metrics.hpp"
 #include "http/server.hpp"
@@ -75,9 +76,13 @@ int run_serve(const core::Config& config) {
     if (!engine) {
         return 1;
     }
+    // Declared before the server: connections it ends while being destroyed still report.
+    metrics::Metrics metrics;
+    api::ServerMetrics server_metrics(metrics);
     http::Router router;
-    api::register_routes(router, *engine, config);
+    api::register_routes(router, *engine, config, &metrics);
     http::Server server(config.server, std::move(router));
+    server.set_observer(&server_metrics);
     if (auto listening = server.listen(); !listening) {
         std::cerr << "ragd: " << listening.error().detail << "\n";
         return 1;

@@ -313,4 +313,8 @@ void Server::stop() {
     impl_->request_stop();
 }
 
+void Server::set_observer(ServerObserver* observer) {
+    impl_->state.observer = observer;
+}
+
 }  // namespace ragd::http

@@ -9,6 +9,7 @@
 
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "http/observer.hpp"
 #include "http/router.hpp"
 
 namespace ragd::http {
@@ -34,6 +35,9 @@ public:
     void run();
     /// Stops accepting, closes connections and makes run() return. Thread-safe.
     void stop();
+    /// Reports connections, requests and shedding to `observer` (not owned; must outlive this
+    /// Server). Call before run(). Null, the default, turns observation off at no cost.
+    void set_observer(ServerObserver* observer);
 
 private:
     struct Impl;

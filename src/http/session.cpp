@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -104,6 +105,66 @@ public:
 private:
     std::atomic<std::size_t>* counter_;
 };
+
+/// Tells the observer about one request: started on construction, then done() once, or
+/// abandoned when the frame ends first (peer gone mid-body, or the server shut down under it).
+/// Everything is skipped when no observer is set.
+class RequestReport {
+public:
+    explicit RequestReport(ServerObserver* observer) : observer_(observer) {
+        if (observer_ != nullptr) {
+            started_ = std::chrono::steady_clock::now();
+            observer_->on_request_started();
+        }
+    }
+    RequestReport(const RequestReport&) = delete;
+    RequestReport& operator=(const RequestReport&) = delete;
+    ~RequestReport() {
+        if (observer_ != nullptr) {
+            observer_->on_request_abandoned();
+        }
+    }
+
+    /// Call right after the response's write finished (successfully or not).
+    void done(std::string_view route_pattern, Method method, int status) {
+        if (observer_ == nullptr) {
+            return;
+        }
+        const std::chrono::duration<double> elapsed =
+            std::chrono::steady_clock::now() - started_;
+        observer_->on_request_done(route_pattern, method, status, elapsed.count());
+        observer_ = nullptr;
+    }
+
+private:
+    ServerObserver* observer_;
+    std::chrono::steady_clock::time_point started_;
+};
+
+/// Reports a connection's end however its frame ends (including destruction at shutdown).
+class ConnectionReport {
+public:
+    explicit ConnectionReport(ServerObserver* observer) : observer_(observer) {
+        if (observer_ != nullptr) {
+            observer_->on_connection_opened();
+        }
+    }
+    ConnectionReport(const ConnectionReport&) = delete;
+    ConnectionReport& operator=(const ConnectionReport&) = delete;
+    ~ConnectionReport() {
+        if (observer_ != nullptr) {
+            observer_->on_connection_closed();
+        }
+    }
+
+private:
+    ServerObserver* observer_;
+};
+
+/// The status to_beast() actually sends.
+int sent_status(int status) {
+    return status >= 100 && status <= 999 ? status : 500;
+}
 
 /// The one place a handler's exception is caught: logged, answered 500, never rethrown.
 Response invoke_handler(const Route& route, const Request& request) noexcept {
@@ -320,6 +381,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
             co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
         (void)head_bytes;
         if (head_ec == bhttp::error::header_limit) {
+            RequestReport report(state.observer);
             co_await write_response(
                 stream,
                 config,
@@ -330,11 +392,13 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                 11,
                 false,
                 false);
+            report.done(kUnmatchedRoute, Method::kOther, 431);
             co_await close_gracefully(stream);
             co_return;
         }
         if (head_ec) {
             if (is_malformed_request(head_ec)) {
+                RequestReport report(state.observer);
                 co_await write_response(
                     stream,
                     config,
@@ -343,17 +407,20 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                     11,
                     false,
                     false);
+                report.done(kUnmatchedRoute, Method::kOther, 400);
                 co_await close_gracefully(stream);
             }
             // Timeouts, resets, EOF between requests and stop() just end the connection.
             co_return;
         }
 
+        RequestReport report(state.observer);
         const unsigned version = parser.get().version();
         Request request;
         request.remote_address = remote_address;
         HeadCheck check = check_head(parser, state.router, request);
-        const bool head_only = request.method == Method::kHead;
+        const Method method = request.method;
+        const bool head_only = method == Method::kHead;
         bool keep_alive = parser.get().keep_alive();
 
         if (check.reject) {
@@ -364,6 +431,11 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                          !state.stopping.load(std::memory_order_relaxed);
             const bool written = co_await write_response(
                 stream, config, std::move(*check.reject), version, keep_alive, head_only);
+            // 411/413/415 matched a route; 400/404/405 did not.
+            report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
+                                                     : kUnmatchedRoute,
+                        method,
+                        sent_status(status));
             if (!written) {
                 co_return;
             }
@@ -406,6 +478,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                     version,
                     false,
                     head_only);
+                report.done(route.pattern, method, 413);
                 co_await close_gracefully(stream);
                 co_return;
             }
@@ -419,6 +492,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                         version,
                         false,
                         head_only);
+                    report.done(route.pattern, method, 400);
                     co_await close_gracefully(stream);
                 }
                 co_return;
@@ -440,6 +514,9 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                                                std::to_string(config.max_queued_requests) +
                                                " requests queued or running); retry later");
                 response.headers.push_back(Header{"Retry-After", "1"});
+                if (state.observer != nullptr) {
+                    state.observer->on_shed();
+                }
             } else {
                 // Resumes on this session's strand once the pool has run the handler.
                 response = co_await net::co_spawn(
@@ -448,8 +525,10 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         }
 
         keep_alive = keep_alive && !state.stopping.load(std::memory_order_relaxed);
+        const int status = sent_status(response.status);
         const bool written = co_await write_response(
             stream, config, std::move(response), version, keep_alive, head_only);
+        report.done(route.pattern, method, status);
         if (!written) {
             co_return;
         }
@@ -486,6 +565,7 @@ private:
 }  // namespace
 
 net::awaitable<void> run_session(net::ip::tcp::socket socket, ServerState* state) {
+    const ConnectionReport connection_report(state->observer);
     beast::tcp_stream stream(std::move(socket));
     beast::tcp_stream* stream_ptr = &stream;
     Registration registration(*state, state->register_session(stream.get_executor(), [stream_ptr] {

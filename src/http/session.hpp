@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "core/config.hpp"
+#include "http/observer.hpp"
 #include "http/router.hpp"
 
 namespace ragd::http::detail {
@@ -34,6 +35,8 @@ public:
     std::atomic<bool> stopping{false};
     /// Called (from a session's thread) when stopping and the last session has ended.
     std::function<void()> on_drained;
+    /// Set before run() (Server::set_observer), then read-only; null when nobody watches.
+    ServerObserver* observer = nullptr;
 
     /// `close` is run on `executor` (the session's strand) by close_all_sessions().
     std::uint64_t register_session(boost::asio::any_io_executor executor,

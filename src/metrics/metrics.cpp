@@ -1,0 +1,285 @@
+// Metrics::Impl: the prometheus-cpp registry and a cache of the series the hot paths touch, so a
+// request costs one small map lookup plus atomic updates rather than a Family::Add (which builds
+// a label map and, for histograms, a throwaway Histogram on every call).
+#include "metrics/metrics.hpp"
+
+#include <array>
+#include <charconv>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace ragd::metrics {
+namespace {
+
+// Request latency: from 1 ms (an inline /health) to 60 s (a slow generation).
+const prometheus::Histogram::BucketBoundaries kRequestBuckets = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+// Stages: fusion and lexical embedding take tens of microseconds, so start lower.
+const prometheus::Histogram::BucketBoundaries kStageBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
+
+constexpr std::array<Stage, 5> kStages = {
+    Stage::kEmbed, Stage::kVector, Stage::kBm25, Stage::kFuse, Stage::kGenerate};
+
+/// Lets the series cache be searched with a string_view key, without building a std::string.
+struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const {
+        return std::hash<std::string_view>{}(key);
+    }
+};
+
+struct RequestSeries {
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* duration = nullptr;
+};
+
+prometheus::MetricFamily single_value_family(std::string name, std::string help,
+                                             prometheus::MetricType type, double value) {
+    prometheus::MetricFamily family;
+    family.name = std::move(name);
+    family.help = std::move(help);
+    family.type = type;
+    prometheus::ClientMetric metric;
+    if (type == prometheus::MetricType::Counter) {
+        metric.counter.value = value;
+    } else {
+        metric.gauge.value = value;
+    }
+    family.metric.push_back(std::move(metric));
+    return family;
+}
+
+/// process_* families. Built per scrape rather than registered, because prometheus-cpp's
+/// Counter only goes up by increments and process_cpu_seconds_total must be a counter whose
+/// value is read from the kernel.
+std::vector<prometheus::MetricFamily> process_families() {
+    std::vector<prometheus::MetricFamily> families;
+    const auto snapshot = read_process_snapshot();
+    if (!snapshot) {
+        return families;
+    }
+    using prometheus::MetricType;
+    families.push_back(single_value_family("process_cpu_seconds_total",
+                                           "Total user and system CPU time spent in seconds.",
+                                           MetricType::Counter, snapshot->cpu_seconds));
+    families.push_back(single_value_family("process_resident_memory_bytes",
+                                           "Resident memory size in bytes.", MetricType::Gauge,
+                                           snapshot->resident_memory_bytes));
+    families.push_back(single_value_family("process_virtual_memory_bytes",
+                                           "Virtual memory size in bytes.", MetricType::Gauge,
+                                           snapshot->virtual_memory_bytes));
+    families.push_back(single_value_family("process_open_fds", "Number of open file descriptors.",
+                                           MetricType::Gauge, snapshot->open_fds));
+    families.push_back(single_value_family("process_max_fds",
+                                           "Maximum number of open file descriptors.",
+                                           MetricType::Gauge, snapshot->max_fds));
+    families.push_back(single_value_family(
+        "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+        MetricType::Gauge, snapshot->start_time_seconds));
+    return families;
+}
+
+}  // namespace
+
+const char* stage_name(Stage stage) {
+    switch (stage) {
+        case Stage::kEmbed: return "embed";
+        case Stage::kVector: return "vector";
+        case Stage::kBm25: return "bm25";
+        case Stage::kFuse: return "fuse";
+        case Stage::kGenerate: return "generate";
+    }
+    return "unknown";
+}
+
+struct Metrics::Impl {
+    Impl()
+        : requests(prometheus::BuildCounter()
+                       .Name("ragd_http_requests_total")
+                       .Help("HTTP responses sent, by route pattern, method and status code.")
+                       .Register(registry)),
+          request_duration(prometheus::BuildHistogram()
+                               .Name("ragd_http_request_duration_seconds")
+                               .Help("Time from a request head being read to its response "
+                                     "being written, by route pattern.")
+                               .Register(registry)),
+          inflight(prometheus::BuildGauge()
+                       .Name("ragd_inflight_requests")
+                       .Help("Requests whose head was read and whose response is not yet "
+                             "written.")
+                       .Register(registry)
+                       .Add({})),
+          open_connections(prometheus::BuildGauge()
+                               .Name("ragd_open_connections")
+                               .Help("Open client connections.")
+                               .Register(registry)
+                               .Add({})),
+          shed_queue_full(prometheus::BuildCounter()
+                              .Name("ragd_shed_total")
+                              .Help("Requests refused with 503 instead of being run, by reason.")
+                              .Register(registry)
+                              .Add({{"reason", "queue_full"}})),
+          index_documents(prometheus::BuildGauge()
+                              .Name("ragd_index_documents")
+                              .Help("Documents in storage.")
+                              .Register(registry)
+                              .Add({})),
+          index_chunks(prometheus::BuildGauge()
+                           .Name("ragd_index_chunks")
+                           .Help("Chunks in storage.")
+                           .Register(registry)
+                           .Add({})),
+          index_vectors(prometheus::BuildGauge()
+                            .Name("ragd_index_vectors")
+                            .Help("Vectors in the HNSW index.")
+                            .Register(registry)
+                            .Add({})),
+          index_lag(prometheus::BuildGauge()
+                        .Name("ragd_index_change_seq_lag")
+                        .Help("Storage change sequence minus the lowest sequence the indexes "
+                              "have applied; 0 when caught up.")
+                        .Register(registry)
+                        .Add({})) {
+        auto& stages = prometheus::BuildHistogram()
+                           .Name("ragd_stage_duration_seconds")
+                           .Help("Wall time of each query pipeline stage.")
+                           .Register(registry);
+        for (Stage stage : kStages) {
+            stage_duration[static_cast<std::size_t>(stage)] =
+                &stages.Add({{"stage", stage_name(stage)}}, kStageBuckets);
+        }
+        const BuildInfo info = build_info();
+        prometheus::BuildGauge()
+            .Name("ragd_build_info")
+            .Help("Always 1; the labels name the running build.")
+            .Register(registry)
+            .Add({{"version", info.version}, {"commit", info.commit}})
+            .Set(1);
+    }
+
+    RequestSeries& request_series(std::string_view route, std::string_view method, int status);
+
+    // The registry first: the families below live in it.
+    prometheus::Registry registry;
+    prometheus::Family<prometheus::Counter>& requests;
+    prometheus::Family<prometheus::Histogram>& request_duration;
+    prometheus::Gauge& inflight;
+    prometheus::Gauge& open_connections;
+    prometheus::Counter& shed_queue_full;
+    prometheus::Gauge& index_documents;
+    prometheus::Gauge& index_chunks;
+    prometheus::Gauge& index_vectors;
+    prometheus::Gauge& index_lag;
+    std::array<prometheus::Histogram*, kStages.size()> stage_duration{};
+
+    std::mutex series_mutex;  // guards series; the metrics themselves are atomic
+    /// Key: route '\n' method '\n' code. Entries point into the registry and are never removed.
+    std::unordered_map<std::string, RequestSeries, KeyHash, std::equal_to<>> series;
+
+    std::mutex index_source_mutex;  // guards index_source
+    IndexSource index_source;
+};
+
+RequestSeries& Metrics::Impl::request_series(std::string_view route, std::string_view method,
+                                             int status) {
+    std::array<char, 16> code_text{};
+    const auto [code_end, code_error] =
+        std::to_chars(code_text.data(), code_text.data() + code_text.size(), status);
+    (void)code_error;  // an int always fits in 16 chars
+    const std::string_view code(code_text.data(),
+                                static_cast<std::size_t>(code_end - code_text.data()));
+    // Reused per thread so that the common case (a known series) does not allocate.
+    thread_local std::string key;
+    key.assign(route).append(1, '\n').append(method).append(1, '\n').append(code);
+
+    std::lock_guard lock(series_mutex);
+    const auto found = series.find(std::string_view(key));
+    if (found != series.end()) {
+        return found->second;
+    }
+    RequestSeries created;
+    const std::string route_label(route);
+    created.requests = &requests.Add(
+        {{"route", route_label}, {"method", std::string(method)}, {"code", std::string(code)}});
+    // Family::Add returns the existing histogram when the route already has one.
+    created.duration = &request_duration.Add({{"route", route_label}}, kRequestBuckets);
+    return series.emplace(key, created).first->second;
+}
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::observe_request(std::string_view route, std::string_view method, int status,
+                              double seconds) {
+    RequestSeries& series = impl_->request_series(route, method, status);
+    series.requests->Increment();
+    series.duration->Observe(seconds);
+}
+
+void Metrics::request_started() {
+    impl_->inflight.Increment();
+}
+
+void Metrics::request_finished() {
+    impl_->inflight.Decrement();
+}
+
+void Metrics::connection_opened() {
+    impl_->open_connections.Increment();
+}
+
+void Metrics::connection_closed() {
+    impl_->open_connections.Decrement();
+}
+
+void Metrics::shed() {
+    impl_->shed_queue_full.Increment();
+}
+
+void Metrics::observe_stage(Stage stage, double seconds) {
+    impl_->stage_duration[static_cast<std::size_t>(stage)]->Observe(seconds);
+}
+
+void Metrics::set_index_source(IndexSource source) {
+    std::lock_guard lock(impl_->index_source_mutex);
+    impl_->index_source = std::move(source);
+}
+
+std::string Metrics::serialize() {
+    IndexSource source;
+    {
+        std::lock_guard lock(impl_->index_source_mutex);
+        source = impl_->index_source;
+    }
+    if (source) {
+        if (const auto snapshot = source()) {
+            impl_->index_documents.Set(static_cast<double>(snapshot->documents));
+            impl_->index_chunks.Set(static_cast<double>(snapshot->chunks));
+            impl_->index_vectors.Set(static_cast<double>(snapshot->vectors));
+            impl_->index_lag.Set(static_cast<double>(snapshot->change_seq_lag));
+        }
+    }
+    std::vector<prometheus::MetricFamily> families = impl_->registry.Collect();
+    for (auto& family : process_families()) {
+        families.push_back(std::move(family));
+    }
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families);
+    return out.str();
+}
+
+}  // namespace ragd::metrics
