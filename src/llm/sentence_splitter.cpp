@@ -193,8 +193,23 @@ bool looks_like_code(std::string_view trimmed) {
         starts_with(trimmed, "//")) {
         return true;
     }
+    // Command lines as documentation shows them: common tools, relative paths, continuations.
+    for (std::string_view command : {"curl ", "./", "sudo ", "apt-get ", "git ", "cmake "}) {
+        if (starts_with(trimmed, command)) {
+            return true;
+        }
+    }
+    // Option flags ("-d '...'", "--data DIR"; a list item is "- " with a space) and JSON.
+    if (trimmed.size() > 1 && trimmed[0] == '-' &&
+        (std::isalpha(static_cast<unsigned char>(trimmed[1])) || trimmed[1] == '-')) {
+        return true;
+    }
+    if (trimmed[0] == '{' || trimmed[0] == '[' ||
+        (trimmed[0] == '"' && trimmed.find("\":") != std::string_view::npos)) {
+        return true;
+    }
     const char last = trimmed.back();
-    return last == ';' || last == '{' || last == '}';
+    return last == ';' || last == '{' || last == '}' || last == '\\';
 }
 
 bool is_table_separator(std::string_view trimmed) {

@@ -75,6 +75,26 @@ TEST(SentenceSplitter, ListsCodeTablesAndHeadings) {
     EXPECT_EQ(s[6].kind, SentenceKind::kCode);
 }
 
+TEST(SentenceSplitter, UnfencedCommandLinesAreCode) {
+    // Docs often show commands outside fences (the chunker's text has no fences left); an
+    // answer built from "curl ... -d '{...}'" reads as noise, so such lines must be code.
+    const auto s = split_sentences(
+        "Ask it:\n"
+        "\n"
+        "curl -s localhost:8080/v1/query -H 'Content-Type: application/json' \\\n"
+        "\n"
+        "-d '{\"query\": \"How do I delete a document?\"}'\n"
+        "\n"
+        "\"query\": \"How do I delete a document?\",\n"
+        "\n"
+        "./build/ragd query \"How do I delete a document?\"\n");
+    ASSERT_EQ(s.size(), 5U) << ::testing::PrintToString(texts(s));
+    EXPECT_EQ(s[0].kind, SentenceKind::kProse);
+    for (std::size_t i = 1; i < s.size(); ++i) {
+        EXPECT_EQ(s[i].kind, SentenceKind::kCode) << s[i].text;
+    }
+}
+
 TEST(SentenceSplitter, LongSentencesAreCutAtWordsWithoutBreakingUtf8) {
     std::string text;
     for (int idx = 0; idx < 100; ++idx) {

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "http/server.hpp"
 
@@ -43,8 +44,9 @@ double requests(const std::string& text, const std::string& code, const std::str
         .value_or(0);
 }
 
-/// Sends `bytes` on a new connection and returns the status of the one response (0 on failure).
-int exchange(unsigned short port, const std::string& bytes) {
+/// Sends `bytes` on a new connection, reads until the server closes it (every request here ends
+/// with Connection: close or an error that closes), and returns the statuses in order.
+std::vector<int> round_trips(unsigned short port, const std::string& bytes) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -52,24 +54,34 @@ int exchange(unsigned short port, const std::string& bytes) {
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     timeval timeout{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    int status = 0;
+    std::string received;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
         ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
-        std::string received;
         char chunk[4096];
-        while (received.find("\r\n") == std::string::npos) {
+        for (;;) {
             const ssize_t got = ::recv(fd, chunk, sizeof(chunk), 0);
             if (got <= 0) {
                 break;
             }
             received.append(chunk, static_cast<std::size_t>(got));
         }
-        if (received.size() > 12) {
-            status = std::atoi(received.c_str() + 9);
-        }
     }
     ::close(fd);
-    return status;
+    std::vector<int> statuses;
+    constexpr std::string_view kStatusLine = "HTTP/1.1 ";
+    for (std::size_t at = received.find(kStatusLine); at != std::string::npos;
+         at = received.find(kStatusLine, at + 1)) {
+        if (at == 0 || received.compare(at - 2, 2, "\r\n") == 0 || received[at - 1] == '}') {
+            statuses.push_back(std::atoi(received.c_str() + at + kStatusLine.size()));
+        }
+    }
+    return statuses;
+}
+
+/// The status of the one response to `bytes`, 0 when there was not exactly one.
+int round_trip(unsigned short port, const std::string& bytes) {
+    const std::vector<int> statuses = round_trips(port, bytes);
+    return statuses.size() == 1 ? statuses.front() : 0;
 }
 
 class ServerMetricsTest : public ::testing::Test {
@@ -132,19 +144,19 @@ protected:
 TEST_F(ServerMetricsTest, CountsEveryResponseUnderItsRoutePatternAndCode) {
     start({});
     const std::string close = "Connection: close\r\n\r\n";
-    EXPECT_EQ(exchange(port_, "GET /items/abc HTTP/1.1\r\nHost: x\r\n" + close), 200);
-    EXPECT_EQ(exchange(port_, "GET /items/a%2Fb HTTP/1.1\r\nHost: x\r\n" + close), 200);
-    EXPECT_EQ(exchange(port_, "HEAD /items/abc HTTP/1.1\r\nHost: x\r\n" + close), 200);
-    EXPECT_EQ(exchange(port_, "GET /nothing/here HTTP/1.1\r\nHost: x\r\n" + close), 404);
-    EXPECT_EQ(exchange(port_, "DELETE /items/abc HTTP/1.1\r\nHost: x\r\n" + close), 405);
-    EXPECT_EQ(exchange(port_, "GET /boom HTTP/1.1\r\nHost: x\r\n" + close), 500);
-    EXPECT_EQ(exchange(port_, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
-                              "Content-Length: 2\r\n\r\nhi"),
+    EXPECT_EQ(round_trip(port_, "GET /items/abc HTTP/1.1\r\nHost: x\r\n" + close), 200);
+    EXPECT_EQ(round_trip(port_, "GET /items/a%2Fb HTTP/1.1\r\nHost: x\r\n" + close), 200);
+    EXPECT_EQ(round_trip(port_, "HEAD /items/abc HTTP/1.1\r\nHost: x\r\n" + close), 200);
+    EXPECT_EQ(round_trip(port_, "GET /nothing/here HTTP/1.1\r\nHost: x\r\n" + close), 404);
+    EXPECT_EQ(round_trip(port_, "DELETE /items/abc HTTP/1.1\r\nHost: x\r\n" + close), 405);
+    EXPECT_EQ(round_trip(port_, "GET /boom HTTP/1.1\r\nHost: x\r\n" + close), 500);
+    EXPECT_EQ(round_trip(port_, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                              "Content-Length: 2\r\nConnection: close\r\n\r\nhi"),
               415);
-    EXPECT_EQ(exchange(port_, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    EXPECT_EQ(round_trip(port_, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                               "Content-Length: 100\r\n\r\n"),
               413);
-    EXPECT_EQ(exchange(port_, "NOT AN HTTP REQUEST\r\n\r\n"), 400);
+    EXPECT_EQ(round_trip(port_, "NOT AN HTTP REQUEST\r\n\r\n"), 400);
 
     ASSERT_EQ(settled("ragd_open_connections", 0), 0);
     const std::string text = metrics_.serialize();
@@ -166,9 +178,9 @@ TEST_F(ServerMetricsTest, CountsEveryResponseUnderItsRoutePatternAndCode) {
 TEST_F(ServerMetricsTest, KeepAliveRequestsShareOneConnection) {
     start({});
     const std::string get = "GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n";
-    EXPECT_EQ(exchange(port_, get + get + "GET /items/3 HTTP/1.1\r\nHost: x\r\nConnection: close"
-                                          "\r\n\r\n"),
-              200);
+    EXPECT_EQ(round_trips(port_, get + get + "GET /items/3 HTTP/1.1\r\nHost: x\r\nConnection: close"
+                                           "\r\n\r\n"),
+              (std::vector<int>{200, 200, 200}));
     ASSERT_EQ(settled("ragd_open_connections", 0), 0);
     const std::string text = metrics_.serialize();
     EXPECT_EQ(requests(text, "200", "GET", "/items/{id}"), 3);
@@ -179,7 +191,7 @@ TEST_F(ServerMetricsTest, ShedRequestsAreCountedAs503AndShed) {
     core::ServerConfig config;
     config.max_queued_requests = 0;  // every compute request is over the limit
     start(config);
-    EXPECT_EQ(exchange(port_, "GET /items/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    EXPECT_EQ(round_trip(port_, "GET /items/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
               503);
     ASSERT_EQ(settled("ragd_open_connections", 0), 0);
     const std::string text = metrics_.serialize();
