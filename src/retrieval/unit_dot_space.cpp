@@ -7,15 +7,20 @@ namespace ragd::retrieval {
 __attribute__((target_clones("avx2", "default")))
 #endif
 float dot_product(const float* a, const float* b, std::size_t dimensions) {
-    float sums[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    // 32 partial sums = four independent 8-wide accumulators, so consecutive adds do not wait
+    // on each other's latency (one accumulator made search ~40% slower than hnswlib's SSE).
+    constexpr std::size_t kLanes = 32;
+    float sums[kLanes] = {};
     std::size_t i = 0;
-    for (; i + 8 <= dimensions; i += 8) {
-        for (std::size_t lane = 0; lane < 8; ++lane) {
+    for (; i + kLanes <= dimensions; i += kLanes) {
+        for (std::size_t lane = 0; lane < kLanes; ++lane) {
             sums[lane] += a[i + lane] * b[i + lane];
         }
     }
-    float total = ((sums[0] + sums[4]) + (sums[1] + sums[5])) +
-                  ((sums[2] + sums[6]) + (sums[3] + sums[7]));
+    float total = 0;
+    for (float sum : sums) {
+        total += sum;
+    }
     for (; i < dimensions; ++i) {
         total += a[i] * b[i];
     }

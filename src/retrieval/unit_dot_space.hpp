@@ -14,7 +14,7 @@
 
 namespace ragd::retrieval {
 
-/// dot(a, b) over `dimensions` floats; eight independent partial sums let the compiler use
+/// dot(a, b) over `dimensions` floats; independent partial sums let the compiler use
 /// full-width SIMD without -ffast-math.
 float dot_product(const float* a, const float* b, std::size_t dimensions);
 
