@@ -2,7 +2,10 @@
 // Kept free of Beast so that the router and its tests compile fast.
 #include "http/message.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <random>
 
 #include <boost/json.hpp>
 
@@ -108,6 +111,29 @@ std::optional<std::string> percent_decode(std::string_view text) {
         char_idx += 2;
     }
     return decoded;
+}
+
+bool is_valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) {
+        return false;
+    }
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+               c == '-';
+    });
+}
+
+std::string generate_request_id() {
+    // Per-thread generator: no lock on the request path; ids need uniqueness, not secrecy.
+    thread_local std::mt19937_64 generator{std::random_device{}()};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::uint64_t bits = generator();
+    std::string id(16, '0');
+    for (char& c : id) {
+        c = kHex[bits & 0xF];
+        bits >>= 4;
+    }
+    return id;
 }
 
 }  // namespace ragd::http

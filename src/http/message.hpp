@@ -29,6 +29,9 @@ struct Request {
     std::string body;
     std::string remote_address;                      ///< client IP
     std::map<std::string, std::string> path_params;  ///< from the route pattern, decoded
+    /// The client's X-Request-Id when it is valid (1-128 of [A-Za-z0-9._:-]), else generated
+    /// (16 hex digits); echoed in the response's X-Request-Id header.
+    std::string request_id;
 
     /// First header with this name (case-insensitive), or nullopt.
     std::optional<std::string_view> header(std::string_view name) const;
@@ -44,6 +47,13 @@ struct Response {
     /// `{"error": {"type": type, "message": message}}` with the given status.
     static Response error(int status, std::string_view type, std::string_view message);
 };
+
+/// True when `id` may be used as a request id: 1 to 128 characters of [A-Za-z0-9._:-] (so it is
+/// safe to log and to forward upstream as-is).
+bool is_valid_request_id(std::string_view id);
+
+/// A fresh random request id: 16 lower-case hex digits.
+std::string generate_request_id();
 
 /// Decodes %XX escapes; nullopt on a malformed escape. '+' is left alone (paths, not forms).
 std::optional<std::string> percent_decode(std::string_view text);

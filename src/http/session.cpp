@@ -323,7 +323,9 @@ net::awaitable<bool> write_response(beast::tcp_stream& stream,
                                     Response response,
                                     unsigned version,
                                     bool keep_alive,
-                                    bool head_only) {
+                                    bool head_only,
+                                    std::string request_id) {
+    response.headers.push_back(Header{"X-Request-Id", std::move(request_id)});
     BeastResponse out = to_beast(std::move(response), version, keep_alive, head_only);
     stream.expires_after(config.body_timeout);
     auto [ec, bytes] = co_await bhttp::async_write(stream, out, kNoThrow);
@@ -391,7 +393,8 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                                     std::to_string(config.max_header_bytes) + " bytes"),
                 11,
                 false,
-                false);
+                false,
+                generate_request_id());
             report.done(kUnmatchedRoute, Method::kOther, 431);
             co_await close_gracefully(stream);
             co_return;
@@ -406,7 +409,8 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                         400, "bad_request", "malformed request head: " + head_ec.message()),
                     11,
                     false,
-                    false);
+                    false,
+                    generate_request_id());
                 report.done(kUnmatchedRoute, Method::kOther, 400);
                 co_await close_gracefully(stream);
             }
@@ -419,6 +423,12 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         Request request;
         request.remote_address = remote_address;
         HeadCheck check = check_head(parser, state.router, request);
+        if (auto given = request.header("X-Request-Id"); given && is_valid_request_id(*given)) {
+            request.request_id = std::string(*given);
+        } else {
+            request.request_id = generate_request_id();
+        }
+        const std::string request_id = request.request_id;  // request moves to the pool
         const Method method = request.method;
         const bool head_only = method == Method::kHead;
         bool keep_alive = parser.get().keep_alive();
@@ -430,7 +440,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
             keep_alive = keep_alive && !body_unread && status != 400 && status != 413 &&
                          !state.stopping.load(std::memory_order_relaxed);
             const bool written = co_await write_response(
-                stream, config, std::move(*check.reject), version, keep_alive, head_only);
+                stream, config, std::move(*check.reject), version, keep_alive, head_only, request_id);
             // 411/413/415 matched a route; 400/404/405 did not.
             report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
                                                      : kUnmatchedRoute,
@@ -477,7 +487,8 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                                         route.pattern),
                     version,
                     false,
-                    head_only);
+                    head_only,
+                    request_id);
                 report.done(route.pattern, method, 413);
                 co_await close_gracefully(stream);
                 co_return;
@@ -491,7 +502,8 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                             400, "bad_request", "malformed request body: " + body_ec.message()),
                         version,
                         false,
-                        head_only);
+                        head_only,
+                        request_id);
                     report.done(route.pattern, method, 400);
                     co_await close_gracefully(stream);
                 }
@@ -527,7 +539,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         keep_alive = keep_alive && !state.stopping.load(std::memory_order_relaxed);
         const int status = sent_status(response.status);
         const bool written = co_await write_response(
-            stream, config, std::move(response), version, keep_alive, head_only);
+            stream, config, std::move(response), version, keep_alive, head_only, request_id);
         report.done(route.pattern, method, status);
         if (!written) {
             co_return;

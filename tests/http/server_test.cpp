@@ -736,3 +736,64 @@ TEST(HttpServer, ListensOnIpv6Loopback) {
 
 }  // namespace
 }  // namespace ragd::http
+
+namespace ragd::http {
+namespace {
+
+Router request_id_router() {
+    Router router;
+    router.add(Method::kGet, "/id", [](const Request& request) {
+        return Response::json(200, "{\"seen\":\"" + request.request_id + "\"}");
+    });
+    return router;
+}
+
+TEST(HttpServer, RequestIdIsEchoedOrGenerated) {
+    TestServer server(small_config(), request_id_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.connected());
+
+    ASSERT_TRUE(client.send(get("/id", "X-Request-Id: abc-123_x.y:z\r\n")));
+    auto given = client.read_response();
+    ASSERT_TRUE(given);
+    EXPECT_EQ(given->headers.at("x-request-id"), "abc-123_x.y:z");
+    EXPECT_EQ(body_json(*given).at("seen").as_string(), "abc-123_x.y:z");
+
+    ASSERT_TRUE(client.send(get("/id")));
+    auto generated = client.read_response();
+    ASSERT_TRUE(generated);
+    const std::string id = generated->headers.at("x-request-id");
+    EXPECT_EQ(id.size(), 16u);
+    EXPECT_TRUE(is_valid_request_id(id));
+    EXPECT_EQ(body_json(*generated).at("seen").as_string(), id);
+
+    // Unsafe or oversized ids are replaced, never echoed (they would end up in logs upstream).
+    for (const std::string& bad : {std::string("has space"), std::string(129, 'a'),
+                                  std::string("quote\"")}) {
+        ASSERT_TRUE(client.send(get("/id", "X-Request-Id: " + bad + "\r\n")));
+        auto replaced = client.read_response();
+        ASSERT_TRUE(replaced);
+        EXPECT_NE(replaced->headers.at("x-request-id"), bad);
+        EXPECT_TRUE(is_valid_request_id(replaced->headers.at("x-request-id")));
+    }
+
+    // Errors the server answers itself carry an id too.
+    ASSERT_TRUE(client.send(get("/nowhere", "X-Request-Id: lost-1\r\n")));
+    auto not_found = client.read_response();
+    ASSERT_TRUE(not_found);
+    EXPECT_EQ(not_found->status, 404);
+    EXPECT_EQ(not_found->headers.at("x-request-id"), "lost-1");
+}
+
+TEST(RequestId, Validation) {
+    EXPECT_TRUE(is_valid_request_id("a"));
+    EXPECT_TRUE(is_valid_request_id(std::string(128, 'z')));
+    EXPECT_FALSE(is_valid_request_id(""));
+    EXPECT_FALSE(is_valid_request_id(std::string(129, 'z')));
+    EXPECT_FALSE(is_valid_request_id("a b"));
+    EXPECT_FALSE(is_valid_request_id("a\r\nb"));
+    EXPECT_NE(generate_request_id(), generate_request_id());
+}
+
+}  // namespace
+}  // namespace ragd::http

@@ -247,6 +247,18 @@ class QueryAndSearchTest(ApiTestBase):
             self.assertIn(key, doc)
         self.assertLessEqual(doc["created_at"], doc["updated_at"])
 
+    def test_request_id_round_trip(self):
+        resp = self.server.request("POST", "/v1/query", {"query": "raft leader"},
+                                   headers={"X-Request-Id": "client-req-42"})
+        self.assertStatus(resp, 200)
+        self.assertEqual(resp.headers.get("x-request-id"), "client-req-42")
+        resp = self.server.request("POST", "/v1/query", {"query": ""})
+        self.assertStatus(resp, 400)
+        generated = resp.headers.get("x-request-id", "")
+        self.assertRegex(generated, r"^[0-9a-f]{16}$")
+        resp = self.server.request("GET", "/health", headers={"X-Request-Id": "bad id"})
+        self.assertNotEqual(resp.headers.get("x-request-id"), "bad id")
+
     def test_health_ready_stats(self):
         resp = self.server.request("GET", "/health")
         self.assertStatus(resp, 200)
