@@ -1,6 +1,6 @@
 // libFuzzer harness: arbitrary bytes through Beast's request_parser with ragd's default limits,
-// then through the router and percent-decoding, as the server would (no sockets; cf. Beast's
-// test/fuzz/http_request.cpp).
+// then through the server's own head checks (detail::check_head), as a connection would (no
+// sockets; cf. Beast's test/fuzz/http_request.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -12,6 +12,7 @@
 
 #include "core/config.hpp"
 #include "http/message.hpp"
+#include "http/request_head.hpp"
 #include "http/router.hpp"
 
 namespace {
@@ -28,26 +29,12 @@ ragd::http::Router make_router() {
     router.add(Method::kGet, "/v1/documents/{id}", ok);
     router.add(Method::kDelete, "/v1/documents/{id}", ok);
     router.add(Method::kGet, "/v1/documents/stats", ok);
-    router.add(Method::kPost, "/v1/query", ok);
+    ragd::http::RouteOptions json_route;
+    json_route.json_body = true;  // reaches the 411, 413 and 415 checks
+    json_route.max_body_bytes = 1024;
+    router.add(Method::kPost, "/v1/query", ok, json_route);
     router.add(Method::kGet, "/v1/collections/{coll}/documents/{id}", ok);
     return router;
-}
-
-Method to_method(bhttp::verb verb) {
-    switch (verb) {
-        case bhttp::verb::get:
-            return Method::kGet;
-        case bhttp::verb::head:
-            return Method::kHead;
-        case bhttp::verb::post:
-            return Method::kPost;
-        case bhttp::verb::put:
-            return Method::kPut;
-        case bhttp::verb::delete_:
-            return Method::kDelete;
-        default:
-            return Method::kOther;
-    }
 }
 
 }  // namespace
@@ -72,14 +59,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!parser.is_header_done()) {
             break;
         }
-        const std::string_view target = parser.get().target();
-        const std::string_view raw_path = target.substr(0, target.find('?'));
-        (void)ragd::http::percent_decode(raw_path);
-        const auto match = router.match(to_method(parser.get().method()), raw_path);
-        if (match.route != nullptr) {
-            for (const auto& [name, value] : match.params) {
-                (void)ragd::http::Response::error(404, "not_found", name + "=" + value);
-            }
+        // The server's own head checks: request construction, routing, 400/404/405/411/413/415.
+        ragd::http::Request request;
+        auto check = ragd::http::detail::check_head(parser, router, request);
+        if (check.reject && (check.reject->status < 400 || check.reject->body.empty())) {
+            __builtin_trap();  // a rejection must be a client error with a JSON body
+        }
+        if (!check.reject && check.match.route == nullptr) {
+            __builtin_trap();  // accepted requests always have a route
         }
         if (!parser.is_done()) {
             break;
