@@ -22,13 +22,35 @@
 namespace ragd::metrics {
 namespace {
 
+/// A gauge family with one unlabelled series, which is what most of ragd's gauges are.
+prometheus::Gauge& unlabelled_gauge(prometheus::Registry& registry,
+                                    const std::string& name,
+                                    const std::string& help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+}
+
 // Request latency: from 1 ms (an inline /health) to 60 s (a slow generation).
 const prometheus::Histogram::BucketBoundaries kRequestBuckets = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 // Stages: fusion and lexical embedding take tens of microseconds, so start lower.
-const prometheus::Histogram::BucketBoundaries kStageBuckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-    0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
+const prometheus::Histogram::BucketBoundaries kStageBuckets = {0.0001,
+                                                               0.00025,
+                                                               0.0005,
+                                                               0.001,
+                                                               0.0025,
+                                                               0.005,
+                                                               0.01,
+                                                               0.025,
+                                                               0.05,
+                                                               0.1,
+                                                               0.25,
+                                                               0.5,
+                                                               1,
+                                                               2.5,
+                                                               5,
+                                                               10,
+                                                               30,
+                                                               60};
 
 constexpr std::array<Stage, 5> kStages = {
     Stage::kEmbed, Stage::kVector, Stage::kBm25, Stage::kFuse, Stage::kGenerate};
@@ -46,8 +68,10 @@ struct RequestSeries {
     prometheus::Histogram* duration = nullptr;
 };
 
-prometheus::MetricFamily single_value_family(std::string name, std::string help,
-                                             prometheus::MetricType type, double value) {
+prometheus::MetricFamily single_value_family(std::string name,
+                                             std::string help,
+                                             prometheus::MetricType type,
+                                             double value) {
     prometheus::MetricFamily family;
     family.name = std::move(name);
     family.help = std::move(help);
@@ -74,21 +98,28 @@ std::vector<prometheus::MetricFamily> process_families() {
     using prometheus::MetricType;
     families.push_back(single_value_family("process_cpu_seconds_total",
                                            "Total user and system CPU time spent in seconds.",
-                                           MetricType::Counter, snapshot->cpu_seconds));
+                                           MetricType::Counter,
+                                           snapshot->cpu_seconds));
     families.push_back(single_value_family("process_resident_memory_bytes",
-                                           "Resident memory size in bytes.", MetricType::Gauge,
+                                           "Resident memory size in bytes.",
+                                           MetricType::Gauge,
                                            snapshot->resident_memory_bytes));
     families.push_back(single_value_family("process_virtual_memory_bytes",
-                                           "Virtual memory size in bytes.", MetricType::Gauge,
+                                           "Virtual memory size in bytes.",
+                                           MetricType::Gauge,
                                            snapshot->virtual_memory_bytes));
-    families.push_back(single_value_family("process_open_fds", "Number of open file descriptors.",
-                                           MetricType::Gauge, snapshot->open_fds));
+    families.push_back(single_value_family("process_open_fds",
+                                           "Number of open file descriptors.",
+                                           MetricType::Gauge,
+                                           snapshot->open_fds));
     families.push_back(single_value_family("process_max_fds",
                                            "Maximum number of open file descriptors.",
-                                           MetricType::Gauge, snapshot->max_fds));
-    families.push_back(single_value_family(
-        "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-        MetricType::Gauge, snapshot->start_time_seconds));
+                                           MetricType::Gauge,
+                                           snapshot->max_fds));
+    families.push_back(single_value_family("process_start_time_seconds",
+                                           "Start time of the process since unix epoch in seconds.",
+                                           MetricType::Gauge,
+                                           snapshot->start_time_seconds));
     return families;
 }
 
@@ -96,11 +127,16 @@ std::vector<prometheus::MetricFamily> process_families() {
 
 const char* stage_name(Stage stage) {
     switch (stage) {
-        case Stage::kEmbed: return "embed";
-        case Stage::kVector: return "vector";
-        case Stage::kBm25: return "bm25";
-        case Stage::kFuse: return "fuse";
-        case Stage::kGenerate: return "generate";
+        case Stage::kEmbed:
+            return "embed";
+        case Stage::kVector:
+            return "vector";
+        case Stage::kBm25:
+            return "bm25";
+        case Stage::kFuse:
+            return "fuse";
+        case Stage::kGenerate:
+            return "generate";
     }
     return "unknown";
 }
@@ -116,43 +152,27 @@ struct Metrics::Impl {
                                .Help("Time from a request head being read to its response "
                                      "being written, by route pattern.")
                                .Register(registry)),
-          inflight(prometheus::BuildGauge()
-                       .Name("ragd_inflight_requests")
-                       .Help("Requests whose head was read and whose response is not yet "
-                             "written.")
-                       .Register(registry)
-                       .Add({})),
-          open_connections(prometheus::BuildGauge()
-                               .Name("ragd_open_connections")
-                               .Help("Open client connections.")
-                               .Register(registry)
-                               .Add({})),
+          inflight(unlabelled_gauge(registry,
+                                    "ragd_inflight_requests",
+                                    "Requests whose head was read and whose response is not yet "
+                                    "written.")),
+          open_connections(
+              unlabelled_gauge(registry, "ragd_open_connections", "Open client connections.")),
           shed_queue_full(prometheus::BuildCounter()
                               .Name("ragd_shed_total")
                               .Help("Requests refused with 503 instead of being run, by reason.")
                               .Register(registry)
                               .Add({{"reason", "queue_full"}})),
-          index_documents(prometheus::BuildGauge()
-                              .Name("ragd_index_documents")
-                              .Help("Documents in storage.")
-                              .Register(registry)
-                              .Add({})),
-          index_chunks(prometheus::BuildGauge()
-                           .Name("ragd_index_chunks")
-                           .Help("Chunks in storage.")
-                           .Register(registry)
-                           .Add({})),
-          index_vectors(prometheus::BuildGauge()
-                            .Name("ragd_index_vectors")
-                            .Help("Vectors in the HNSW index.")
-                            .Register(registry)
-                            .Add({})),
-          index_lag(prometheus::BuildGauge()
-                        .Name("ragd_index_change_seq_lag")
-                        .Help("Storage change sequence minus the lowest sequence the indexes "
-                              "have applied; 0 when caught up.")
-                        .Register(registry)
-                        .Add({})) {
+          index_documents(
+              unlabelled_gauge(registry, "ragd_index_documents", "Documents in storage.")),
+          index_chunks(unlabelled_gauge(registry, "ragd_index_chunks", "Chunks in storage.")),
+          index_vectors(
+              unlabelled_gauge(registry, "ragd_index_vectors", "Vectors in the HNSW index.")),
+          index_lag(
+              unlabelled_gauge(registry,
+                               "ragd_index_change_seq_lag",
+                               "Storage change sequence minus the lowest sequence the indexes "
+                               "have applied; 0 when caught up.")) {
         auto& stages = prometheus::BuildHistogram()
                            .Name("ragd_stage_duration_seconds")
                            .Help("Wall time of each query pipeline stage.")
@@ -193,7 +213,8 @@ struct Metrics::Impl {
     IndexSource index_source;
 };
 
-RequestSeries& Metrics::Impl::request_series(std::string_view route, std::string_view method,
+RequestSeries& Metrics::Impl::request_series(std::string_view route,
+                                             std::string_view method,
                                              int status) {
     std::array<char, 16> code_text{};
     const auto [code_end, code_error] =
@@ -223,7 +244,9 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 
 Metrics::~Metrics() = default;
 
-void Metrics::observe_request(std::string_view route, std::string_view method, int status,
+void Metrics::observe_request(std::string_view route,
+                              std::string_view method,
+                              int status,
                               double seconds) {
     RequestSeries& series = impl_->request_series(route, method, status);
     series.requests->Increment();
