@@ -8,10 +8,14 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
 # Core registry and text serializer only (target prometheus-cpp::core); ragd serves /metrics itself.
 find_package(prometheus-cpp CONFIG REQUIRED)
+# Logging: spdlog's async logger and sinks (spdlog::spdlog; Debian builds it on external fmt).
+find_package(spdlog CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
 # cmark's CMake config insists on the cmark executable, which libcmark-dev does not ship.
 pkg_check_modules(CMARK REQUIRED IMPORTED_TARGET libcmark)
+# Redis L2 cache: only the RESP reader and command formatter are used (src/cache/redis_client.cpp).
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 
 find_path(HNSWLIB_INCLUDE_DIR hnswlib/hnswlib.h REQUIRED)
 add_library(hnswlib INTERFACE IMPORTED)

@@ -9,10 +9,12 @@ BUILD_PACKAGES=(
     libssl-dev libsqlite3-dev libhnswlib-dev libxapian-dev
     libcmark-dev libgumbo-dev libcli11-dev libspdlog-dev libfmt-dev
     libtomlplusplus-dev prometheus-cpp-dev curl
+    libhiredis-dev  # Redis L2 cache: hiredis' reader and formatter only, under Asio sockets
 )
 TEST_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev python3 clang-14 libclang-rt-14-dev
     prometheus  # promtool, which checks the /metrics exposition format
+    redis-server  # the cache tests start a real one on an ephemeral port
 )
 
 want=("${BUILD_PACKAGES[@]}")

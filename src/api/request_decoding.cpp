@@ -196,6 +196,36 @@ core::Result<QueryRequest> decode_query_request(std::string_view body, const Lim
             }
         }
     }
+    if (auto it = obj.find("stream"); it != obj.end() && !it->value().is_null()) {
+        if (!it->value().is_bool()) {
+            return invalid("stream: must be true or false");
+        }
+        request.stream = it->value().as_bool();
+    }
+    if (auto it = obj.find("max_tokens"); it != obj.end() && !it->value().is_null()) {
+        const auto& v = it->value();
+        const bool integral = v.is_int64() || v.is_uint64();
+        const std::uint64_t tokens =
+            v.is_uint64() ? v.as_uint64()
+                          : (v.is_int64() && v.as_int64() > 0 ? static_cast<std::uint64_t>(v.as_int64())
+                                                              : 0);
+        if (!integral || tokens < 1 || tokens > limits.max_tokens_limit) {
+            return invalid("max_tokens: must be an integer between 1 and " +
+                           std::to_string(limits.max_tokens_limit));
+        }
+        request.max_tokens = static_cast<std::size_t>(tokens);
+    }
+    if (auto it = obj.find("temperature"); it != obj.end() && !it->value().is_null()) {
+        const auto& v = it->value();
+        if (!v.is_number()) {
+            return invalid("temperature: must be a number between 0 and 2");
+        }
+        const double temperature = v.to_number<double>();
+        if (!(temperature >= 0 && temperature <= 2)) {
+            return invalid("temperature: must be a number between 0 and 2");
+        }
+        request.temperature = temperature;
+    }
     return request;
 }
 

@@ -15,6 +15,9 @@ namespace ragd::api {
 struct QueryRequest {
     std::string query;
     pipeline::QueryOptions options;
+    bool stream = false;           ///< answer as Server-Sent Events (/v1/query only)
+    std::size_t max_tokens = 0;    ///< 0: the server default (llm.max_tokens)
+    double temperature = -1;       ///< negative: the server default (llm.temperature)
 };
 
 struct Limits {
@@ -23,6 +26,7 @@ struct Limits {
     std::size_t max_query_bytes = 8192;    ///< longest query text
     std::size_t max_filter_terms = 16;     ///< metadata filter pairs
     std::size_t max_batch_documents = 1000;
+    std::size_t max_tokens_limit = 4096;   ///< largest max_tokens a request may ask for
 };
 
 /// Body of POST /v1/query and /v1/search.

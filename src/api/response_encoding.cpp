@@ -77,10 +77,22 @@ json::value encode_answer(const pipeline::AnswerOutcome& outcome) {
     for (const auto& hit : outcome.sources) {
         sources.push_back(encode_source(hit));
     }
+    json::array cited;
+    for (std::size_t number : outcome.generation.cited) {
+        cited.push_back(number);
+    }
+    // The same fields as an LLM answer (api/query_route.cpp), so clients need one parser.
+    json::object timings = encode_timings(outcome.timings).as_object();
+    timings["llm_first_token"] = 0.0;
     return json::object{{"answer", outcome.generation.text},
                         {"generator", outcome.generation.generator},
+                        {"model", nullptr},
+                        {"cited", std::move(cited)},
+                        {"usage", nullptr},
+                        {"upstream_attempts", 0},
+                        {"fallbacks", json::array()},
                         {"sources", std::move(sources)},
-                        {"timings_ms", encode_timings(outcome.timings)},
+                        {"timings_ms", std::move(timings)},
                         {"cached", false}};
 }
 

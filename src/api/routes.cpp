@@ -2,6 +2,10 @@
 
 #include <boost/json.hpp>
 
+#include "api/access_rules.hpp"
+#include "api/auth.hpp"
+#include "api/query_route.hpp"
+#include "api/readiness.hpp"
 #include "api/request_decoding.hpp"
 #include "api/response_encoding.hpp"
 #include "api/server_metrics.hpp"
@@ -23,6 +27,7 @@ Limits limits_from(const core::Config& config) {
     Limits limits;
     limits.default_top_k = config.retrieval.top_k;
     limits.max_top_k = config.retrieval.max_top_k;
+    limits.max_tokens_limit = config.llm.max_tokens_limit;
     return limits;
 }
 
@@ -46,7 +51,8 @@ int status_for(core::ErrorCode code) {
 }
 
 void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config,
-                     metrics::Metrics* metrics) {
+                     metrics::Metrics* metrics, ReadinessRegistry* readiness,
+                     llm::Answerer* answerer, cache::AnswerCache* answer_cache) {
     const Limits limits = limits_from(config);
     http::RouteOptions query_route;
     query_route.max_body_bytes = config.server.max_query_body_bytes;
@@ -56,50 +62,65 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
     document_route.json_body = true;
     http::RouteOptions inline_route;
     inline_route.dispatch = http::Dispatch::kInline;
+    // Every /v1 route is guarded (auth.hpp); with auth off the guard admits everyone.
+    // /health and /ready stay open for probes.
+    const std::shared_ptr<const Authenticator> auth = make_authenticator(config);
+    const Protection answer_access{Scope::kQuery, std::string(kDefaultCollection), true};
+    const Protection query_access{Scope::kQuery, std::string(kDefaultCollection), false};
+    const Protection ingest_access{Scope::kIngest, std::string(kDefaultCollection), false};
+    const Protection admin_access{Scope::kAdmin, "", false};
 
     router.add(http::Method::kGet, "/health", [](const http::Request&) {
         return http::Response::json(200, R"({"status":"ok"})");
     }, inline_route);
 
-    router.add(http::Method::kGet, "/ready", [&engine](const http::Request&) {
-        auto last = engine.storage().last_seq();
-        auto stats = engine.index_stats();
-        std::int64_t applied = std::min(stats.vectors_applied_seq, stats.bm25_applied_seq);
-        bool storage_ok = last.has_value();
-        bool caught_up = storage_ok && applied >= *last;
-        json::object body{
-            {"status", caught_up ? "ready" : "not_ready"},
-            {"storage", storage_ok ? "ok" : last.error().detail},
-            {"indexes", json::object{{"applied_seq", applied},
-                                     {"storage_seq", storage_ok ? *last : -1},
-                                     {"vectors", stats.vectors},
-                                     {"bm25_chunks", stats.bm25_chunks}}},
-        };
-        return json_response(caught_up ? 200 : 503, body);
+    std::shared_ptr<ReadinessRegistry> own_readiness;  // kept alive by the handlers below
+    if (readiness == nullptr) {
+        own_readiness = std::make_shared<ReadinessRegistry>();
+        readiness = own_readiness.get();
+    }
+    add_engine_checks(*readiness, engine);
+    router.add(http::Method::kGet, "/ready", [readiness, own_readiness](const http::Request&) {
+        ReadinessReport report = readiness->evaluate();
+        return json_response(report.ready ? 200 : 503, report.body);
     });
 
-    router.add(http::Method::kPost, "/v1/query",
-               [&engine, limits, metrics](const http::Request& request) {
-        auto decoded = decode_query_request(request.body, limits);
-        if (!decoded) {
-            return error_response(decoded.error());
+    QueryRouteDeps query_deps;
+    query_deps.engine = &engine;
+    query_deps.answerer = answerer;
+    query_deps.metrics = metrics;
+    query_deps.limits = limits;
+    llm::BulkheadOptions admission;
+    admission.max_concurrent = config.server.max_inflight_queries;
+    admission.max_queue = config.server.max_waiting_queries;
+    admission.queue_timeout = config.server.query_queue_timeout;
+    query_deps.admission = std::make_shared<llm::Bulkhead>(admission);
+    query_deps.default_max_tokens = config.llm.max_tokens;
+    query_deps.default_temperature = config.llm.temperature;
+    if (answer_cache != nullptr && config.cache.l1_max_bytes > 0) {
+        query_deps.cache = answer_cache;
+        query_deps.flights = std::make_shared<cache::Singleflight<std::string>>();
+    }
+    // What answers, as part of every cache key: the chain with its models.
+    query_deps.generator_id = "extractive";
+    if (answerer != nullptr) {
+        query_deps.generator_id.clear();
+        for (const llm::UpstreamStatus& upstream : answerer->upstream_statuses()) {
+            query_deps.generator_id += upstream.name + "/" + upstream.model + ",";
         }
-        auto outcome = engine.query().answer(decoded->query, decoded->options);
-        if (!outcome) {
-            return error_response(outcome.error());
-        }
-        if (metrics != nullptr) {
-            observe_stages(*metrics, outcome->timings, decoded->options.mode, /*answered=*/true);
-        }
-        return json_response(200, encode_answer(*outcome));
-    }, query_route);
+        query_deps.generator_id += "extractive";
+    }
+    router.add_async(http::Method::kPost, "/v1/query",
+                     guard_async(auth, answer_access, make_query_handler(std::move(query_deps))),
+                     query_route);
 
-    router.add(http::Method::kPost, "/v1/search",
-               [&engine, limits, metrics](const http::Request& request) {
+    router.add(http::Method::kPost, "/v1/search", guard(auth, query_access,
+               [&engine, limits, metrics](const http::Request& request, const Principal& caller) {
         auto decoded = decode_query_request(request.body, limits);
         if (!decoded) {
             return error_response(decoded.error());
         }
+        restrict_query(caller, decoded->options);
         auto outcome = engine.query().search(decoded->query, decoded->options);
         if (!outcome) {
             return error_response(outcome.error());
@@ -108,17 +129,19 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
             observe_stages(*metrics, outcome->timings, decoded->options.mode, /*answered=*/false);
         }
         return json_response(200, encode_search(*outcome));
-    }, query_route);
+    }), query_route);
 
-    router.add(http::Method::kPost, "/v1/documents",
-               [&engine, limits](const http::Request& request) {
+    router.add(http::Method::kPost, "/v1/documents", guard(auth, ingest_access,
+               [&engine, limits](const http::Request& request, const Principal& caller) {
         auto decoded = decode_documents_request(request.body, limits);
         if (!decoded) {
             return error_response(decoded.error());
         }
         json::array results;
         for (auto& document : *decoded) {
-            auto result = engine.ingest().ingest(std::move(document));
+            auto prepared = prepare_ingest(caller, document, engine.storage());
+            auto result = prepared ? engine.ingest().ingest(std::move(document))
+                                   : core::Result<pipeline::IngestResult>(prepared.error());
             if (!result) {
                 // Earlier documents of the batch are stored; say which failed and which made it.
                 auto response = error_response(result.error());
@@ -132,23 +155,35 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
                                            {"chunks", result->chunks}});
         }
         return json_response(201, json::object{{"documents", std::move(results)}});
-    }, document_route);
+    }), document_route);
 
-    router.add(http::Method::kGet, "/v1/documents/{id}", [&engine](const http::Request& request) {
+    // Another tenant's document answers exactly like a missing one.
+    router.add(http::Method::kGet, "/v1/documents/{id}", guard(auth, query_access,
+               [&engine](const http::Request& request, const Principal& caller) {
         const std::string& id = request.path_params.at("id");
         auto doc = engine.storage().get_document(id);
         if (!doc) {
             return error_response(doc.error());
         }
-        if (!doc->has_value()) {
+        if (!doc->has_value() || !may_access(caller, (*doc)->metadata)) {
             return http::Response::error(404, "not_found", "no document with id '" + id + "'");
         }
         return json_response(200, encode_document(**doc));
-    });
+    }));
 
-    router.add(http::Method::kDelete, "/v1/documents/{id}",
-               [&engine](const http::Request& request) {
+    router.add(http::Method::kDelete, "/v1/documents/{id}", guard(auth, ingest_access,
+               [&engine](const http::Request& request, const Principal& caller) {
         const std::string& id = request.path_params.at("id");
+        if (!caller.filter().empty()) {
+            auto doc = engine.storage().get_document(id);
+            if (!doc) {
+                return error_response(doc.error());
+            }
+            if (!doc->has_value() || !may_access(caller, (*doc)->metadata)) {
+                return http::Response::error(404, "not_found",
+                                             "no document with id '" + id + "'");
+            }
+        }
         auto deleted = engine.ingest().remove(id);
         if (!deleted) {
             return error_response(deleted.error());
@@ -157,9 +192,11 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
             return http::Response::error(404, "not_found", "no document with id '" + id + "'");
         }
         return json_response(200, json::object{{"deleted", true}, {"id", id}});
-    });
+    }));
 
-    router.add(http::Method::kGet, "/v1/stats", [&engine](const http::Request&) {
+    // Admin: the counts span every tenant.
+    router.add(http::Method::kGet, "/v1/stats", guard(auth, admin_access,
+               [&engine](const http::Request&, const Principal&) {
         auto stats = engine.storage().stats();
         if (!stats) {
             return error_response(stats.error());
@@ -180,17 +217,28 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
                                                        {"vector_memory_bytes",
                                                         index.vector_memory_bytes},
                                                        {"bm25_disk_bytes", index.bm25_disk_bytes}}}});
-    });
+    }));
 
     if (metrics != nullptr) {
         metrics->set_index_source(index_source(engine));
+        metrics->set_ready_source(
+            [readiness, own_readiness] { return readiness->evaluate().ready; });
         // On the compute pool: a scrape reads storage counts for the index gauges.
-        router.add(http::Method::kGet, "/metrics", [metrics](const http::Request&) {
+        http::Handler scrape = [metrics](const http::Request&) {
             http::Response response;
             response.content_type = std::string(metrics::kContentType);
             response.body = metrics->serialize();
             return response;
-        });
+        };
+        // Open by default (scrapers rarely send keys): protect it at the network level, or
+        // with auth.protect_metrics require an admin key.
+        if (config.auth.protect_metrics) {
+            scrape = guard(auth, admin_access,
+                           [scrape](const http::Request& request, const Principal&) {
+                return scrape(request);
+            });
+        }
+        router.add(http::Method::kGet, "/metrics", std::move(scrape));
     }
 }
 

@@ -4,6 +4,8 @@
 
 #include "core/config.hpp"
 #include "http/router.hpp"
+#include "cache/answer_cache.hpp"
+#include "llm/answerer.hpp"
 #include "metrics/metrics.hpp"
 #include "pipeline/engine.hpp"
 
@@ -12,10 +14,19 @@ namespace ragd::api {
 /// HTTP status for an error code (the one place that maps them).
 int status_for(core::ErrorCode code);
 
+class ReadinessRegistry;
+
 /// Registers every route on `router`; `engine` must outlive the server. With `metrics` (which
 /// must also outlive the server) it adds GET /metrics, records each query's stage timings and
-/// feeds the index gauges from `engine`; without, no route touches metrics.
+/// feeds the index and ragd_ready gauges; without, no route touches metrics. GET /ready reports
+/// `readiness` (which must outlive the server; the engine's storage and index checks are added
+/// to it), or without one a registry of its own holding only those checks. POST /v1/query answers
+/// through `answerer` (its LLM chain; must outlive the server), or the engine's extractive
+/// generator when null. With `answer_cache` (which must outlive the server) answers are cached
+/// and identical queries in flight coalesced.
 void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config,
-                     metrics::Metrics* metrics = nullptr);
+                     metrics::Metrics* metrics = nullptr, ReadinessRegistry* readiness = nullptr,
+                     llm::Answerer* answerer = nullptr,
+                     cache::AnswerCache* answer_cache = nullptr);
 
 }  // namespace ragd::api

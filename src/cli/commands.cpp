@@ -1,20 +1,27 @@
 #include "cli/commands.hpp"
 
-#include <boost/json.hpp>
-#include <stdlib.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <stdlib.h>
+
+#include "api/auth.hpp"
+#include "api/readiness.hpp"
 #include "api/response_encoding.hpp"
 #include "api/routes.hpp"
 #include "api/server_metrics.hpp"
+#include "core/log.hpp"
 #include "eval/beir.hpp"
 #include "eval/metrics.hpp"
 #include "http/server.hpp"
+#include "llm/answerer.hpp"
+#include "metrics/access_log.hpp"
+#include "metrics/logger.hpp"
 #include "pipeline/engine.hpp"
 
 namespace ragd::cli {
@@ -52,13 +59,18 @@ std::string one_line(std::string text, std::size_t max_chars) {
 
 void print_hits(const std::vector<pipeline::SourceHit>& hits) {
     for (const auto& hit : hits) {
-        std::string where = hit.chunk.source.empty() ? hit.chunk.chunk.document_id : hit.chunk.source;
+        std::string where =
+            hit.chunk.source.empty() ? hit.chunk.chunk.document_id : hit.chunk.source;
         std::string heading;
         for (const auto& h : hit.chunk.chunk.heading_path) {
             heading += (heading.empty() ? "" : " › ") + h;
         }
-        std::printf("[%zu] %s%s%s  (score %.4f)\n    %s\n", hit.number, where.c_str(),
-                    heading.empty() ? "" : " — ", heading.c_str(), hit.score,
+        std::printf("[%zu] %s%s%s  (score %.4f)\n    %s\n",
+                    hit.number,
+                    where.c_str(),
+                    heading.empty() ? "" : " — ",
+                    heading.c_str(),
+                    hit.score,
                     one_line(hit.chunk.chunk.text, 200).c_str());
     }
 }
@@ -72,17 +84,78 @@ pipeline::QueryOptions query_options(const core::Config& config, std::size_t top
 }  // namespace
 
 int run_serve(const core::Config& config) {
+    // Before anything else: a server that would be reachable without authentication by
+    // accident does not start at all.
+    auto auth_on = api::auth_required(config);
+    if (!auth_on) {
+        std::cerr << "ragd: " << auth_on.error().detail << "\n";
+        return 1;
+    }
     auto engine = open_engine(config);
     if (!engine) {
         return 1;
     }
     // Declared before the server: connections it ends while being destroyed still report.
+    auto logger = metrics::log_options(config.log);
+    if (!logger) {
+        std::cerr << "ragd: " << logger.error().detail << "\n";
+        return 1;
+    }
+    auto opened_logger = metrics::Logger::open(*logger);
+    if (!opened_logger) {
+        std::cerr << "ragd: " << opened_logger.error().detail << "\n";
+        return 1;
+    }
+    std::unique_ptr<metrics::Logger> log_sink = std::move(*opened_logger);
+    core::set_logger(log_sink.get());
+    metrics::AccessLog access_log(*log_sink);
     metrics::Metrics metrics;
-    api::ServerMetrics server_metrics(metrics);
+    metrics.set_log_dropped_source([sink = log_sink.get()] { return sink->dropped_lines(); });
+    api::ServerMetrics server_metrics(metrics, &access_log);
+    api::ReadinessRegistry readiness;
+    api::UpstreamMetricsObserver upstream_metrics(metrics);
+    http::Server server(config.server, http::Router{});
+    // After the server, so destroyed first: the LLM clients' sockets and timers belong to the
+    // server's io_context and must go while it exists. Server::run() returns only once every
+    // request frame has ended, so nothing still uses them.
+    // The LLM clients run on the server's io_context, so the routes are made once it exists.
+    auto created =
+        llm::Answerer::create(server.io_context().get_executor(), config.llm, &upstream_metrics);
+    if (!created) {
+        std::cerr << "ragd: " << created.error().detail << "\n";
+        return 1;
+    }
+    std::unique_ptr<llm::Answerer> answerer = std::move(*created);
+    cache::AnswerCacheOptions cache_options;
+    cache_options.l1_max_bytes = config.cache.l1_max_bytes;
+    cache_options.l1_shards = config.cache.l1_shards;
+    cache_options.ttl = config.cache.ttl;
+    cache_options.redis_url = config.cache.redis_url;
+    cache_options.redis_prefix = config.cache.redis_prefix;
+    cache_options.redis_max_connections = config.cache.redis_max_connections;
+    cache_options.redis_command_timeout = config.cache.redis_command_timeout;
+    cache_options.redis_connect_timeout = config.cache.redis_connect_timeout;
+    cache_options.redis_down_backoff = config.cache.redis_down_backoff;
+    cache_options.semantic_enabled = config.cache.semantic_enabled;
+    cache_options.semantic_threshold = static_cast<float>(config.cache.semantic_threshold);
+    cache_options.semantic_max_entries = config.cache.semantic_max_entries;
+    auto answer_cache =
+        cache::AnswerCache::create(cache_options, server.io_context().get_executor());
+    if (!answer_cache) {
+        std::cerr << "ragd: cache: " << answer_cache.error().detail << "\n";
+        return 1;
+    }
+    cache::AnswerCache& answers = **answer_cache;
+    api::add_cache_checks(readiness, answers);
+    metrics.add_sampled_source([&answers] { return api::cache_families(answers.stats()); });
+    metrics.add_scrape_hook(
+        [&upstream_metrics, &answerer] { upstream_metrics.refresh(*answerer); });
+    api::add_upstream_checks(readiness, *answerer);
     http::Router router;
-    api::register_routes(router, *engine, config, &metrics);
-    http::Server server(config.server, std::move(router));
+    api::register_routes(router, *engine, config, &metrics, &readiness, answerer.get(), &answers);
+    server.set_router(std::move(router));
     server.set_observer(&server_metrics);
+    server.set_drain_listener([&readiness] { readiness.set_draining(); });
     if (auto listening = server.listen(); !listening) {
         std::cerr << "ragd: " << listening.error().detail << "\n";
         return 1;
@@ -90,6 +163,8 @@ int run_serve(const core::Config& config) {
     std::printf("listening on %s\n", server.local_endpoint().c_str());
     std::fflush(stdout);
     server.run();
+    // The io_context still exists (it goes with the server): close pooled upstream sockets now.
+    answerer->close_idle();
     std::cerr << "ragd: stopped\n";
     return 0;
 }
@@ -106,13 +181,22 @@ int run_ingest(core::Config config, const std::vector<std::string>& paths) {
     std::size_t created = 0, replaced = 0, unchanged = 0, chunks = 0;
     auto report = engine->ingest().ingest_paths(paths, [&](const pipeline::IngestResult& result) {
         switch (result.status) {
-            case storage::UpsertStatus::kCreated: ++created; break;
-            case storage::UpsertStatus::kReplaced: ++replaced; break;
-            case storage::UpsertStatus::kUnchanged: ++unchanged; break;
+            case storage::UpsertStatus::kCreated:
+                ++created;
+                break;
+            case storage::UpsertStatus::kReplaced:
+                ++replaced;
+                break;
+            case storage::UpsertStatus::kUnchanged:
+                ++unchanged;
+                break;
         }
         chunks += result.chunks;
-        std::printf("%-9s %s  %s  (%zu chunks)\n", api::upsert_status_name(result.status),
-                    result.id.c_str(), result.source.c_str(), result.chunks);
+        std::printf("%-9s %s  %s  (%zu chunks)\n",
+                    api::upsert_status_name(result.status),
+                    result.id.c_str(),
+                    result.source.c_str(),
+                    result.chunks);
     });
     if (auto flushed = engine->maintainer().flush(); !flushed) {
         report.problems.push_back({"(indexes)", flushed.error().detail});
@@ -122,10 +206,17 @@ int run_ingest(core::Config config, const std::vector<std::string>& paths) {
     for (const auto& problem : report.problems) {
         std::fprintf(stderr, "error: %s: %s\n", problem.path.c_str(), problem.reason.c_str());
     }
-    std::printf("ingested %zu files (%zu created, %zu replaced, %zu unchanged), %zu chunks, "
-                "%.2f MB in %.2f s; %zu failed\n",
-                report.results.size(), created, replaced, unchanged, chunks,
-                static_cast<double>(report.bytes) / 1e6, seconds, report.problems.size());
+    std::printf(
+        "ingested %zu files (%zu created, %zu replaced, %zu unchanged), %zu chunks, "
+        "%.2f MB in %.2f s; %zu failed\n",
+        report.results.size(),
+        created,
+        replaced,
+        unchanged,
+        chunks,
+        static_cast<double>(report.bytes) / 1e6,
+        seconds,
+        report.problems.size());
     return report.problems.empty() ? 0 : 2;
 }
 
@@ -143,7 +234,8 @@ int run_query(const core::Config& config, const std::string& text, std::size_t t
         std::cout << boost::json::serialize(api::encode_answer(*outcome)) << "\n";
         return 0;
     }
-    std::printf("%s\n\n(generator: %s)\nSources:\n", outcome->generation.text.c_str(),
+    std::printf("%s\n\n(generator: %s)\nSources:\n",
+                outcome->generation.text.c_str(),
                 outcome->generation.generator.c_str());
     print_hits(outcome->sources);
     return 0;

@@ -7,7 +7,10 @@
 #include <optional>
 
 #include "cli/commands.hpp"
+#include "cli/keys_command.hpp"
 #include "core/config_loader.hpp"
+#include "loadgen/bench_command.hpp"
+#include "mock/mock_server.hpp"
 
 namespace {
 
@@ -48,6 +51,29 @@ std::optional<ragd::core::Config> build_config(const CommonFlags& flags,
         return std::nullopt;
     }
     return *config;
+}
+
+// `ragd bench` takes every value as typed; loadgen::parse_bench_args validates them.
+void add_bench_options(CLI::App* bench, ragd::loadgen::BenchArgs& args) {
+    bench->add_option("--url", args.url, "target, e.g. http://127.0.0.1:8080/v1/query")->required();
+    bench->add_option("--users", args.users, "concurrent users (open loop: connection cap)");
+    bench->add_option("--sweep", args.sweep, "users per level, e.g. 100,500,1000");
+    bench->add_option("--duration", args.duration, "measured time per level (default 30s)");
+    bench->add_option("--ramp-up", args.ramp_up, "unmeasured start-up (default 1ms/user, <=5s)");
+    bench->add_option("--think-time", args.think_time, "closed loop pause between requests");
+    bench->add_option("--rate", args.rate, "open loop: arrivals per second (a list sweeps)");
+    bench->add_option("--queries", args.queries_file, "query file, one per line");
+    bench->add_option("--repeat-fraction", args.repeat_fraction, "share of repeated queries");
+    bench->add_option("--body-template", args.body_template, "body; {query} is substituted");
+    bench->add_option("--method", args.method, "HTTP method (default POST with a body)");
+    bench->add_option("--header", args.headers, "extra header 'Name: value' (repeatable)")
+        ->allow_extra_args(false);
+    bench->add_flag("--stream", args.stream, "expect SSE; record time to the first event");
+    bench->add_option("--timeout", args.timeout, "per request (default 30s)");
+    bench->add_option("--json", args.json_path, "write every level as JSON");
+    bench->add_option("--html", args.html_path, "write a self-contained HTML report");
+    bench->add_option("--min-success", args.min_success, "sweep stops below this % (95)");
+    bench->add_option("--threads", args.threads, "I/O threads (default 1, 2 on 4+ cores)");
 }
 
 }  // namespace
@@ -114,6 +140,38 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"hybrid", "vector", "bm25"}));
     eval->add_option("--run-out", eval_options.run_out, "write the ranking as a TREC run file");
 
+    ragd::mock::MockLlmOptions mock_options;
+    std::string mock_error_kinds = "500,429";
+    auto* mock = app.add_subcommand("mock-llm", "fake OpenAI/Anthropic LLM server for tests");
+    mock->add_option("--listen", mock_options.listen, "HOST:PORT (port 0 picks a free port)");
+    mock->add_option("--latency-ms", mock_options.latency_ms, "time to first token, ms");
+    mock->add_option("--tokens-per-second", mock_options.tokens_per_second, "0: all at once");
+    mock->add_option("--error-rate", mock_options.error_rate, "fraction of failed requests, 0..1");
+    mock->add_option("--error-kinds", mock_error_kinds, "comma list of 500,429,reset,stall");
+    mock->add_option("--threads", mock_options.threads, "I/O threads (0: one per core)");
+    mock->add_option("--seed", mock_options.seed, "seeds the text and the error sequence");
+    mock->add_option("--output-tokens", mock_options.output_tokens, "words per answer");
+
+    ragd::loadgen::BenchArgs bench_args;
+    auto* bench = app.add_subcommand("bench", "load-test a running server and report latency");
+    add_bench_options(bench, bench_args);
+
+    ragd::cli::KeyCreateOptions key_options;
+    auto* keys = app.add_subcommand("keys", "manage API keys");
+    keys->require_subcommand(1);
+    auto* keys_create =
+        keys->add_subcommand("create", "print a new API key and its [[auth.keys]] table");
+    keys_create->add_option("--name", key_options.name, "name shown in logs")->required();
+    keys_create->add_option("--scopes", key_options.scopes, "query,ingest,admin (default query)");
+    keys_create->add_option("--tenant", key_options.tenant, "same as --filter tenant=VALUE");
+    keys_create->add_option("--filter", key_options.filters, "KEY=VALUE forced on all data")
+        ->allow_extra_args(false);
+    keys_create->add_option("--collections", key_options.collections, "a,b (default all)");
+    keys_create->add_option("--requests-per-second", key_options.requests_per_second, "0: none");
+    keys_create->add_option("--burst", key_options.burst, "bucket size (default max(1, rps))");
+    keys_create->add_option("--tokens-per-minute", key_options.tokens_per_minute, "0: none");
+    keys_create->add_option("--daily-tokens", key_options.daily_tokens, "0: none");
+
     CLI11_PARSE(app, argc, argv);
 
     if (serve->parsed()) {
@@ -158,6 +216,21 @@ int main(int argc, char** argv) {
         eval_options.keep_data = !eval_flags.data_dir.empty();
         auto config = build_config(eval_flags, {});
         return config ? ragd::cli::run_eval(*config, eval_options) : 1;
+    }
+    if (mock->parsed()) {
+        auto kinds = ragd::mock::parse_error_kinds(mock_error_kinds);
+        if (!kinds) {
+            std::cerr << "ragd mock-llm: --error-kinds: " << kinds.error().detail << "\n";
+            return 1;
+        }
+        mock_options.error_kinds = std::move(*kinds);
+        return ragd::mock::run_mock_llm(mock_options);
+    }
+    if (bench->parsed()) {
+        return ragd::loadgen::run_bench(bench_args);
+    }
+    if (keys_create->parsed()) {
+        return ragd::cli::run_keys_create(key_options);
     }
     return 1;
 }

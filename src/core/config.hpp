@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ragd::core {
 
@@ -31,6 +33,19 @@ struct ServerConfig {
     std::chrono::milliseconds body_timeout{30000};
     /// Keep-alive idle time before the server closes a connection, in ms (default 60000).
     std::chrono::milliseconds idle_timeout{60000};
+    /// Queries (POST /v1/query) in progress at once, including those waiting on the LLM
+    /// (default 10000); more wait up to query_queue_timeout in a queue of max_waiting_queries
+    /// (default 1000, 1000 ms), beyond which they get 503 + Retry-After at once.
+    std::size_t max_inflight_queries = 10000;
+    std::size_t max_waiting_queries = 1000;
+    std::chrono::milliseconds query_queue_timeout{1000};
+    /// After SIGTERM, how long the server keeps accepting and serving while /ready says 503, so
+    /// load balancers stop sending before the listener closes, in ms (default 5000). SIGINT and
+    /// a second signal skip it.
+    std::chrono::milliseconds drain_delay{5000};
+    /// After the drain delay, how long in-flight requests may take to finish before the process
+    /// exits anyway, in ms (default 30000).
+    std::chrono::milliseconds drain_timeout{30000};
 };
 
 struct StorageConfig {
@@ -79,16 +94,161 @@ struct RetrievalConfig {
     std::size_t hnsw_ef_search = 128;
 };
 
+/// One LLM API endpoint. The primary upstream comes from the llm.* keys (named after its
+/// provider); more come from [llm.upstreams.NAME] tables in the TOML file, with the same keys.
+struct UpstreamConfig {
+    /// Name used in llm.fallback, metrics labels and responses ("openai", "backup").
+    std::string name;
+    /// API dialect: openai (Chat Completions, also vLLM/Ollama/LiteLLM/Azure) or anthropic.
+    std::string provider;
+    /// Scheme, host, port and optional path prefix; "" means the provider's public API.
+    std::string base_url;
+    /// Model name sent upstream; "" means the provider default.
+    std::string model;
+    /// Name of the environment variable holding the API key (the key never goes in a file);
+    /// "" means OPENAI_API_KEY / ANTHROPIC_API_KEY.
+    std::string api_key_env;
+    /// Header carrying the key: "" means the provider's (Authorization: Bearer / x-api-key);
+    /// e.g. "api-key" for Azure OpenAI, sent as the bare key.
+    std::string api_key_header;
+    /// Appended to every request target, e.g. "api-version=2024-06-01" (Azure).
+    std::string extra_query;
+    /// Extra request headers, "Name: value" separated by ';' (no secrets: use api_key_env).
+    std::string extra_headers;
+};
+
 struct LlmConfig {
-    /// Generator: "extractive" is the built-in offline answerer (default).
+    /// Primary generator: extractive (built-in, offline; default), openai or anthropic.
     std::string provider = "extractive";
     /// Most sentences the extractive answerer puts in an answer (default 3).
     std::size_t extractive_max_sentences = 3;
+    /// Primary upstream's base URL, model, key variable and key header (see UpstreamConfig).
+    std::string base_url;
+    std::string model;
+    std::string api_key_env;
+    std::string api_key_header;
+    std::string extra_query;
+    std::string extra_headers;
+    /// Generators tried, in order, when the one before fails or its breaker is open:
+    /// comma-separated upstream names or "extractive" (default "extractive").
+    std::string fallback = "extractive";
+    /// Value of the anthropic-version header (default 2023-06-01).
+    std::string anthropic_version = "2023-06-01";
+    /// Extra CA bundle (PEM) trusted for upstream TLS besides the system store (default none).
+    std::string ca_file;
+    /// System prompt; "" uses the built-in one (answer from the numbered passages, cite [n]).
+    std::string system_prompt;
+    /// Answer length when a request does not say, in tokens (default 512).
+    std::size_t max_tokens = 512;
+    /// Largest max_tokens a request may ask for (default 4096).
+    std::size_t max_tokens_limit = 4096;
+    /// Sampling temperature when a request does not say (default 0.2).
+    double temperature = 0.2;
+    /// Prompt budget for the passages and question, in approximate tokens; lowest-ranked
+    /// passages are dropped to fit (default 6000).
+    std::size_t max_context_tokens = 6000;
+    /// Upstream timeouts: connect (DNS+TCP+TLS), first token, between tokens, whole call, in ms.
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds first_token_timeout{30000};
+    std::chrono::milliseconds idle_timeout{30000};
+    std::chrono::milliseconds total_timeout{120000};
+    /// Attempts per upstream call, including the first (default 3). Retries happen only before
+    /// the first token reached the client.
+    std::size_t max_attempts = 3;
+    /// Retries allowed as a fraction of recent calls, so an outage cannot multiply load (0.2).
+    double retry_budget_ratio = 0.2;
+    /// Connections per upstream, in use plus idle (default 1024).
+    std::size_t max_connections = 1024;
+    /// Concurrent calls per upstream (the bulkhead), and calls waiting for a slot (default
+    /// 512 and 1024), each waiting at most queue_timeout (default 1000 ms).
+    std::size_t max_concurrent = 512;
+    std::size_t max_queue = 1024;
+    std::chrono::milliseconds queue_timeout{1000};
+    /// Client-side quota per upstream, per minute; 0 means unlimited (default 0). A call that
+    /// does not fit waits up to quota_wait (default 1000 ms), then falls back.
+    double requests_per_minute = 0;
+    double tokens_per_minute = 0;
+    std::chrono::milliseconds quota_wait{1000};
+    /// Circuit breaker: opens after this many consecutive failures (default 5) or when at
+    /// least half of the calls in the last 10 s failed; stays open breaker_open_ms (5000).
+    std::size_t breaker_failures = 5;
+    std::chrono::milliseconds breaker_open{5000};
+    /// Named upstreams from [llm.upstreams.NAME] tables (TOML only).
+    std::vector<UpstreamConfig> upstreams;
+};
+
+struct CacheConfig {
+    /// In-process answer cache (L1) budget in bytes; 0 turns answer caching off (default 256 MiB).
+    std::size_t l1_max_bytes = std::size_t{256} * 1024 * 1024;
+    /// L1 shards, so concurrent lookups rarely share a lock (default 16).
+    std::size_t l1_shards = 16;
+    /// Lifetime of a cached answer in every tier, in ms (default 3600000: one hour).
+    std::chrono::milliseconds ttl{3600 * 1000};
+    /// Shared L2 cache: redis://[[user]:password@]host[:port][/db]; "" = off (default "").
+    std::string redis_url;
+    /// Prefix of ragd's keys in Redis (default "ragd:answer:").
+    std::string redis_prefix = "ragd:answer:";
+    /// Redis connections at most (default 8).
+    std::size_t redis_max_connections = 8;
+    /// Redis per-command and connect deadlines, in ms (default 50 and 200).
+    std::chrono::milliseconds redis_command_timeout{50};
+    std::chrono::milliseconds redis_connect_timeout{200};
+    /// How long Redis is skipped after a failure, in ms (default 1000).
+    std::chrono::milliseconds redis_down_backoff{1000};
+    /// Semantic cache: reuse an answer for a near-identical question (default false).
+    bool semantic_enabled = false;
+    /// Smallest cosine similarity of the question embeddings for a semantic hit (default 0.95).
+    double semantic_threshold = 0.95;
+    /// Semantic entries per collection and parameter set (default 10000).
+    std::size_t semantic_max_entries = 10000;
 };
 
 struct LogConfig {
-    /// Log level: trace, debug, info, warn, error (default info).
+    /// Lowest level of messages written: trace, debug, info, warn, error or off (default info).
+    /// The access log is governed by `access`, not by this.
     std::string level = "info";
+    /// Line format: json (one object per line, for log pipelines) or text (key=value, for a
+    /// terminal) (default json).
+    std::string format = "json";
+    /// One access-log line per finished request (default true).
+    bool access = true;
+    /// File that log lines are appended to; "" writes them to standard error (default "").
+    std::string file;
+};
+
+/// One API key ([[auth.keys]] tables in the TOML file). The key itself is never stored: only
+/// its SHA-256, so a leaked config file does not leak keys.
+struct ApiKeyConfig {
+    /// Shown in logs and errors instead of the key; 1-64 of [A-Za-z0-9._-], unique.
+    std::string name;
+    /// Lower-case or upper-case hex SHA-256 of the key (64 digits), unique.
+    std::string sha256;
+    /// What the key may do: query (query, search, read documents), ingest (add and delete
+    /// documents), admin (stats, and /metrics when auth.protect_metrics) (default query).
+    std::vector<std::string> scopes = {"query"};
+    /// Collections the key may use; empty or "*" means all (default all).
+    std::vector<std::string> collections;
+    /// Mandatory metadata filter (e.g. tenant = "acme"): ANDed into every search and query
+    /// the key makes, stamped onto every document it ingests (default none).
+    std::vector<std::pair<std::string, std::string>> filter;
+    /// Request rate limit: refill per second and bucket size; 0 means unlimited (default 0).
+    /// burst 0 means max(1, requests_per_second).
+    double requests_per_second = 0;
+    double burst = 0;
+    /// LLM token budgets charged from each answer's usage; 0 means unlimited (default 0).
+    double tokens_per_minute = 0;
+    double daily_tokens = 0;
+};
+
+struct AuthConfig {
+    /// auto: on when any key is configured; true: on (keys required); false: off (default auto).
+    std::string enabled = "auto";
+    /// Allow serving without authentication on a non-loopback address (default false).
+    bool allow_unauthenticated_remote = false;
+    /// GET /metrics requires a key with the admin scope (default false).
+    bool protect_metrics = false;
+    /// From [[auth.keys]] tables (TOML only).
+    std::vector<ApiKeyConfig> keys;
 };
 
 struct Config {
@@ -98,7 +258,9 @@ struct Config {
     EmbedConfig embed;
     RetrievalConfig retrieval;
     LlmConfig llm;
+    CacheConfig cache;
     LogConfig log;
+    AuthConfig auth;
 };
 
 }  // namespace ragd::core

@@ -2,11 +2,15 @@
 // the file, environment, flag and print paths all walk the same table, so they cannot drift.
 #include "core/config_loader.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
 #include <toml++/toml.h>
+
+#include "core/auth_config.hpp"
+#include "core/log.hpp"
 
 namespace ragd::core {
 namespace {
@@ -163,6 +167,26 @@ std::vector<ConfigKey> build_keys() {
                           [](Config& c) -> std::chrono::milliseconds& {
                               return c.server.idle_timeout;
                           }));
+    keys.push_back(size_key("server.max_inflight_queries",
+                            "queries in progress at once (LLM waits included)",
+                            [](Config& c) -> std::size_t& { return c.server.max_inflight_queries; }));
+    keys.push_back(size_key("server.max_waiting_queries",
+                            "queries waiting for a slot before 503",
+                            [](Config& c) -> std::size_t& { return c.server.max_waiting_queries; }));
+    keys.push_back(ms_key("server.query_queue_timeout_ms", "longest wait for a query slot, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.server.query_queue_timeout;
+                          }));
+    keys.push_back(ms_key("server.drain_delay_ms",
+                          "after SIGTERM: keep serving (not ready) this long before closing, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.server.drain_delay;
+                          }));
+    keys.push_back(ms_key("server.drain_timeout_ms",
+                          "after the drain delay: wait this long for in-flight requests, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.server.drain_timeout;
+                          }));
     keys.push_back(string_key("storage.data_dir", "data directory (database and indexes)",
                               [](Config& c) -> std::string& { return c.storage.data_dir; }));
     keys.push_back(bool_key("storage.durable_commits",
@@ -197,13 +221,131 @@ std::vector<ConfigKey> build_keys() {
                  [](Config& c) -> std::size_t& { return c.retrieval.hnsw_ef_construction; }));
     keys.push_back(size_key("retrieval.hnsw_ef_search", "HNSW ef at search",
                             [](Config& c) -> std::size_t& { return c.retrieval.hnsw_ef_search; }));
-    keys.push_back(string_key("llm.provider", "generator: extractive (built-in, offline)",
+    keys.push_back(string_key("llm.provider", "primary generator: extractive, openai, anthropic",
                               [](Config& c) -> std::string& { return c.llm.provider; }));
     keys.push_back(
         size_key("llm.extractive_max_sentences", "sentences in an extractive answer",
                  [](Config& c) -> std::size_t& { return c.llm.extractive_max_sentences; }));
-    keys.push_back(string_key("log.level", "trace, debug, info, warn or error",
+    keys.push_back(string_key("llm.base_url", "primary upstream URL, \"\" = provider's public API",
+                              [](Config& c) -> std::string& { return c.llm.base_url; }));
+    keys.push_back(string_key("llm.model", "model sent upstream, \"\" = provider default",
+                              [](Config& c) -> std::string& { return c.llm.model; }));
+    keys.push_back(string_key("llm.api_key_env",
+                              "environment variable holding the API key, \"\" = provider's usual",
+                              [](Config& c) -> std::string& { return c.llm.api_key_env; }));
+    keys.push_back(string_key("llm.api_key_header",
+                              "header carrying the key, \"\" = provider's (e.g. api-key for Azure)",
+                              [](Config& c) -> std::string& { return c.llm.api_key_header; }));
+    keys.push_back(string_key("llm.extra_query", "query string added to upstream requests",
+                              [](Config& c) -> std::string& { return c.llm.extra_query; }));
+    keys.push_back(string_key("llm.extra_headers", "extra upstream headers, 'Name: value; ...'",
+                              [](Config& c) -> std::string& { return c.llm.extra_headers; }));
+    keys.push_back(string_key("llm.fallback",
+                              "comma-separated generators tried after the primary fails",
+                              [](Config& c) -> std::string& { return c.llm.fallback; }));
+    keys.push_back(string_key("llm.anthropic_version", "anthropic-version header",
+                              [](Config& c) -> std::string& { return c.llm.anthropic_version; }));
+    keys.push_back(string_key("llm.ca_file", "extra CA bundle (PEM) for upstream TLS",
+                              [](Config& c) -> std::string& { return c.llm.ca_file; }));
+    keys.push_back(string_key("llm.system_prompt", "system prompt, \"\" = built-in",
+                              [](Config& c) -> std::string& { return c.llm.system_prompt; }));
+    keys.push_back(size_key("llm.max_tokens", "answer tokens when a request does not say",
+                            [](Config& c) -> std::size_t& { return c.llm.max_tokens; }));
+    keys.push_back(size_key("llm.max_tokens_limit", "largest max_tokens a request may ask for",
+                            [](Config& c) -> std::size_t& { return c.llm.max_tokens_limit; }));
+    keys.push_back(double_key("llm.temperature", "temperature when a request does not say",
+                              [](Config& c) -> double& { return c.llm.temperature; }));
+    keys.push_back(size_key("llm.max_context_tokens", "prompt budget for passages, tokens",
+                            [](Config& c) -> std::size_t& { return c.llm.max_context_tokens; }));
+    keys.push_back(ms_key("llm.connect_timeout_ms", "upstream DNS+TCP+TLS, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.llm.connect_timeout;
+                          }));
+    keys.push_back(ms_key("llm.first_token_timeout_ms", "request sent to first byte, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.llm.first_token_timeout;
+                          }));
+    keys.push_back(ms_key("llm.idle_timeout_ms", "longest gap between streamed tokens, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.llm.idle_timeout;
+                          }));
+    keys.push_back(ms_key("llm.total_timeout_ms", "whole upstream call, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.llm.total_timeout;
+                          }));
+    keys.push_back(size_key("llm.max_attempts", "attempts per upstream call (retries + 1)",
+                            [](Config& c) -> std::size_t& { return c.llm.max_attempts; }));
+    keys.push_back(double_key("llm.retry_budget_ratio", "retries as a fraction of recent calls",
+                              [](Config& c) -> double& { return c.llm.retry_budget_ratio; }));
+    keys.push_back(size_key("llm.max_connections", "connections per upstream",
+                            [](Config& c) -> std::size_t& { return c.llm.max_connections; }));
+    keys.push_back(size_key("llm.max_concurrent", "concurrent calls per upstream (bulkhead)",
+                            [](Config& c) -> std::size_t& { return c.llm.max_concurrent; }));
+    keys.push_back(size_key("llm.max_queue", "calls waiting for a bulkhead slot",
+                            [](Config& c) -> std::size_t& { return c.llm.max_queue; }));
+    keys.push_back(ms_key("llm.queue_timeout_ms", "longest wait for a bulkhead slot, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.llm.queue_timeout;
+                          }));
+    keys.push_back(double_key("llm.requests_per_minute", "client-side request quota, 0 = none",
+                              [](Config& c) -> double& { return c.llm.requests_per_minute; }));
+    keys.push_back(double_key("llm.tokens_per_minute", "client-side token quota, 0 = none",
+                              [](Config& c) -> double& { return c.llm.tokens_per_minute; }));
+    keys.push_back(ms_key("llm.quota_wait_ms", "longest wait for quota before falling back, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.llm.quota_wait;
+                          }));
+    keys.push_back(size_key("llm.breaker_failures", "consecutive failures that open the breaker",
+                            [](Config& c) -> std::size_t& { return c.llm.breaker_failures; }));
+    keys.push_back(ms_key("llm.breaker_open_ms", "how long an open breaker rejects calls, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.llm.breaker_open;
+                          }));
+    keys.push_back(size_key("cache.l1_max_bytes", "in-process answer cache bytes, 0 = off",
+                            [](Config& c) -> std::size_t& { return c.cache.l1_max_bytes; }));
+    keys.push_back(size_key("cache.l1_shards", "in-process cache shards",
+                            [](Config& c) -> std::size_t& { return c.cache.l1_shards; }));
+    keys.push_back(ms_key("cache.ttl_ms", "lifetime of a cached answer, ms",
+                          [](Config& c) -> std::chrono::milliseconds& { return c.cache.ttl; }));
+    keys.push_back(string_key("cache.redis_url", "shared L2 cache redis://host:port, \"\" = off",
+                              [](Config& c) -> std::string& { return c.cache.redis_url; }));
+    keys.push_back(string_key("cache.redis_prefix", "prefix of ragd's Redis keys",
+                              [](Config& c) -> std::string& { return c.cache.redis_prefix; }));
+    keys.push_back(size_key("cache.redis_max_connections", "Redis connections",
+                            [](Config& c) -> std::size_t& { return c.cache.redis_max_connections; }));
+    keys.push_back(ms_key("cache.redis_command_timeout_ms", "Redis command deadline, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.cache.redis_command_timeout;
+                          }));
+    keys.push_back(ms_key("cache.redis_connect_timeout_ms", "Redis connect deadline, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.cache.redis_connect_timeout;
+                          }));
+    keys.push_back(ms_key("cache.redis_down_backoff_ms", "Redis skipped after a failure, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.cache.redis_down_backoff;
+                          }));
+    keys.push_back(bool_key("cache.semantic_enabled", "reuse answers of near-identical questions",
+                            [](Config& c) -> bool& { return c.cache.semantic_enabled; }));
+    keys.push_back(double_key("cache.semantic_threshold", "cosine similarity for a semantic hit",
+                              [](Config& c) -> double& { return c.cache.semantic_threshold; }));
+    keys.push_back(size_key("cache.semantic_max_entries", "semantic entries per scope",
+                            [](Config& c) -> std::size_t& { return c.cache.semantic_max_entries; }));
+    keys.push_back(string_key("log.level", "trace, debug, info, warn, error or off",
                               [](Config& c) -> std::string& { return c.log.level; }));
+    keys.push_back(string_key("log.format", "json (for log pipelines) or text (for a terminal)",
+                              [](Config& c) -> std::string& { return c.log.format; }));
+    keys.push_back(bool_key("log.access", "one access-log line per request",
+                            [](Config& c) -> bool& { return c.log.access; }));
+    keys.push_back(string_key("log.file", "file to append log lines to, \"\" = standard error",
+                              [](Config& c) -> std::string& { return c.log.file; }));
+    keys.push_back(string_key("auth.enabled", "auto (on when keys are configured), true or false",
+                              [](Config& c) -> std::string& { return c.auth.enabled; }));
+    keys.push_back(bool_key("auth.allow_unauthenticated_remote",
+                            "serve without API keys on a non-loopback address",
+                            [](Config& c) -> bool& { return c.auth.allow_unauthenticated_remote; }));
+    keys.push_back(bool_key("auth.protect_metrics", "GET /metrics requires an admin key",
+                            [](Config& c) -> bool& { return c.auth.protect_metrics; }));
     return keys;
 }
 
@@ -260,6 +402,7 @@ std::vector<std::string> validate_config(const Config& c) {
     require(!c.server.listen.empty(), "server.listen: must not be empty");
     require(c.server.max_header_bytes >= 1024, "server.max_header_bytes: must be at least 1024");
     require(c.server.max_queued_requests >= 1, "server.max_queued_requests: must be at least 1");
+    require(c.server.max_inflight_queries >= 1, "server.max_inflight_queries: must be at least 1");
     require(c.server.header_timeout.count() > 0, "server.header_timeout_ms: must be positive");
     require(c.server.body_timeout.count() > 0, "server.body_timeout_ms: must be positive");
     require(c.server.idle_timeout.count() > 0, "server.idle_timeout_ms: must be positive");
@@ -283,18 +426,216 @@ std::vector<std::string> validate_config(const Config& c) {
             "retrieval.vector_weight/bm25_weight: must be non-negative and not both zero");
     require(c.retrieval.hnsw_m >= 2 && c.retrieval.hnsw_m <= 128,
             "retrieval.hnsw_m: must be between 2 and 128");
-    require(c.llm.provider == "extractive",
-            "llm.provider: unknown generator '" + c.llm.provider + "' (available: extractive)");
+    const auto known_provider = [](const std::string& name) {
+        return name == "extractive" || name == "openai" || name == "anthropic";
+    };
+    require(known_provider(c.llm.provider),
+            "llm.provider: unknown generator '" + c.llm.provider +
+                "' (available: extractive, openai, anthropic)");
+    for (const UpstreamConfig& upstream : c.llm.upstreams) {
+        require(upstream.provider == "openai" || upstream.provider == "anthropic",
+                "llm.upstreams." + upstream.name + ".provider: must be openai or anthropic (got '" +
+                    upstream.provider + "')");
+        require(upstream.name != "extractive" && upstream.name != c.llm.provider,
+                "llm.upstreams." + upstream.name + ": the name is already taken");
+    }
+    {
+        std::string chain = c.llm.fallback;
+        std::size_t start = 0;
+        while (start <= chain.size()) {
+            std::size_t comma = chain.find(',', start);
+            if (comma == std::string::npos) {
+                comma = chain.size();
+            }
+            std::string name = chain.substr(start, comma - start);
+            name.erase(0, name.find_first_not_of(" \t"));
+            name.erase(name.find_last_not_of(" \t") + 1);
+            const bool defined =
+                name.empty() || name == "extractive" || name == c.llm.provider ||
+                std::any_of(c.llm.upstreams.begin(), c.llm.upstreams.end(),
+                            [&name](const UpstreamConfig& u) { return u.name == name; });
+            require(defined, "llm.fallback: '" + name +
+                                 "' is neither extractive, the primary provider nor an "
+                                 "[llm.upstreams." + name + "] table");
+            start = comma + 1;
+        }
+    }
+    require(c.cache.l1_shards >= 1 && c.cache.l1_shards <= 1024,
+            "cache.l1_shards: must be between 1 and 1024");
+    require(c.cache.semantic_threshold > 0 && c.cache.semantic_threshold <= 1,
+            "cache.semantic_threshold: must be in (0, 1]");
+    require(c.cache.ttl.count() > 0, "cache.ttl_ms: must be positive");
+    require(c.llm.max_tokens >= 1 && c.llm.max_tokens <= c.llm.max_tokens_limit,
+            "llm.max_tokens: must be between 1 and llm.max_tokens_limit");
+    require(c.llm.temperature >= 0 && c.llm.temperature <= 2,
+            "llm.temperature: must be between 0 and 2");
+    require(c.llm.max_context_tokens >= 64, "llm.max_context_tokens: must be at least 64");
+    require(c.llm.max_attempts >= 1 && c.llm.max_attempts <= 10,
+            "llm.max_attempts: must be between 1 and 10");
+    require(c.llm.max_concurrent >= 1, "llm.max_concurrent: must be at least 1");
+    require(c.llm.max_connections >= 1, "llm.max_connections: must be at least 1");
+    require(c.llm.breaker_failures >= 1, "llm.breaker_failures: must be at least 1");
+    require(c.llm.connect_timeout.count() > 0 && c.llm.first_token_timeout.count() > 0 &&
+                c.llm.idle_timeout.count() > 0 && c.llm.total_timeout.count() > 0,
+            "llm.*_timeout_ms: must be positive");
     require(c.llm.extractive_max_sentences >= 1,
             "llm.extractive_max_sentences: must be at least 1");
-    static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
-    bool level_ok = false;
-    for (const char* level : kLevels) {
-        level_ok = level_ok || c.log.level == level;
+    require(parse_log_level(c.log.level).has_value(),
+            "log.level: must be one of trace, debug, info, warn, error, off (got '" +
+                c.log.level + "')");
+    require(c.log.format == "json" || c.log.format == "text",
+            "log.format: must be json or text (got '" + c.log.format + "')");
+    for (std::string& problem : validate_auth_config(c.auth)) {
+        problems.push_back(std::move(problem));
     }
-    require(level_ok, "log.level: must be one of trace, debug, info, warn, error");
     return problems;
 }
+
+namespace {
+
+/// [llm.upstreams.NAME] tables: each takes the UpstreamConfig keys; unknown keys are errors.
+void read_upstream_tables(const std::string& file,
+                          const toml::node& node,
+                          Config& config,
+                          std::vector<std::string>& problems) {
+    const toml::table* tables = node.as_table();
+    if (tables == nullptr) {
+        problems.push_back(file + ": llm.upstreams must be a table of [llm.upstreams.NAME]");
+        return;
+    }
+    for (auto&& [upstream_name, upstream_node] : *tables) {
+        const std::string prefix = "llm.upstreams." + std::string(upstream_name.str());
+        const toml::table* fields = upstream_node.as_table();
+        if (fields == nullptr) {
+            problems.push_back(file + ": " + prefix + " must be a table");
+            continue;
+        }
+        UpstreamConfig upstream;
+        upstream.name = std::string(upstream_name.str());
+        const std::pair<const char*, std::string UpstreamConfig::*> known[] = {
+            {"provider", &UpstreamConfig::provider},
+            {"base_url", &UpstreamConfig::base_url},
+            {"model", &UpstreamConfig::model},
+            {"api_key_env", &UpstreamConfig::api_key_env},
+            {"api_key_header", &UpstreamConfig::api_key_header},
+            {"extra_query", &UpstreamConfig::extra_query},
+            {"extra_headers", &UpstreamConfig::extra_headers},
+        };
+        for (auto&& [field_key, field_value] : *fields) {
+            const std::string field(field_key.str());
+            const auto* match = std::find_if(std::begin(known), std::end(known), [&](const auto& k) {
+                return field == k.first;
+            });
+            const auto* text = field_value.as_string();
+            if (match == std::end(known)) {
+                problems.push_back(file + ": unknown key '" + prefix + "." + field + "'");
+            } else if (text == nullptr) {
+                problems.push_back(file + ": " + prefix + "." + field + ": must be a string");
+            } else {
+                upstream.*(match->second) = text->get();
+            }
+        }
+        config.llm.upstreams.push_back(std::move(upstream));
+    }
+}
+
+/// A TOML array of strings, or nullopt (with a problem recorded) for anything else.
+std::optional<std::vector<std::string>> string_array(const toml::node& node,
+                                                     const std::string& where,
+                                                     std::vector<std::string>& problems) {
+    const toml::array* items = node.as_array();
+    std::vector<std::string> out;
+    bool ok = items != nullptr;
+    for (std::size_t item_idx = 0; ok && item_idx < items->size(); ++item_idx) {
+        const auto* text = items->get(item_idx)->as_string();
+        ok = text != nullptr;
+        if (ok) {
+            out.push_back(text->get());
+        }
+    }
+    if (!ok) {
+        problems.push_back(where + ": must be an array of strings");
+        return std::nullopt;
+    }
+    return out;
+}
+
+/// [[auth.keys]] tables: each takes the ApiKeyConfig fields; unknown keys are errors. Problems
+/// name the key by its index ("auth.keys[2].burst"), as validate_auth_config does.
+void read_api_key_tables(const std::string& file,
+                         const toml::node& node,
+                         Config& config,
+                         std::vector<std::string>& problems) {
+    const toml::array* tables = node.as_array();
+    if (tables == nullptr) {
+        problems.push_back(file + ": auth.keys must be an array of [[auth.keys]] tables");
+        return;
+    }
+    const std::pair<const char*, double ApiKeyConfig::*> numbers[] = {
+        {"requests_per_second", &ApiKeyConfig::requests_per_second},
+        {"burst", &ApiKeyConfig::burst},
+        {"tokens_per_minute", &ApiKeyConfig::tokens_per_minute},
+        {"daily_tokens", &ApiKeyConfig::daily_tokens},
+    };
+    for (std::size_t key_idx = 0; key_idx < tables->size(); ++key_idx) {
+        const std::string prefix = file + ": auth.keys[" + std::to_string(key_idx) + "]";
+        const toml::table* fields = tables->get(key_idx)->as_table();
+        if (fields == nullptr) {
+            problems.push_back(prefix + ": must be a table");
+            continue;
+        }
+        ApiKeyConfig key;
+        for (auto&& [field_key, value] : *fields) {
+            const std::string field(field_key.str());
+            const std::string where = prefix + "." + field;
+            const auto* number = std::find_if(std::begin(numbers), std::end(numbers),
+                                              [&](const auto& n) { return field == n.first; });
+            if (field == "name" || field == "sha256") {
+                const auto* text = value.as_string();
+                if (text == nullptr) {
+                    problems.push_back(where + ": must be a string");
+                } else {
+                    (field == "name" ? key.name : key.sha256) = text->get();
+                }
+            } else if (field == "scopes" || field == "collections") {
+                if (auto items = string_array(value, where, problems)) {
+                    (field == "scopes" ? key.scopes : key.collections) = std::move(*items);
+                }
+            } else if (field == "filter") {
+                const toml::table* pairs = value.as_table();
+                if (pairs == nullptr) {
+                    problems.push_back(where + ": must be a table of strings, e.g. "
+                                               "{ tenant = \"acme\" }");
+                    continue;
+                }
+                for (auto&& [filter_key, filter_value] : *pairs) {
+                    const auto* text = filter_value.as_string();
+                    if (text == nullptr) {
+                        problems.push_back(where + "." + std::string(filter_key.str()) +
+                                           ": must be a string");
+                        continue;
+                    }
+                    key.filter.emplace_back(std::string(filter_key.str()), text->get());
+                }
+                std::sort(key.filter.begin(), key.filter.end());
+            } else if (number != std::end(numbers)) {
+                if (value.is_integer()) {
+                    key.*(number->second) = static_cast<double>(*value.value<std::int64_t>());
+                } else if (value.is_floating_point()) {
+                    key.*(number->second) = *value.value<double>();
+                } else {
+                    problems.push_back(where + ": must be a number");
+                }
+            } else {
+                problems.push_back(file + ": unknown key 'auth.keys[" + std::to_string(key_idx) +
+                                   "]." + field + "'");
+            }
+        }
+        config.auth.keys.push_back(std::move(key));
+    }
+}
+
+}  // namespace
 
 Result<Config> load_config(const ConfigSources& sources) {
     Config config;
@@ -322,6 +663,14 @@ Result<Config> load_config(const ConfigSources& sources) {
                 }
                 for (auto&& [key, value] : *inner) {
                     std::string name = std::string(section.str()) + "." + std::string(key.str());
+                    if (name == "llm.upstreams") {
+                        read_upstream_tables(sources.file, value, config, problems);
+                        continue;
+                    }
+                    if (name == "auth.keys") {
+                        read_api_key_tables(sources.file, value, config, problems);
+                        continue;
+                    }
                     auto text = toml_scalar_text(value);
                     if (!text) {
                         problems.push_back(sources.file + ": " + name + ": must be a scalar");
@@ -372,6 +721,9 @@ std::string print_config(const Config& config) {
             section = this_section;
         }
         out += key.name.substr(dot + 1) + " = " + key.get(config) + "  # " + key.help + "\n";
+    }
+    for (const ApiKeyConfig& api_key : config.auth.keys) {
+        out += "\n" + format_api_key_toml(api_key);
     }
     return out;
 }

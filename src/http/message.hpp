@@ -32,6 +32,12 @@ struct Request {
     /// The client's X-Request-Id when it is valid (1-128 of [A-Za-z0-9._:-]), else generated
     /// (16 hex digits); echoed in the response's X-Request-Id header.
     std::string request_id;
+    /// W3C trace context: the trace this request belongs to (the caller's when it sent a valid
+    /// traceparent, else new), and the traceparent/tracestate to forward upstream, which name
+    /// ragd's own span as the parent.
+    std::string trace_id;
+    std::string traceparent;
+    std::string tracestate;
 
     /// First header with this name (case-insensitive), or nullopt.
     std::optional<std::string_view> header(std::string_view name) const;

@@ -27,6 +27,29 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }  // namespace
 
 void Router::add(Method method, std::string pattern, Handler handler, RouteOptions options) {
+    Route route;
+    route.method = method;
+    route.pattern = std::move(pattern);
+    route.handler = std::move(handler);
+    route.options = options;
+    add_route(std::move(route));
+}
+
+void Router::add_async(Method method,
+                       std::string pattern,
+                       AsyncHandler handler,
+                       RouteOptions options) {
+    Route route;
+    route.method = method;
+    route.pattern = std::move(pattern);
+    route.async_handler = std::move(handler);
+    route.options = options;
+    add_route(std::move(route));
+}
+
+void Router::add_route(Route route) {
+    const Method method = route.method;
+    const std::string& pattern = route.pattern;
     if (pattern.empty() || pattern.front() != '/') {
         throw std::invalid_argument("route pattern \"" + pattern + "\" must start with '/'");
     }
@@ -51,7 +74,7 @@ void Router::add(Method method, std::string pattern, Handler handler, RouteOptio
                                         pattern + " is registered twice");
         }
     }
-    routes_.push_back(Route{method, std::move(pattern), std::move(handler), options});
+    routes_.push_back(std::move(route));
     segments_.push_back(std::move(segments));
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "http/async_handler.hpp"
 #include "http/message.hpp"
 
 namespace ragd::http {
@@ -27,7 +28,8 @@ struct RouteOptions {
 struct Route {
     Method method = Method::kGet;
     std::string pattern;
-    Handler handler;
+    Handler handler;             ///< a synchronous handler, or
+    AsyncHandler async_handler;  ///< a coroutine (set exactly one of the two)
     RouteOptions options;
 };
 
@@ -47,10 +49,17 @@ public:
     /// When several patterns match, the one with a literal segment earliest wins
     /// (`/v1/documents/stats` beats `/v1/documents/{id}`). HEAD falls back to the GET route.
     /// A capture whose percent-escapes are malformed does not match.
+    /// Adds a coroutine route: it runs on the connection's strand (so `options.dispatch` does not
+    /// apply), awaits what it needs and may stream; CPU work goes through run_compute().
+    void add_async(Method method,
+                   std::string pattern,
+                   AsyncHandler handler,
+                   RouteOptions options = {});
     RouteMatch match(Method method, std::string_view raw_path) const;
     const std::vector<Route>& routes() const { return routes_; }
 
 private:
+    void add_route(Route route);
     struct Segment {
         std::string text;  ///< literal text, or the capture's name
         bool capture = false;

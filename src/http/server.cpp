@@ -29,8 +29,9 @@ using net::ip::tcp;
 namespace {
 
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
-/// How long stop() lets sessions finish before the io_context is stopped under them.
-constexpr std::chrono::milliseconds kStopGrace{500};
+/// After the drain deadline has force-closed the remaining sessions, how long their frames get to
+/// unwind before the io_context is stopped under them.
+constexpr std::chrono::milliseconds kForceGrace{500};
 /// Pause after an accept error such as EMFILE, so a full fd table does not spin a core.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
@@ -111,7 +112,7 @@ ServerState::ServerState(const core::ServerConfig& config_in, Router router_in)
       compute(or_core_count(config_in.compute_threads)) {}
 
 std::uint64_t ServerState::register_session(net::any_io_executor executor,
-                                            std::function<void()> close) {
+                                            std::function<void(bool)> close) {
     std::lock_guard lock(sessions_mutex_);
     const std::uint64_t id = sessions_.next_id++;
     sessions_.by_id.emplace(id, SessionEntry{std::move(executor), std::move(close)});
@@ -129,17 +130,23 @@ std::size_t ServerState::session_count() {
     return sessions_.by_id.size();
 }
 
-void ServerState::close_all_sessions() {
+void ServerState::close_all_sessions(bool force) {
     std::lock_guard lock(sessions_mutex_);
     for (const auto& [id, entry] : sessions_.by_id) {
         // Runs on the session's strand, so the session cannot be mid-step or unregistering;
         // the lookup under the lock tells whether it still exists.
-        net::post(entry.executor, [this, session_id = id] {
-            std::lock_guard inner_lock(sessions_mutex_);
-            const auto found = sessions_.by_id.find(session_id);
-            if (found != sessions_.by_id.end()) {
-                found->second.close();
+        net::post(entry.executor, [this, session_id = id, force] {
+            std::function<void(bool)> close;
+            {
+                std::lock_guard inner_lock(sessions_mutex_);
+                const auto found = sessions_.by_id.find(session_id);
+                if (found == sessions_.by_id.end()) {
+                    return;
+                }
+                close = found->second.close;
             }
+            // Outside the lock: closing can fire cancel callbacks that take their own locks.
+            close(force);
         });
     }
 }
@@ -154,7 +161,8 @@ struct Server::Impl {
           control(net::make_strand(io)),
           acceptor(control),
           signals(control),
-          grace_timer(control) {
+          grace_timer(control),
+          drain_timer(control) {
         state.on_drained = [this] {
             io.stop();
         };
@@ -162,8 +170,10 @@ struct Server::Impl {
 
     net::awaitable<void> accept_loop();
     net::awaitable<void> watch_signals();
+    void request_drain();
     void request_stop();
     void begin_shutdown();
+    void force_shutdown();
     void run_io();
 
     // Declared first so that it outlives the io_context, whose destruction destroys any
@@ -176,6 +186,9 @@ struct Server::Impl {
     tcp::acceptor acceptor;
     net::signal_set signals;
     net::steady_timer grace_timer;
+    net::steady_timer drain_timer;
+    std::function<void()> drain_listener;  ///< set before run(), then read-only
+    std::atomic<bool> drain_requested{false};
     std::string bound;  ///< written by listen() before run(), then read-only
     std::atomic<bool> stop_requested{false};
 };
@@ -201,15 +214,54 @@ net::awaitable<void> Server::Impl::accept_loop() {
     }
 }
 
+/// SIGTERM drains (delay, then stop); SIGINT stops without the delay; a second signal of either
+/// kind while stopping gives up on in-flight requests.
 net::awaitable<void> Server::Impl::watch_signals() {
-    auto [ec, signal_number] = co_await signals.async_wait(kNoThrow);
-    (void)signal_number;
-    if (!ec) {
-        request_stop();
+    for (;;) {
+        auto [ec, signal_number] = co_await signals.async_wait(kNoThrow);
+        if (ec) {
+            co_return;
+        }
+        if (stop_requested.load()) {
+            force_shutdown();
+            co_return;
+        }
+        if (signal_number == SIGTERM && !drain_requested.load()) {
+            request_drain();
+        } else {
+            request_stop();
+        }
     }
 }
 
+void Server::Impl::request_drain() {
+    if (drain_requested.exchange(true)) {
+        return;
+    }
+    state.draining.store(true);
+    if (drain_listener) {
+        drain_listener();
+    }
+    const auto delay = state.config.drain_delay;
+    if (delay.count() == 0) {
+        request_stop();
+        return;
+    }
+    drain_timer.expires_after(delay);
+    drain_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) {
+            request_stop();
+        }
+    });
+}
+
 void Server::Impl::request_stop() {
+    if (!drain_requested.exchange(true)) {
+        state.draining.store(true);
+        if (drain_listener) {
+            drain_listener();
+        }
+    }
     if (stop_requested.exchange(true)) {
         return;
     }
@@ -220,14 +272,31 @@ void Server::Impl::request_stop() {
 void Server::Impl::begin_shutdown() {
     boost::system::error_code ignored;
     acceptor.close(ignored);
-    signals.cancel(ignored);
-    state.close_all_sessions();
+    drain_timer.cancel();
+    // Idle connections close now; busy ones finish their response, then close.
+    state.close_all_sessions(false);
     if (state.session_count() == 0) {
         io.stop();
         return;
     }
-    grace_timer.expires_after(kStopGrace);
-    grace_timer.async_wait([this](const boost::system::error_code&) { io.stop(); });
+    grace_timer.expires_after(state.config.drain_timeout);
+    grace_timer.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) {
+            force_shutdown();
+        }
+    });
+}
+
+void Server::Impl::force_shutdown() {
+    net::post(control, [this] {
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        signals.cancel(ignored);
+        state.stopping.store(true);
+        state.close_all_sessions(true);
+        grace_timer.expires_after(kForceGrace);
+        grace_timer.async_wait([this](const boost::system::error_code&) { io.stop(); });
+    });
 }
 
 void Server::Impl::run_io() {
@@ -279,6 +348,11 @@ core::Result<void> Server::listen() {
                               "\"): " + ec.message());
     }
     impl_->bound = format_endpoint(acceptor.local_endpoint(ec));
+    // Now, not in run(): a supervisor may send SIGTERM as soon as it sees the port open, and
+    // the signal must then drain rather than kill. It is delivered once run() waits for it.
+    boost::system::error_code ignored;
+    impl_->signals.add(SIGINT, ignored);
+    impl_->signals.add(SIGTERM, ignored);
     return {};
 }
 
@@ -291,9 +365,6 @@ void Server::run() {
     if (!impl.acceptor.is_open() && !impl.stop_requested.load()) {
         return;  // listen() failed or was not called: nothing to serve
     }
-    boost::system::error_code ignored;
-    impl.signals.add(SIGINT, ignored);
-    impl.signals.add(SIGTERM, ignored);
     net::co_spawn(impl.control, impl.watch_signals(), net::detached);
     net::co_spawn(impl.control, impl.accept_loop(), net::detached);
 
@@ -305,6 +376,14 @@ void Server::run() {
     for (std::thread& thread : extra_threads) {
         thread.join();
     }
+    // Sessions force-closed at the drain deadline may still be unwinding (their sockets are
+    // closed and their cancel tokens fired, so every wait ends at once). Let them finish, so
+    // that no request frame outlives run(): what they use (LLM clients, caches) may be
+    // destroyed as soon as run() returns.
+    if (impl.state.session_count() > 0) {
+        impl.io.restart();
+        impl.io.run_for(kForceGrace);
+    }
     // Handlers already running finish; their sessions are gone with the stopped io_context.
     impl.state.compute.join();
 }
@@ -315,6 +394,18 @@ void Server::stop() {
 
 void Server::set_observer(ServerObserver* observer) {
     impl_->state.observer = observer;
+}
+
+void Server::set_router(Router router) {
+    impl_->state.router = std::move(router);
+}
+
+void Server::set_drain_listener(std::function<void()> listener) {
+    impl_->drain_listener = std::move(listener);
+}
+
+net::io_context& Server::io_context() {
+    return impl_->io;
 }
 
 }  // namespace ragd::http

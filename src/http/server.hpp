@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,10 @@
 #include "core/error.hpp"
 #include "http/observer.hpp"
 #include "http/router.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace ragd::http {
 
@@ -30,11 +35,23 @@ public:
     core::Result<void> listen();
     /// The bound "HOST:PORT" (after listen()).
     std::string local_endpoint() const;
-    /// Serves until stop() or SIGINT/SIGTERM; blocks the calling thread (which becomes one of
-    /// the I/O threads).
+    /// Serves until stop() or a signal; blocks the calling thread (which becomes one of the I/O
+    /// threads). SIGTERM drains: the drain listener is told at once, requests are still served
+    /// (with Connection: close) for server.drain_delay, then the listener closes, idle
+    /// connections close, and in-flight requests get up to server.drain_timeout to finish.
+    /// SIGINT skips the delay; a second signal stops without waiting.
     void run();
-    /// Stops accepting, closes connections and makes run() return. Thread-safe.
+    /// Stops accepting, closes idle connections, lets in-flight requests finish (up to
+    /// server.drain_timeout) and makes run() return. Thread-safe.
     void stop();
+    /// Replaces the routes; only before run(). For handlers that need io_context() themselves.
+    void set_router(Router router);
+    /// Called once, on an I/O thread, when draining starts (e.g. to turn /ready to 503). Set
+    /// before run().
+    void set_drain_listener(std::function<void()> listener);
+    /// The io_context the server's I/O threads run, for clients that must share it (upstream
+    /// HTTP). Valid for the Server's lifetime.
+    boost::asio::io_context& io_context();
     /// Reports connections, requests and shedding to `observer` (not owned; must outlive this
     /// Server). Call before run(). Null, the default, turns observation off at no cost.
     void set_observer(ServerObserver* observer);

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,10 +20,13 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/socket.h>
 
 #include "http/request_head.hpp"
+#include "http/trace_context.hpp"
 
 namespace ragd::http::detail {
 
@@ -73,20 +78,58 @@ public:
         }
     }
 
+    /// What is known once the head was checked (copied: the request moves to its handler).
+    void describe(const Request& request) {
+        if (observer_ != nullptr) {
+            request_id_ = request.request_id;
+            trace_id_ = request.trace_id;
+            path_ = request.path;
+            remote_ = request.remote_address;
+        }
+    }
+    void set_request_id(std::string_view id) {
+        if (observer_ != nullptr) {
+            request_id_ = id;
+        }
+    }
+    void set_bytes(std::uint64_t in, std::uint64_t out) {
+        bytes_in_ = in;
+        bytes_out_ = out;
+    }
+    void set_annotations(const std::vector<Header>* annotations) { annotations_ = annotations; }
+
     /// Call right after the response's write finished (successfully or not).
     void done(std::string_view route_pattern, Method method, int status) {
         if (observer_ == nullptr) {
             return;
         }
-        const std::chrono::duration<double> elapsed =
-            std::chrono::steady_clock::now() - started_;
-        observer_->on_request_done(route_pattern, method, status, elapsed.count());
+        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started_;
+        RequestRecord record;
+        record.route_pattern = route_pattern;
+        record.method = method;
+        record.status = status;
+        record.seconds = elapsed.count();
+        record.request_id = request_id_;
+        record.trace_id = trace_id_;
+        record.path = path_;
+        record.remote_address = remote_;
+        record.bytes_in = bytes_in_;
+        record.bytes_out = bytes_out_;
+        record.annotations = annotations_;
+        observer_->on_request_done(record);
         observer_ = nullptr;
     }
 
 private:
     ServerObserver* observer_;
     std::chrono::steady_clock::time_point started_;
+    std::string request_id_;
+    std::string trace_id_;
+    std::string path_;
+    std::string remote_;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+    const std::vector<Header>* annotations_ = nullptr;
 };
 
 /// Reports a connection's end however its frame ends (including destruction at shutdown).
@@ -213,8 +256,289 @@ net::awaitable<void> close_gracefully(beast::tcp_stream& stream) {
     stream.close();
 }
 
+/// What the rest of a session needs to know about the request in progress: whether it is busy
+/// (a drain must let it finish) and its cancel token (fired when the server stops under it).
+struct ActiveRequest {
+    bool busy = false;
+    std::shared_ptr<core::CancelToken> cancel;
+};
+
+/// Runs on the compute pool for RequestContext::run_compute; the caller awaits it, so the
+/// pointers outlive the call.
+net::awaitable<void> run_work(std::function<void()>* work, std::exception_ptr* error) {
+    try {
+        (*work)();
+    } catch (...) {
+        *error = std::current_exception();
+    }
+    co_return;
+}
+
+/// Watches the socket while an async handler runs: a peer that closes (EOF) or resets cancels
+/// the request, so an upstream LLM call is not kept waiting for a client that left. Bytes
+/// arriving instead (a pipelined request) end the watch: they are left for the next read.
+/// The callback runs on the session's strand; `done` is set before the socket can go away.
+class DisconnectWatch : public std::enable_shared_from_this<DisconnectWatch> {
+public:
+    DisconnectWatch(beast::tcp_stream& stream, std::shared_ptr<core::CancelToken> cancel)
+        : stream_(&stream), cancel_(std::move(cancel)) {}
+
+    void arm() {
+        stream_->socket().async_wait(
+            net::ip::tcp::socket::wait_read,
+            [self = shared_from_this()](const beast::error_code& ec) { self->on_readable(ec); });
+    }
+
+    /// The handler finished: stop watching (the pending wait completes as aborted).
+    void finish() {
+        done_ = true;
+        beast::error_code ignored;
+        stream_->socket().cancel(ignored);
+    }
+
+private:
+    void on_readable(const beast::error_code& ec) {
+        if (done_ || ec == net::error::operation_aborted) {
+            return;
+        }
+        if (ec) {
+            cancel_->cancel();
+            return;
+        }
+        char byte = 0;
+        const ssize_t peeked =
+            ::recv(stream_->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            cancel_->cancel();
+        } else if (peeked < 0) {
+            arm();  // spurious wake-up
+        }
+    }
+
+    beast::tcp_stream* stream_;
+    std::shared_ptr<core::CancelToken> cancel_;
+    bool done_ = false;
+};
+
+/// ResponseWriter over the session's stream: a whole response, or a chunked stream whose every
+/// write() is flushed at once (SSE).
+class SessionWriter final : public ResponseWriter {
+public:
+    SessionWriter(beast::tcp_stream& stream,
+                  const core::ServerConfig& config,
+                  unsigned version,
+                  bool keep_alive,
+                  bool head_only,
+                  std::string request_id,
+                  const std::shared_ptr<core::CancelToken>& cancel,
+                  const std::atomic<bool>& stopping)
+        : stream_(&stream),
+          config_(&config),
+          version_(version),
+          keep_alive_(keep_alive),
+          head_only_(head_only),
+          request_id_(std::move(request_id)),
+          cancel_(&cancel),
+          stopping_(&stopping) {}
+
+    net::awaitable<bool> send(Response response) override {
+        if (phase_ != Phase::kNone) {
+            co_return false;
+        }
+        phase_ = Phase::kDone;
+        keep_alive_ = keep_alive_ && !stopping_->load(std::memory_order_relaxed);
+        status_ = sent_status(response.status);
+        bytes_out_ += response.body.size();
+        ok_ = co_await write_response(*stream_,
+                                      *config_,
+                                      std::move(response),
+                                      version_,
+                                      keep_alive_,
+                                      head_only_,
+                                      request_id_);
+        if (!ok_) {
+            (*cancel_)->cancel();
+        }
+        co_return ok_;
+    }
+
+    net::awaitable<bool> begin_stream(int status,
+                                      std::string content_type,
+                                      std::vector<Header> headers) override {
+        if (phase_ != Phase::kNone) {
+            co_return false;
+        }
+        phase_ = Phase::kStreaming;
+        keep_alive_ = keep_alive_ && !stopping_->load(std::memory_order_relaxed);
+        status_ = sent_status(status);
+        bhttp::response<bhttp::empty_body> head;
+        head.version(version_);
+        head.result(static_cast<unsigned>(status_));
+        head.set(bhttp::field::server, "ragd");
+        head.set(bhttp::field::content_type, content_type);
+        head.set(bhttp::field::cache_control, "no-cache");
+        for (const Header& header : headers) {
+            head.insert(header.name, header.value);
+        }
+        head.set("X-Request-Id", request_id_);
+        // HTTP/1.0 has no chunked encoding: the body then ends when the connection closes.
+        chunked_ = version_ >= 11;
+        if (chunked_) {
+            head.chunked(true);
+        } else {
+            keep_alive_ = false;
+        }
+        head.keep_alive(keep_alive_);
+        bhttp::serializer<false, bhttp::empty_body> serializer(head);
+        stream_->expires_after(config_->body_timeout);
+        auto [ec, bytes] = co_await bhttp::async_write_header(*stream_, serializer, kNoThrow);
+        (void)bytes;
+        co_return check(ec);
+    }
+
+    net::awaitable<bool> write(std::string_view data) override {
+        if (phase_ != Phase::kStreaming || !ok_) {
+            co_return false;
+        }
+        if (data.empty() || head_only_) {
+            co_return true;  // an empty chunk would end the body
+        }
+        bytes_out_ += data.size();
+        stream_->expires_after(config_->body_timeout);
+        beast::error_code ec;
+        if (chunked_) {
+            auto [write_ec, bytes] = co_await net::async_write(
+                *stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), kNoThrow);
+            (void)bytes;
+            ec = write_ec;
+        } else {
+            auto [write_ec, bytes] = co_await net::async_write(
+                *stream_, net::const_buffer(data.data(), data.size()), kNoThrow);
+            (void)bytes;
+            ec = write_ec;
+        }
+        co_return check(ec);
+    }
+
+    net::awaitable<bool> end() override {
+        if (phase_ != Phase::kStreaming || !ok_) {
+            co_return false;
+        }
+        phase_ = Phase::kDone;
+        if (!chunked_ || head_only_) {
+            co_return true;
+        }
+        stream_->expires_after(config_->body_timeout);
+        auto [ec, bytes] = co_await net::async_write(*stream_, bhttp::make_chunk_last(), kNoThrow);
+        (void)bytes;
+        co_return check(ec);
+    }
+
+    bool started() const override { return phase_ != Phase::kNone; }
+    /// A complete response went out and the connection may be reused.
+    bool complete() const { return phase_ == Phase::kDone && ok_; }
+    bool keep_alive() const { return keep_alive_; }
+    int status() const { return status_; }
+    std::uint64_t bytes_out() const { return bytes_out_; }
+
+private:
+    enum class Phase { kNone, kStreaming, kDone };
+
+    bool check(const beast::error_code& ec) {
+        if (ec) {
+            ok_ = false;
+            (*cancel_)->cancel();
+        }
+        return ok_;
+    }
+
+    beast::tcp_stream* stream_;
+    const core::ServerConfig* config_;
+    unsigned version_;
+    bool keep_alive_;
+    bool head_only_;
+    std::string request_id_;
+    const std::shared_ptr<core::CancelToken>* cancel_;
+    const std::atomic<bool>* stopping_;
+    Phase phase_ = Phase::kNone;
+    bool chunked_ = true;
+    bool ok_ = true;
+    int status_ = 500;
+    std::uint64_t bytes_out_ = 0;
+};
+
+class SessionContext final : public RequestContext {
+public:
+    SessionContext(ServerState& state,
+                   std::shared_ptr<core::CancelToken> cancel,
+                   net::any_io_executor executor)
+        : state_(&state), cancel_(std::move(cancel)), executor_(std::move(executor)) {}
+
+    const std::shared_ptr<core::CancelToken>& cancel() const override { return cancel_; }
+    net::any_io_executor executor() const override { return executor_; }
+
+    net::awaitable<bool> run_compute(std::function<void()> work) override {
+        const std::size_t in_flight =
+            state_->compute_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
+        ComputeSlot slot(state_->compute_in_flight);
+        if (in_flight > state_->config.max_queued_requests) {
+            if (state_->observer != nullptr) {
+                state_->observer->on_shed();
+            }
+            co_return false;
+        }
+        std::exception_ptr error;
+        co_await net::co_spawn(state_->compute, run_work(&work, &error), net::use_awaitable);
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        co_return true;
+    }
+
+    void annotate(std::string_view key, std::string value) override {
+        annotations_.push_back(Header{std::string(key), std::move(value)});
+    }
+    const std::vector<Header>& annotations() const { return annotations_; }
+
+private:
+    ServerState* state_;
+    std::shared_ptr<core::CancelToken> cancel_;
+    net::any_io_executor executor_;
+    std::vector<Header> annotations_;
+};
+
+/// Runs an async route. Exceptions are caught here (logged, answered 500 when nothing was sent
+/// yet); returns how the response went.
+net::awaitable<void> invoke_async_handler(const Route& route,
+                                          Request request,
+                                          SessionWriter& writer,
+                                          SessionContext& context) {
+    std::string failure;
+    try {
+        co_await route.async_handler(std::move(request), writer, context);
+    } catch (const std::exception& error) {
+        failure = error.what();
+    } catch (...) {
+        failure = "a non-std exception";
+    }
+    if (!failure.empty()) {
+        std::fprintf(stderr,
+                     "ragd http: handler for %s %s threw: %s\n",
+                     method_name(route.method),
+                     route.pattern.c_str(),
+                     failure.c_str());
+    }
+    if (!writer.started()) {
+        // A handler that threw, or returned without answering: a bug either way.
+        co_await writer.send(Response::error(500,
+                                             "internal",
+                                             std::string("internal error while handling ") +
+                                                 method_name(route.method) + " " + route.pattern));
+    }
+}
+
 /// The request loop. `stream` and `state` outlive it: run_session co_awaits it directly.
-net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
+net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state, ActiveRequest& active) {
     const core::ServerConfig& config = state.config;
     beast::error_code endpoint_error;
     const auto remote = stream.socket().remote_endpoint(endpoint_error);
@@ -246,6 +570,8 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         (void)head_bytes;
         if (head_ec == bhttp::error::header_limit) {
             RequestReport report(state.observer);
+            const std::string error_id = generate_request_id();
+            report.set_request_id(error_id);
             co_await write_response(
                 stream,
                 config,
@@ -256,7 +582,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                 11,
                 false,
                 false,
-                generate_request_id());
+                error_id);
             report.done(kUnmatchedRoute, Method::kOther, 431);
             co_await close_gracefully(stream);
             co_return;
@@ -264,6 +590,8 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         if (head_ec) {
             if (is_malformed_request(head_ec)) {
                 RequestReport report(state.observer);
+                const std::string error_id = generate_request_id();
+                report.set_request_id(error_id);
                 co_await write_response(
                     stream,
                     config,
@@ -272,7 +600,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                     11,
                     false,
                     false,
-                    generate_request_id());
+                    error_id);
                 report.done(kUnmatchedRoute, Method::kOther, 400);
                 co_await close_gracefully(stream);
             }
@@ -290,10 +618,20 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
         } else {
             request.request_id = generate_request_id();
         }
+        const auto traceparent = request.header("traceparent");
+        const auto tracestate = request.header("tracestate");
+        const TraceContext trace =
+            TraceContext::from_headers(traceparent.value_or(""), tracestate.value_or(""));
+        request.trace_id = trace.trace_id();
+        request.traceparent = trace.traceparent();
+        request.tracestate = trace.tracestate();
+        report.describe(request);
         const std::string request_id = request.request_id;  // request moves to the pool
         const Method method = request.method;
         const bool head_only = method == Method::kHead;
-        bool keep_alive = parser.get().keep_alive();
+        // While draining, answer but ask the client to reconnect (to another replica).
+        bool keep_alive =
+            parser.get().keep_alive() && !state.draining.load(std::memory_order_relaxed);
 
         if (check.reject) {
             // An unread body would be parsed as the next request: close instead of skipping it.
@@ -301,8 +639,13 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
             const bool body_unread = !parser.is_done();
             keep_alive = keep_alive && !body_unread && status != 400 && status != 413 &&
                          !state.stopping.load(std::memory_order_relaxed);
-            const bool written = co_await write_response(
-                stream, config, std::move(*check.reject), version, keep_alive, head_only, request_id);
+            const bool written = co_await write_response(stream,
+                                                         config,
+                                                         std::move(*check.reject),
+                                                         version,
+                                                         keep_alive,
+                                                         head_only,
+                                                         request_id);
             // 411/413/415 matched a route; 400/404/405 did not.
             report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
                                                      : kUnmatchedRoute,
@@ -315,6 +658,7 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
                 co_await close_gracefully(stream);
                 co_return;
             }
+            active.busy = false;
             continue;
         }
 
@@ -373,6 +717,43 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
             }
             request.body = std::move(parser.get().body());
         }
+        const std::uint64_t body_bytes_in = request.body.size();
+        // From here the request runs to completion during a drain; a connection still sending
+        // its head or body is closed instead (the client got nothing and may retry elsewhere).
+        active.busy = true;
+
+        if (route.async_handler) {
+            auto cancel = core::CancelToken::create();
+            active.cancel = cancel;
+            SessionWriter writer(stream,
+                                 config,
+                                 version,
+                                 keep_alive,
+                                 head_only,
+                                 request_id,
+                                 active.cancel,
+                                 state.stopping);
+            SessionContext context(state, cancel, stream.get_executor());
+            auto watch = std::make_shared<DisconnectWatch>(stream, cancel);
+            if (buffer.size() == 0) {
+                watch->arm();  // with pipelined bytes already buffered, EOF can't be seen
+            }
+            co_await invoke_async_handler(route, std::move(request), writer, context);
+            watch->finish();
+            active.cancel.reset();
+            report.set_bytes(body_bytes_in, writer.bytes_out());
+            report.set_annotations(&context.annotations());
+            report.done(route.pattern, method, writer.status());
+            if (!writer.complete() || cancel->cancelled()) {
+                co_return;
+            }
+            active.busy = false;
+            if (!writer.keep_alive() || state.stopping.load(std::memory_order_relaxed)) {
+                co_await close_gracefully(stream);
+                co_return;
+            }
+            continue;
+        }
 
         Response response;
         if (route.options.dispatch == Dispatch::kInline) {
@@ -400,12 +781,14 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state) {
 
         keep_alive = keep_alive && !state.stopping.load(std::memory_order_relaxed);
         const int status = sent_status(response.status);
+        report.set_bytes(body_bytes_in, head_only ? 0 : response.body.size());
         const bool written = co_await write_response(
             stream, config, std::move(response), version, keep_alive, head_only, request_id);
         report.done(route.pattern, method, status);
         if (!written) {
             co_return;
         }
+        active.busy = false;
         if (!keep_alive) {
             co_await close_gracefully(stream);
             co_return;
@@ -442,12 +825,25 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, ServerState* state
     const ConnectionReport connection_report(state->observer);
     beast::tcp_stream stream(std::move(socket));
     beast::tcp_stream* stream_ptr = &stream;
-    Registration registration(*state, state->register_session(stream.get_executor(), [stream_ptr] {
-        stream_ptr->close();
-    }));
+    ActiveRequest active;
+    ActiveRequest* active_ptr = &active;
+    // Runs on this session's strand. A drain closes idle connections only: a busy one finishes
+    // its response and then closes because `stopping` is set. `force` (the drain deadline)
+    // cancels the request's upstream work too.
+    Registration registration(
+        *state,
+        state->register_session(stream.get_executor(), [stream_ptr, active_ptr](bool force) {
+            if (active_ptr->busy && !force) {
+                return;
+            }
+            if (active_ptr->cancel) {
+                active_ptr->cancel->cancel();
+            }
+            stream_ptr->close();
+        }));
     try {
         if (!state->stopping.load(std::memory_order_relaxed)) {
-            co_await serve(stream, *state);
+            co_await serve(stream, *state, active);
         }
     } catch (const std::exception& error) {
         std::fprintf(stderr, "ragd http: connection failed: %s\n", error.what());

@@ -26,31 +26,35 @@ public:
     ServerState(const core::ServerConfig& config, Router router);
 
     const core::ServerConfig config;
-    const Router router;
+    Router router;  ///< replaced only before run() (Server::set_router)
     /// Runs Dispatch::kCompute handlers.
     boost::asio::thread_pool compute;
     /// Compute requests queued or running; admission compares it with max_queued_requests.
     std::atomic<std::size_t> compute_in_flight{0};
     /// Set by stop(): sessions finish the current response and close.
     std::atomic<bool> stopping{false};
+    /// Set on SIGTERM, before stopping: responses say Connection: close so clients move on.
+    std::atomic<bool> draining{false};
     /// Called (from a session's thread) when stopping and the last session has ended.
     std::function<void()> on_drained;
     /// Set before run() (Server::set_observer), then read-only; null when nobody watches.
     ServerObserver* observer = nullptr;
 
-    /// `close` is run on `executor` (the session's strand) by close_all_sessions().
+    /// `close(force)` is run on `executor` (the session's strand) by close_all_sessions(): it
+    /// closes an idle session, and a busy one only when `force`.
     std::uint64_t register_session(boost::asio::any_io_executor executor,
-                                   std::function<void()> close);
+                                   std::function<void(bool force)> close);
     /// Returns true when stopping and this was the last session.
     bool unregister_session(std::uint64_t id);
     std::size_t session_count();
-    /// Posts each session's close to its strand; sessions then see an error and end.
-    void close_all_sessions();
+    /// Posts each session's close to its strand; sessions then see an error and end. Without
+    /// `force`, sessions in the middle of a request finish it first.
+    void close_all_sessions(bool force);
 
 private:
     struct SessionEntry {
         boost::asio::any_io_executor executor;
-        std::function<void()> close;
+        std::function<void(bool)> close;
     };
     struct Sessions {
         std::unordered_map<std::uint64_t, SessionEntry> by_id;

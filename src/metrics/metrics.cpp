@@ -52,8 +52,14 @@ const prometheus::Histogram::BucketBoundaries kStageBuckets = {0.0001,
                                                                30,
                                                                60};
 
-constexpr std::array<Stage, 5> kStages = {
-    Stage::kEmbed, Stage::kVector, Stage::kBm25, Stage::kFuse, Stage::kGenerate};
+constexpr std::array<Stage, 8> kStages = {Stage::kEmbed,
+                                          Stage::kVector,
+                                          Stage::kBm25,
+                                          Stage::kFuse,
+                                          Stage::kGenerate,
+                                          Stage::kLlmFirstToken,
+                                          Stage::kLlmTotal,
+                                          Stage::kCache};
 
 /// Lets the series cache be searched with a string_view key, without building a std::string.
 struct KeyHash {
@@ -137,6 +143,12 @@ const char* stage_name(Stage stage) {
             return "fuse";
         case Stage::kGenerate:
             return "generate";
+        case Stage::kLlmFirstToken:
+            return "llm_ttfb";
+        case Stage::kLlmTotal:
+            return "llm_total";
+        case Stage::kCache:
+            return "cache";
     }
     return "unknown";
 }
@@ -158,11 +170,12 @@ struct Metrics::Impl {
                                     "written.")),
           open_connections(
               unlabelled_gauge(registry, "ragd_open_connections", "Open client connections.")),
-          shed_queue_full(prometheus::BuildCounter()
-                              .Name("ragd_shed_total")
-                              .Help("Requests refused with 503 instead of being run, by reason.")
-                              .Register(registry)
-                              .Add({{"reason", "queue_full"}})),
+          shed_family(prometheus::BuildCounter()
+                          .Name("ragd_shed_total")
+                          .Help("Requests refused with 503 instead of being run, by reason.")
+                          .Register(registry)),
+          shed_queue_full(shed_family.Add({{"reason", "queue_full"}})),
+          shed_query_limit(shed_family.Add({{"reason", "query_limit"}})),
           index_documents(
               unlabelled_gauge(registry, "ragd_index_documents", "Documents in storage.")),
           index_chunks(unlabelled_gauge(registry, "ragd_index_chunks", "Chunks in storage.")),
@@ -198,7 +211,9 @@ struct Metrics::Impl {
     prometheus::Family<prometheus::Histogram>& request_duration;
     prometheus::Gauge& inflight;
     prometheus::Gauge& open_connections;
+    prometheus::Family<prometheus::Counter>& shed_family;
     prometheus::Counter& shed_queue_full;
+    prometheus::Counter& shed_query_limit;
     prometheus::Gauge& index_documents;
     prometheus::Gauge& index_chunks;
     prometheus::Gauge& index_vectors;
@@ -209,8 +224,12 @@ struct Metrics::Impl {
     /// Key: route '\n' method '\n' code. Entries point into the registry and are never removed.
     std::unordered_map<std::string, RequestSeries, KeyHash, std::equal_to<>> series;
 
-    std::mutex index_source_mutex;  // guards index_source
+    std::mutex index_source_mutex;  // guards the three scrape-time sources below
     IndexSource index_source;
+    std::function<bool()> ready_source;
+    std::function<std::uint64_t()> log_dropped_source;
+    std::vector<std::function<void()>> scrape_hooks;
+    std::vector<std::function<std::vector<SampledFamily>()>> sampled_sources;
 };
 
 RequestSeries& Metrics::Impl::request_series(std::string_view route,
@@ -273,6 +292,10 @@ void Metrics::shed() {
     impl_->shed_queue_full.Increment();
 }
 
+void Metrics::count_shed_queries() {
+    impl_->shed_query_limit.Increment();
+}
+
 void Metrics::observe_stage(Stage stage, double seconds) {
     impl_->stage_duration[static_cast<std::size_t>(stage)]->Observe(seconds);
 }
@@ -282,11 +305,46 @@ void Metrics::set_index_source(IndexSource source) {
     impl_->index_source = std::move(source);
 }
 
+void Metrics::set_ready_source(std::function<bool()> source) {
+    std::lock_guard lock(impl_->index_source_mutex);
+    impl_->ready_source = std::move(source);
+}
+
+void Metrics::add_scrape_hook(std::function<void()> hook) {
+    std::lock_guard lock(impl_->index_source_mutex);
+    impl_->scrape_hooks.push_back(std::move(hook));
+}
+
+void Metrics::add_sampled_source(std::function<std::vector<SampledFamily>()> source) {
+    std::lock_guard lock(impl_->index_source_mutex);
+    impl_->sampled_sources.push_back(std::move(source));
+}
+
+prometheus::Registry& Metrics::registry() {
+    return impl_->registry;
+}
+
+void Metrics::set_log_dropped_source(std::function<std::uint64_t()> source) {
+    std::lock_guard lock(impl_->index_source_mutex);
+    impl_->log_dropped_source = std::move(source);
+}
+
 std::string Metrics::serialize() {
     IndexSource source;
+    std::function<bool()> ready_source;
+    std::function<std::uint64_t()> log_dropped_source;
+    std::vector<std::function<void()>> hooks;
+    std::vector<std::function<std::vector<SampledFamily>()>> sampled;
     {
         std::lock_guard lock(impl_->index_source_mutex);
+        hooks = impl_->scrape_hooks;
+        sampled = impl_->sampled_sources;
         source = impl_->index_source;
+        ready_source = impl_->ready_source;
+        log_dropped_source = impl_->log_dropped_source;
+    }
+    for (const auto& hook : hooks) {
+        hook();
     }
     if (source) {
         if (const auto snapshot = source()) {
@@ -297,8 +355,45 @@ std::string Metrics::serialize() {
         }
     }
     std::vector<prometheus::MetricFamily> families = impl_->registry.Collect();
+    // Built per scrape, like the process_* families: their values live elsewhere.
+    if (ready_source) {
+        families.push_back(single_value_family(
+            "ragd_ready",
+            "1 when GET /ready answers 200 (every required check ok, not draining), else 0.",
+            prometheus::MetricType::Gauge,
+            ready_source() ? 1 : 0));
+    }
+    if (log_dropped_source) {
+        families.push_back(
+            single_value_family("ragd_log_dropped_lines_total",
+                                "Log lines dropped because the asynchronous log queue was full.",
+                                prometheus::MetricType::Counter,
+                                static_cast<double>(log_dropped_source())));
+    }
     for (auto& family : process_families()) {
         families.push_back(std::move(family));
+    }
+    for (const auto& source : sampled) {
+        for (const SampledFamily& sampled_family : source()) {
+            prometheus::MetricFamily family;
+            family.name = sampled_family.name;
+            family.help = sampled_family.help;
+            family.type = sampled_family.counter ? prometheus::MetricType::Counter
+                                                 : prometheus::MetricType::Gauge;
+            for (const auto& sample : sampled_family.samples) {
+                prometheus::ClientMetric metric;
+                for (const auto& [name, value] : sample.labels) {
+                    metric.label.push_back(prometheus::ClientMetric::Label{name, value});
+                }
+                if (sampled_family.counter) {
+                    metric.counter.value = sample.value;
+                } else {
+                    metric.gauge.value = sample.value;
+                }
+                family.metric.push_back(std::move(metric));
+            }
+            families.push_back(std::move(family));
+        }
     }
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, families);

@@ -1,13 +1,14 @@
 #include "pipeline/engine.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "embed/lexical_embedder.hpp"
 #include "llm/extractive_generator.hpp"
@@ -130,11 +131,14 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config, s
             return flushed.error();
         }
     }
-    engine->ingest_ = std::make_unique<IngestService>(config.ingest, *engine->storage_,
-                                                      *engine->embedder_, *engine->maintainer_);
-    engine->query_ = std::make_unique<QueryService>(config.retrieval, *engine->storage_,
-                                                    *engine->embedder_, *engine->vectors_,
-                                                    *engine->bm25_, *engine->generator_);
+    engine->ingest_ = std::make_unique<IngestService>(
+        config.ingest, *engine->storage_, *engine->embedder_, *engine->maintainer_);
+    engine->query_ = std::make_unique<QueryService>(config.retrieval,
+                                                    *engine->storage_,
+                                                    *engine->embedder_,
+                                                    *engine->vectors_,
+                                                    *engine->bm25_,
+                                                    *engine->generator_);
     return engine;
 }
 
@@ -152,6 +156,10 @@ Engine::~Engine() {
     if (lock_fd_ >= 0) {
         ::close(lock_fd_);
     }
+}
+
+std::int64_t Engine::indexed_seq() const {
+    return std::min(vectors_->applied_seq(), bm25_->applied_seq());
 }
 
 IndexStats Engine::index_stats() const {

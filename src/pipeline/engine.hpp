@@ -37,6 +37,9 @@ public:
     storage::Storage& storage() { return *storage_; }
     const embed::Embedder& embedder() const { return *embedder_; }
     IndexStats index_stats() const;
+    /// The change sequence both indexes reflect (the lower of the two): answers computed from
+    /// the indexes are current as of it, so caches key on it and never serve a stale answer.
+    std::int64_t indexed_seq() const;
     const core::Config& config() const { return config_; }
 
 private:

@@ -20,9 +20,12 @@ constexpr std::size_t kFilterOversample = 4;
 
 }  // namespace
 
-QueryService::QueryService(const core::RetrievalConfig& config, storage::Storage& storage,
-                           const embed::Embedder& embedder, const retrieval::VectorIndex& vectors,
-                           const retrieval::Bm25Index& bm25, const llm::Generator& generator)
+QueryService::QueryService(const core::RetrievalConfig& config,
+                           storage::Storage& storage,
+                           const embed::Embedder& embedder,
+                           const retrieval::VectorIndex& vectors,
+                           const retrieval::Bm25Index& bm25,
+                           const llm::Generator& generator)
     : config_(config),
       storage_(storage),
       embedder_(embedder),
@@ -47,8 +50,8 @@ core::Result<SearchOutcome> QueryService::search(const std::string& query,
     if (options.mode != RetrievalMode::kBm25) {
         auto t = Clock::now();
         std::string_view text = query;
-        auto embedded = embedder_.embed(std::span<const std::string_view>(&text, 1),
-                                        embed::EmbedKind::kQuery);
+        auto embedded =
+            embedder_.embed(std::span<const std::string_view>(&text, 1), embed::EmbedKind::kQuery);
         if (!embedded) {
             return embedded.error();
         }
@@ -134,6 +137,22 @@ core::Result<SearchOutcome> QueryService::search(const std::string& query,
     return outcome;
 }
 
+std::vector<llm::Passage> to_passages(const std::vector<SourceHit>& hits) {
+    std::vector<llm::Passage> passages;
+    passages.reserve(hits.size());
+    for (const auto& hit : hits) {
+        llm::Passage passage;
+        passage.number = hit.number;
+        passage.text = hit.chunk.chunk.text;
+        passage.title = hit.chunk.title;
+        passage.heading_path = hit.chunk.chunk.heading_path;
+        passage.document_id = hit.chunk.chunk.document_id;
+        passage.source = hit.chunk.source;
+        passages.push_back(std::move(passage));
+    }
+    return passages;
+}
+
 core::Result<AnswerOutcome> QueryService::answer(const std::string& query,
                                                  const QueryOptions& options) const {
     auto started = Clock::now();
@@ -147,16 +166,7 @@ core::Result<AnswerOutcome> QueryService::answer(const std::string& query,
 
     llm::GenerationRequest request;
     request.question = query;
-    for (const auto& hit : outcome.sources) {
-        llm::Passage passage;
-        passage.number = hit.number;
-        passage.text = hit.chunk.chunk.text;
-        passage.title = hit.chunk.title;
-        passage.heading_path = hit.chunk.chunk.heading_path;
-        passage.document_id = hit.chunk.chunk.document_id;
-        passage.source = hit.chunk.source;
-        request.passages.push_back(std::move(passage));
-    }
+    request.passages = to_passages(outcome.sources);
     auto t = Clock::now();
     auto generated = generator_.generate(request);
     if (!generated) {

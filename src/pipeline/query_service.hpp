@@ -28,7 +28,7 @@ struct QueryOptions {
 struct SourceHit {
     std::size_t number = 0;  ///< 1-based citation number
     storage::IndexableChunk chunk;
-    double score = 0;  ///< fused score
+    double score = 0;               ///< fused score
     std::uint32_t vector_rank = 0;  ///< 1-based, 0 when the vector retriever did not return it
     std::uint32_t bm25_rank = 0;
 };
@@ -54,11 +54,17 @@ struct AnswerOutcome {
     StageTimings timings;
 };
 
+/// The hits as numbered passages for a generator (number = the hit's citation number).
+std::vector<llm::Passage> to_passages(const std::vector<SourceHit>& hits);
+
 class QueryService {
 public:
-    QueryService(const core::RetrievalConfig& config, storage::Storage& storage,
-                 const embed::Embedder& embedder, const retrieval::VectorIndex& vectors,
-                 const retrieval::Bm25Index& bm25, const llm::Generator& generator);
+    QueryService(const core::RetrievalConfig& config,
+                 storage::Storage& storage,
+                 const embed::Embedder& embedder,
+                 const retrieval::VectorIndex& vectors,
+                 const retrieval::Bm25Index& bm25,
+                 const llm::Generator& generator);
 
     /// Hybrid (or single-retriever) search. kInvalidArgument for an empty query or a top_k
     /// outside 1..max_top_k.

@@ -12,11 +12,11 @@
 
 #include <cstddef>
 
+#include "core/dot_product.hpp"
+
 namespace ragd::retrieval {
 
-/// dot(a, b) over `dimensions` floats; independent partial sums let the compiler use
-/// full-width SIMD without -ffast-math.
-float dot_product(const float* a, const float* b, std::size_t dimensions);
+using core::dot_product;
 
 class UnitDotSpace final : public hnswlib::SpaceInterface<float> {
 public:

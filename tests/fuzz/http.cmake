@@ -6,3 +6,10 @@ if(TARGET fuzz_http_request)
     # "Cannot represent a difference across sections". The rest of UBSan stays on.
     target_compile_options(fuzz_http_request PRIVATE -fno-sanitize=function)
 endif()
+
+# The SSE parser needs nothing but its own source (no Asio), so only that is compiled in.
+ragd_add_fuzzer(fuzz_sse ${CMAKE_CURRENT_LIST_DIR}/fuzz_sse.cpp)
+if(TARGET fuzz_sse)
+    target_sources(fuzz_sse PRIVATE ${PROJECT_SOURCE_DIR}/src/http/sse_parser.cpp)
+    target_include_directories(fuzz_sse PRIVATE ${PROJECT_SOURCE_DIR}/src)
+endif()

@@ -44,6 +44,9 @@ def clean_env(extra=None):
     """The environment without any RAGD_* variable the caller happens to have, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGD_") or k == "RAGD_BIN"}
     env.pop("RAGD_BIN", None)
+    # Tests stop servers with SIGTERM; the production drain delay (5 s) would only slow them.
+    # A test of draining passes its own value.
+    env["RAGD_SERVER_DRAIN_DELAY_MS"] = "0"
     env.update(extra or {})
     return env
 

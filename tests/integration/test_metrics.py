@@ -71,8 +71,10 @@ class MetricsTest(unittest.TestCase):
     def test_queries_move_counters_and_histograms_by_exactly_n(self):
         _, before = self.scrape()
         n = 7
-        for _ in range(n):
-            resp = self.server.post("/v1/query", {"query": "who logs the ships?"})
+        for query_idx in range(n):
+            # Distinct questions: a repeated one would be a cache hit, which skips the stages.
+            resp = self.server.post("/v1/query",
+                                    {"query": "who logs the ships? (%d)" % query_idx})
             self.assertEqual(resp.status, 200, resp)
         _, after = self.scrape()
 
@@ -87,6 +89,27 @@ class MetricsTest(unittest.TestCase):
         self.assertGreater(delta("ragd_http_request_duration_seconds_sum", route="/v1/query"), 0)
         for stage in STAGES:
             self.assertEqual(delta("ragd_stage_duration_seconds_count", stage=stage), n, stage)
+
+    def test_repeated_query_is_a_cache_hit_that_skips_retrieval(self):
+        question = {"query": "what does the quillowmere keeper log?"}
+        first = self.server.post("/v1/query", question)
+        self.assertEqual(first.status, 200, first)
+        self.assertFalse(first.body["cached"])
+        _, before = self.scrape()
+        second = self.server.post("/v1/query", question)
+        self.assertEqual(second.status, 200, second)
+        self.assertTrue(second.body["cached"])
+        self.assertEqual(second.body["cache"], "l1")
+        self.assertEqual(second.body["answer"], first.body["answer"])
+        _, after = self.scrape()
+
+        def delta(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        self.assertEqual(delta("ragd_cache_requests_total", tier="l1", result="hit"), 1)
+        self.assertEqual(delta("ragd_cache_requests_total", tier="l1", result="miss"), 0)
+        self.assertEqual(delta("ragd_stage_duration_seconds_count", stage="cache"), 1)
+        self.assertEqual(delta("ragd_stage_duration_seconds_count", stage="embed"), 0)
 
     def test_search_observes_retrieval_stages_but_not_generate(self):
         _, before = self.scrape()

@@ -2,9 +2,6 @@
 // labels given, and the scrape-time gauges (index, process) are read on each serialize().
 #include "metrics/metrics.hpp"
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <ctime>
 #include <optional>
@@ -12,6 +9,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace ragd::metrics {
 namespace {
@@ -38,32 +38,42 @@ TEST(MetricsTest, RequestCounterAndHistogramMoveWithEachObservation) {
     const std::string text = metrics.serialize();
 
     // prometheus-cpp prints labels sorted by name.
-    EXPECT_EQ(sample(text,
-                     R"(ragd_http_requests_total{code="200",method="GET",route="/v1/documents/{id}"})"),
-              2);
-    EXPECT_EQ(sample(text,
-                     R"(ragd_http_requests_total{code="404",method="GET",route="/v1/documents/{id}"})"),
-              1);
-    EXPECT_EQ(sample(text, R"(ragd_http_requests_total{code="405",method="POST",route="unmatched"})"),
-              1);
-    EXPECT_EQ(sample(text, R"(ragd_http_request_duration_seconds_count{route="/v1/documents/{id}"})"),
-              3);
+    EXPECT_EQ(
+        sample(text,
+               R"(ragd_http_requests_total{code="200",method="GET",route="/v1/documents/{id}"})"),
+        2);
+    EXPECT_EQ(
+        sample(text,
+               R"(ragd_http_requests_total{code="404",method="GET",route="/v1/documents/{id}"})"),
+        1);
+    EXPECT_EQ(
+        sample(text, R"(ragd_http_requests_total{code="405",method="POST",route="unmatched"})"), 1);
+    EXPECT_EQ(
+        sample(text, R"(ragd_http_request_duration_seconds_count{route="/v1/documents/{id}"})"), 3);
     EXPECT_NEAR(
         *sample(text, R"(ragd_http_request_duration_seconds_sum{route="/v1/documents/{id}"})"),
-        0.203, 1e-9);
+        0.203,
+        1e-9);
     // Buckets are cumulative: 0.001 and 0.002 fall at or under 0.0025, 0.2 only from 0.25 up.
-    EXPECT_EQ(sample(text,
-                     R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="0.0025"})"),
-              2);
-    EXPECT_EQ(sample(text,
-                     R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="0.25"})"),
-              3);
-    EXPECT_EQ(sample(text,
-                     R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="60"})"),
-              3);
-    EXPECT_EQ(sample(text,
-                     R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="+Inf"})"),
-              3);
+    EXPECT_EQ(
+        sample(
+            text,
+            R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="0.0025"})"),
+        2);
+    EXPECT_EQ(
+        sample(
+            text,
+            R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="0.25"})"),
+        3);
+    EXPECT_EQ(
+        sample(text,
+               R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="60"})"),
+        3);
+    EXPECT_EQ(
+        sample(
+            text,
+            R"(ragd_http_request_duration_seconds_bucket{route="/v1/documents/{id}",le="+Inf"})"),
+        3);
     EXPECT_EQ(sample(text, R"(ragd_http_request_duration_seconds_count{route="unmatched"})"), 1);
 }
 
@@ -97,8 +107,8 @@ TEST(MetricsTest, StagesAreSeparateSeries) {
     EXPECT_EQ(sample(text, R"(ragd_stage_duration_seconds_bucket{stage="generate",le="1"})"), 0);
     EXPECT_EQ(sample(text, R"(ragd_stage_duration_seconds_bucket{stage="generate",le="2.5"})"), 1);
     for (const char* stage : {"embed", "vector", "bm25", "fuse", "generate"}) {
-        EXPECT_TRUE(sample(text, std::string("ragd_stage_duration_seconds_count{stage=\"") + stage +
-                                     "\"}"))
+        EXPECT_TRUE(
+            sample(text, std::string("ragd_stage_duration_seconds_count{stage=\"") + stage + "\"}"))
             << stage;
     }
 }
@@ -135,9 +145,10 @@ TEST(MetricsTest, BuildInfoCarriesVersionAndCommit) {
     EXPECT_FALSE(info.version.empty());
     EXPECT_FALSE(info.commit.empty());
     Metrics metrics;
-    EXPECT_EQ(sample(metrics.serialize(), "ragd_build_info{commit=\"" + info.commit +
-                                              "\",version=\"" + info.version + "\"}"),
-              1);
+    EXPECT_EQ(
+        sample(metrics.serialize(),
+               "ragd_build_info{commit=\"" + info.commit + "\",version=\"" + info.version + "\"}"),
+        1);
 }
 
 TEST(MetricsTest, IndexGaugesAreReadAtEachScrapeAndKeptWhenTheSourceFails) {

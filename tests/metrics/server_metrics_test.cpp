@@ -3,12 +3,6 @@
 // and the in-flight and connection gauges return to zero.
 #include "api/server_metrics.hpp"
 
-#include <arpa/inet.h>
-#include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -17,6 +11,12 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http/server.hpp"
 
@@ -37,10 +37,13 @@ std::optional<double> sample(const std::string& text, const std::string& series)
     return std::nullopt;
 }
 
-double requests(const std::string& text, const std::string& code, const std::string& method,
+double requests(const std::string& text,
+                const std::string& code,
+                const std::string& method,
                 const std::string& route) {
-    return sample(text, "ragd_http_requests_total{code=\"" + code + "\",method=\"" + method +
-                            "\",route=\"" + route + "\"}")
+    return sample(text,
+                  "ragd_http_requests_total{code=\"" + code + "\",method=\"" + method +
+                      "\",route=\"" + route + "\"}")
         .value_or(0);
 }
 
@@ -56,7 +59,8 @@ std::vector<int> round_trips(unsigned short port, const std::string& bytes) {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     std::string received;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(bytes.size())) {
         char chunk[4096];
         for (;;) {
             const ssize_t got = ::recv(fd, chunk, sizeof(chunk), 0);
@@ -101,9 +105,11 @@ protected:
         inline_json.dispatch = http::Dispatch::kInline;
         inline_json.json_body = true;
         inline_json.max_body_bytes = 16;
-        router.add(http::Method::kPost, "/echo", [](const http::Request& request) {
-            return http::Response::json(200, request.body);
-        }, inline_json);
+        router.add(
+            http::Method::kPost,
+            "/echo",
+            [](const http::Request& request) { return http::Response::json(200, request.body); },
+            inline_json);
         server_.emplace(config, std::move(router));
         server_->set_observer(&observer_);
         ASSERT_TRUE(server_->listen());
@@ -150,11 +156,13 @@ TEST_F(ServerMetricsTest, CountsEveryResponseUnderItsRoutePatternAndCode) {
     EXPECT_EQ(round_trip(port_, "GET /nothing/here HTTP/1.1\r\nHost: x\r\n" + close), 404);
     EXPECT_EQ(round_trip(port_, "DELETE /items/abc HTTP/1.1\r\nHost: x\r\n" + close), 405);
     EXPECT_EQ(round_trip(port_, "GET /boom HTTP/1.1\r\nHost: x\r\n" + close), 500);
-    EXPECT_EQ(round_trip(port_, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
-                              "Content-Length: 2\r\nConnection: close\r\n\r\nhi"),
+    EXPECT_EQ(round_trip(port_,
+                         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                         "Content-Length: 2\r\nConnection: close\r\n\r\nhi"),
               415);
-    EXPECT_EQ(round_trip(port_, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: 100\r\n\r\n"),
+    EXPECT_EQ(round_trip(port_,
+                         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 100\r\n\r\n"),
               413);
     EXPECT_EQ(round_trip(port_, "NOT AN HTTP REQUEST\r\n\r\n"), 400);
 
@@ -178,8 +186,10 @@ TEST_F(ServerMetricsTest, CountsEveryResponseUnderItsRoutePatternAndCode) {
 TEST_F(ServerMetricsTest, KeepAliveRequestsShareOneConnection) {
     start({});
     const std::string get = "GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n";
-    EXPECT_EQ(round_trips(port_, get + get + "GET /items/3 HTTP/1.1\r\nHost: x\r\nConnection: close"
-                                           "\r\n\r\n"),
+    EXPECT_EQ(round_trips(port_,
+                          get + get +
+                              "GET /items/3 HTTP/1.1\r\nHost: x\r\nConnection: close"
+                              "\r\n\r\n"),
               (std::vector<int>{200, 200, 200}));
     ASSERT_EQ(settled("ragd_open_connections", 0), 0);
     const std::string text = metrics_.serialize();

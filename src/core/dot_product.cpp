@@ -1,9 +1,12 @@
-#include "retrieval/unit_dot_space.hpp"
+#include "core/dot_product.hpp"
 
-namespace ragd::retrieval {
+namespace ragd::core {
 
+// Compiled for AVX2 and for baseline x86-64, picked at load time. The ifunc resolver of
+// target_clones runs before the sanitizer runtimes are up (TSan segfaults in it, ASan
+// misreports), so sanitizer builds take the baseline loop.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 float dot_product(const float* a, const float* b, std::size_t dimensions) {
@@ -27,4 +30,4 @@ float dot_product(const float* a, const float* b, std::size_t dimensions) {
     return total;
 }
 
-}  // namespace ragd::retrieval
+}  // namespace ragd::core

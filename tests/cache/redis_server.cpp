@@ -1,0 +1,167 @@
+#include "redis_server.hpp"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace ragd::cache::testing {
+namespace {
+
+sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return address;
+}
+
+// Binds port 0 to let the kernel pick a free port, then releases it for redis-server. Another
+// process could take it in between; on this test machine that race is acceptable.
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    sockaddr_in address = loopback(0);
+    socklen_t length = sizeof(address);
+    std::uint16_t port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+        port = ntohs(address.sin_port);
+    }
+    ::close(fd);
+    return port;
+}
+
+bool accepts_connections(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return false;
+    }
+    sockaddr_in address = loopback(port);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(fd);
+    return ok;
+}
+
+}  // namespace
+
+std::string RedisServer::binary() {
+    const std::string path = RAGD_REDIS_SERVER;
+    return path.find("NOTFOUND") == std::string::npos ? path : "";
+}
+
+RedisServer::~RedisServer() {
+    stop();
+}
+
+bool RedisServer::start() {
+    if (pid_ > 0) {
+        return true;
+    }
+    if (binary().empty()) {
+        error_ = "redis-server not found at configure time";
+        return false;
+    }
+    if (port_ == 0) {
+        port_ = free_port();
+        if (port_ == 0) {
+            error_ = "no free port";
+            return false;
+        }
+    }
+    const std::string port = std::to_string(port_);
+    std::vector<std::string> args = {binary(),
+                                     "--port",
+                                     port,
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--daemonize",
+                                     "no",
+                                     "--loglevel",
+                                     "warning",
+                                     "--dir",
+                                     "/tmp"};
+    std::vector<char*> argv;
+    for (auto& arg : args) {
+        argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        error_ = "fork failed";
+        return false;
+    }
+    if (pid == 0) {
+        // Dies with the test, even when the test is killed, and keeps its log off the test's
+        // output (whose pipe it would otherwise hold open).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const int null_fd = ::open("/dev/null", O_WRONLY);
+        if (null_fd >= 0) {
+            ::dup2(null_fd, STDOUT_FILENO);
+            ::dup2(null_fd, STDERR_FILENO);
+        }
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    pid_ = pid;
+    // Wait for the condition (the port accepts), bounded; not a guessed sleep.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (accepts_connections(port_)) {
+            return true;
+        }
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            error_ = "redis-server exited during startup (port " + port + " taken?)";
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    error_ = "redis-server did not accept connections within 10 s";
+    stop();
+    return false;
+}
+
+void RedisServer::stop() {
+    if (pid_ <= 0) {
+        return;
+    }
+    if (paused_) {
+        resume();
+    }
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
+void RedisServer::pause() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGSTOP);
+        paused_ = true;
+    }
+}
+
+void RedisServer::resume() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGCONT);
+        paused_ = false;
+    }
+}
+
+}  // namespace ragd::cache::testing

@@ -1,0 +1,111 @@
+// libFuzzer harness for the LLM stream decoders (OpenAI and Anthropic): the input (after two
+// bytes choosing a split point) is an upstream response body. Each decoder is fed it in one
+// piece, split in two at the chosen point, and (when short) byte by byte; every way must give
+// the same events, since upstream bodies arrive split anywhere. Events must be well-formed:
+// deltas and errors carry text, errors are cut to the documented length.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llm/wire_protocol.hpp"
+
+namespace {
+
+using ragd::llm::StreamDecoder;
+using ragd::llm::StreamEvent;
+using ragd::llm::WireProtocol;
+
+/// error_detail-style cut: 300 bytes plus "...".
+constexpr std::size_t kMaxErrorText = 303;
+
+bool same(const std::vector<StreamEvent>& a, const std::vector<StreamEvent>& b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t event_idx = 0; event_idx < a.size(); ++event_idx) {
+        const StreamEvent& x = a[event_idx];
+        const StreamEvent& y = b[event_idx];
+        if (x.kind != y.kind || x.text != y.text ||
+            x.usage.prompt_tokens != y.usage.prompt_tokens ||
+            x.usage.completion_tokens != y.usage.completion_tokens ||
+            x.usage.reported != y.usage.reported) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void check_well_formed(const std::vector<StreamEvent>& events) {
+    for (const StreamEvent& event : events) {
+        switch (event.kind) {
+            case StreamEvent::Kind::kDelta:
+                if (event.text.empty()) {
+                    std::abort();  // empty deltas are never forwarded
+                }
+                break;
+            case StreamEvent::Kind::kError:
+                if (event.text.empty() || event.text.size() > kMaxErrorText) {
+                    std::abort();
+                }
+                break;
+            case StreamEvent::Kind::kUsage:
+                if (!event.usage.reported) {
+                    std::abort();
+                }
+                break;
+            case StreamEvent::Kind::kDone:
+                break;
+        }
+    }
+}
+
+std::vector<StreamEvent> feed_pieces(const WireProtocol& protocol,
+                                     const std::vector<std::string_view>& pieces) {
+    std::unique_ptr<StreamDecoder> decoder = protocol.stream_decoder();
+    std::vector<StreamEvent> events;
+    for (std::string_view piece : pieces) {
+        decoder->feed(piece, events);
+    }
+    return events;
+}
+
+void check_protocol(const WireProtocol& protocol, std::string_view body, std::size_t split) {
+    const std::vector<StreamEvent> whole = feed_pieces(protocol, {body});
+    check_well_formed(whole);
+    const std::vector<StreamEvent> halves =
+        feed_pieces(protocol, {body.substr(0, split), body.substr(split)});
+    if (!same(whole, halves)) {
+        std::abort();
+    }
+    if (body.size() <= 512) {
+        std::vector<std::string_view> bytes;
+        bytes.reserve(body.size());
+        for (std::size_t byte_idx = 0; byte_idx < body.size(); ++byte_idx) {
+            bytes.push_back(body.substr(byte_idx, 1));
+        }
+        if (!same(whole, feed_pieces(protocol, bytes))) {
+            std::abort();
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 2) {
+        return 0;
+    }
+    const std::size_t split_seed = (static_cast<std::size_t>(data[0]) << 8U) | data[1];
+    const std::string_view body(reinterpret_cast<const char*>(data + 2), size - 2);
+    const std::size_t split = split_seed % (body.size() + 1);
+
+    static const std::unique_ptr<WireProtocol> openai = ragd::llm::make_openai_protocol();
+    static const std::unique_ptr<WireProtocol> anthropic = ragd::llm::make_anthropic_protocol();
+    check_protocol(*openai, body, split);
+    check_protocol(*anthropic, body, split);
+    return 0;
+}

@@ -1,0 +1,274 @@
+// Async (coroutine) routes over real loopback sockets: one-shot and streamed responses, compute
+// offload and shedding, client-disconnect cancellation, exceptions, and draining on stop().
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include "http/server.hpp"
+#include "raw_http_client.hpp"
+
+namespace ragd::http {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Client;
+using test::get;
+using test::small_config;
+using test::TestServer;
+namespace net = boost::asio;
+
+/// Waits `delay` on the request's strand, or until the request is cancelled.
+net::awaitable<bool> pause(RequestContext& context, std::chrono::milliseconds delay) {
+    net::steady_timer timer(context.executor(), delay);
+    core::CancelRegistration on_cancel(context.cancel(), [&timer] {
+        net::post(timer.get_executor(), [&timer] { timer.cancel(); });
+    });
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    co_return !ec && !context.cancel()->cancelled();
+}
+
+TEST(AsyncHandler, SendsOneResponseAndKeepsTheConnection) {
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/async",
+        [](Request request, ResponseWriter& writer, RequestContext&) -> net::awaitable<void> {
+            co_await writer.send(Response::json(200, "\"" + request.path + "\""));
+        });
+    TestServer server(small_config(), std::move(router));
+    Client client(server.port());
+    for (int round = 0; round < 3; ++round) {
+        ASSERT_TRUE(client.send(get("/async")));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(response->status, 200);
+        EXPECT_EQ(response->body, "\"/async\"");
+        EXPECT_FALSE(response->headers.at("x-request-id").empty());
+    }
+}
+
+TEST(AsyncHandler, StreamsChunksAsTheyAreWritten) {
+    std::promise<void> release_promise;
+    std::shared_future<void> release = release_promise.get_future().share();
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/stream",
+        [release](
+            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            std::vector<Header> headers;
+            headers.push_back(Header{"X-Accel-Buffering", "no"});
+            co_await writer.begin_stream(200, "text/event-stream", std::move(headers));
+            co_await writer.write("data: first\n\n");
+            // The client must see the first event before the second exists.
+            while (release.wait_for(0ms) != std::future_status::ready) {
+                if (!co_await pause(context, 5ms)) {
+                    co_return;
+                }
+            }
+            co_await writer.write("data: second\n\n");
+            co_await writer.end();
+        });
+    TestServer server(small_config(), std::move(router));
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/stream")));
+    ASSERT_TRUE(client.read_until("data: first"));
+    EXPECT_NE(client.buffered().find("Transfer-Encoding: chunked"), std::string::npos);
+    EXPECT_NE(client.buffered().find("X-Accel-Buffering: no"), std::string::npos);
+    EXPECT_EQ(client.buffered().find("data: second"), std::string::npos);
+    release_promise.set_value();
+    ASSERT_TRUE(client.read_until("0\r\n\r\n"));
+    EXPECT_NE(client.buffered().find("data: second"), std::string::npos);
+    // The connection is reusable after the last chunk.
+    client.buffered().clear();
+    ASSERT_TRUE(client.send(get("/stream")));
+    EXPECT_TRUE(client.read_until("data: second"));
+}
+
+TEST(AsyncHandler, ClientDisconnectCancelsTheRequest) {
+    std::promise<bool> outcome;
+    auto outcome_future = outcome.get_future();
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/slow",
+        [&outcome](
+            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            const bool finished = co_await pause(context, 10s);
+            outcome.set_value(context.cancel()->cancelled());
+            if (finished) {
+                co_await writer.send(Response::json(200, "{}"));
+            }
+        });
+    TestServer server(small_config(), std::move(router));
+    {
+        Client client(server.port());
+        ASSERT_TRUE(client.send(get("/slow")));
+        std::this_thread::sleep_for(50ms);  // let the request reach the handler
+    }
+    ASSERT_EQ(outcome_future.wait_for(3s), std::future_status::ready);
+    EXPECT_TRUE(outcome_future.get());
+}
+
+TEST(AsyncHandler, RunsComputeWorkOffTheIoThreadAndRethrows) {
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/compute",
+        [](Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            const auto io_thread = std::this_thread::get_id();
+            std::thread::id work_thread;
+            const bool ran = co_await context.run_compute(
+                [&work_thread] { work_thread = std::this_thread::get_id(); });
+            const bool different = ran && work_thread != io_thread;
+            co_await writer.send(Response::json(200, different ? "true" : "false"));
+        });
+    router.add_async(Method::kGet,
+                     "/compute-throws",
+                     [](Request, ResponseWriter&, RequestContext& context) -> net::awaitable<void> {
+                         co_await context.run_compute([] { throw std::runtime_error("boom"); });
+                     });
+    TestServer server(small_config(), std::move(router));
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/compute")));
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "true");
+    ASSERT_TRUE(client.send(get("/compute-throws")));
+    response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 500);
+    EXPECT_EQ(response->error_type(), "internal");
+}
+
+TEST(AsyncHandler, ComputeQueueFullIsReportedNotQueued) {
+    auto config = small_config();
+    config.max_queued_requests = 1;
+    config.compute_threads = 1;
+    std::promise<void> unblock;
+    std::shared_future<void> unblocked = unblock.get_future().share();
+    std::atomic<int> started{0};
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/busy",
+        [&started, unblocked](
+            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            const bool ran = co_await context.run_compute([&started, unblocked] {
+                ++started;
+                unblocked.wait();
+            });
+            co_await writer.send(Response::json(ran ? 200 : 503, "{}"));
+        });
+    TestServer server(config, std::move(router));
+    Client first(server.port());
+    ASSERT_TRUE(first.send(get("/busy")));
+    for (int wait_idx = 0; wait_idx < 200 && started.load() == 0; ++wait_idx) {
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(started.load(), 1);
+    Client second(server.port());
+    ASSERT_TRUE(second.send(get("/busy")));
+    const auto shed = second.read_response();
+    ASSERT_TRUE(shed);
+    EXPECT_EQ(shed->status, 503);
+    unblock.set_value();
+    const auto served = first.read_response();
+    ASSERT_TRUE(served);
+    EXPECT_EQ(served->status, 200);
+}
+
+TEST(AsyncHandler, ThrowingOrSilentHandlersAnswer500) {
+    Router router;
+    router.add_async(Method::kGet,
+                     "/throws",
+                     [](Request, ResponseWriter&, RequestContext&) -> net::awaitable<void> {
+                         throw std::runtime_error("secret");
+                         co_return;
+                     });
+    router.add_async(
+        Method::kGet,
+        "/silent",
+        [](Request, ResponseWriter&, RequestContext&) -> net::awaitable<void> { co_return; });
+    TestServer server(small_config(), std::move(router));
+    Client client(server.port());
+    for (const char* path : {"/throws", "/silent"}) {
+        ASSERT_TRUE(client.send(get(path)));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response) << path;
+        EXPECT_EQ(response->status, 500) << path;
+        EXPECT_EQ(response->body.find("secret"), std::string::npos);
+    }
+}
+
+TEST(AsyncHandler, StopLetsInFlightRequestsFinishAndClosesIdleConnections) {
+    auto config = small_config();
+    config.drain_timeout = 5000ms;
+    std::atomic<bool> in_handler{false};
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/slow",
+        [&in_handler](
+            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            in_handler = true;
+            co_await pause(context, 300ms);
+            co_await writer.send(Response::json(200, "\"done\""));
+        });
+    TestServer server(config, std::move(router));
+    Client idle(server.port());
+    Client busy(server.port());
+    ASSERT_TRUE(busy.send(get("/slow")));
+    for (int wait_idx = 0; wait_idx < 200 && !in_handler.load(); ++wait_idx) {
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_TRUE(in_handler.load());
+    server.server().stop();
+    EXPECT_TRUE(idle.closed_within(2s));
+    const auto response = busy.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "\"done\"");
+    EXPECT_EQ(response->headers.at("connection"), "close");
+    server.thread().join();
+    EXPECT_TRUE(server.returned());
+}
+
+TEST(AsyncHandler, DrainDeadlineCancelsRequestsThatDoNotFinish) {
+    auto config = small_config();
+    config.drain_timeout = 200ms;
+    std::promise<bool> cancelled;
+    auto cancelled_future = cancelled.get_future();
+    std::atomic<bool> in_handler{false};
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/forever",
+        [&](Request, ResponseWriter&, RequestContext& context) -> net::awaitable<void> {
+            in_handler = true;
+            co_await pause(context, 60s);
+            cancelled.set_value(context.cancel()->cancelled());
+        });
+    TestServer server(config, std::move(router));
+    Client busy(server.port());
+    ASSERT_TRUE(busy.send(get("/forever")));
+    for (int wait_idx = 0; wait_idx < 200 && !in_handler.load(); ++wait_idx) {
+        std::this_thread::sleep_for(5ms);
+    }
+    const auto stop_started = test::Clock::now();
+    server.server().stop();
+    server.thread().join();
+    EXPECT_LT(test::Clock::now() - stop_started, 3s);
+    ASSERT_EQ(cancelled_future.wait_for(1s), std::future_status::ready);
+    EXPECT_TRUE(cancelled_future.get());
+}
+
+}  // namespace
+}  // namespace ragd::http
