@@ -22,6 +22,7 @@
 #include "llm/answerer.hpp"
 #include "metrics/access_log.hpp"
 #include "metrics/logger.hpp"
+#include "pipeline/consistency_check.hpp"
 #include "pipeline/engine.hpp"
 
 namespace ragd::cli {
@@ -427,6 +428,69 @@ int run_eval(core::Config config, const EvalOptions& options) {
         }
     }
     return exit_code;
+}
+
+int run_check(const core::Config& config, const CheckCommandOptions& options) {
+    const std::string& dir = config.storage.data_dir;
+    // Engine::open would create an empty directory and call it consistent: a typo in --data
+    // must fail instead.
+    std::error_code ec;
+    if (!fs::exists(fs::path(dir) / "ragd.sqlite", ec)) {
+        std::cerr << "ragd check: " << dir << " is not a ragd data directory (no ragd.sqlite)\n";
+        return kCheckUsageError;
+    }
+    std::string notes;
+    pipeline::EngineOpenOptions open_options;
+    open_options.catch_up = false;  // report the indexes as found; --repair fixes them
+    auto engine = pipeline::Engine::open(config, &notes, open_options);
+    if (!notes.empty()) {
+        std::cerr << notes;
+    }
+    if (!engine) {
+        // A running server holds the directory's lock: the message says so and names its pid.
+        std::cerr << "ragd check: cannot open " << dir << ": " << engine.error().detail << "\n";
+        return kCheckUsageError;
+    }
+    pipeline::CheckOptions check_options;
+    check_options.full_integrity = !options.quick;
+    pipeline::ConsistencyChecker checker(**engine, check_options);
+    if (!options.repair) {
+        auto report = checker.check();
+        if (!report) {
+            std::cerr << "ragd check: the check could not run: " << report.error().detail << "\n";
+            return kCheckUsageError;
+        }
+        if (options.json) {
+            std::cout << boost::json::serialize(pipeline::report_to_json(*report)) << "\n";
+        } else {
+            std::cout << pipeline::format_report(*report);
+        }
+        return report->consistent() ? kCheckConsistent : kCheckInconsistent;
+    }
+    auto outcome = checker.repair((*engine)->maintainer());
+    if (!outcome) {
+        std::cerr << "ragd check: repair failed: " << outcome.error().detail << "\n";
+        return kCheckInconsistent;
+    }
+    if (options.json) {
+        boost::json::object out = pipeline::report_to_json(outcome->after);
+        boost::json::array actions;
+        for (const auto& action : outcome->actions) {
+            actions.emplace_back(action);
+        }
+        out["repair"] = boost::json::object{{"actions", std::move(actions)},
+                                            {"before", pipeline::report_to_json(outcome->before)}};
+        std::cout << boost::json::serialize(out) << "\n";
+    } else if (outcome->actions.empty()) {
+        std::cout << pipeline::format_report(outcome->after);
+    } else {
+        std::cout << "before repair:\n" << pipeline::format_report(outcome->before);
+        for (const auto& action : outcome->actions) {
+            std::cout << "repair: " << action << "\n";
+        }
+        std::cout << "after repair:\n" << pipeline::format_report(outcome->after);
+    }
+    return outcome->repaired() ? kCheckConsistent : kCheckInconsistent;
 }
 
 }  // namespace ragd::cli

@@ -24,4 +24,17 @@ int run_stats(const core::Config& config);
 int run_delete(const core::Config& config, const std::string& id);
 int run_eval(core::Config config, const EvalOptions& options);
 
+struct CheckCommandOptions {
+    bool repair = false;  ///< rebuild or catch up the indexes that disagree, then check again
+    bool json = false;    ///< print the report as JSON instead of text
+    bool quick = false;   ///< SQLite quick_check instead of the full integrity_check
+};
+
+/// Exit codes of `ragd check`.
+inline constexpr int kCheckConsistent = 0;
+inline constexpr int kCheckInconsistent = 1;  ///< or the repair did not make it consistent
+inline constexpr int kCheckUsageError = 2;    ///< bad arguments, or the data dir cannot be opened
+
+int run_check(const core::Config& config, const CheckCommandOptions& options);
+
 }  // namespace ragd::cli

@@ -123,6 +123,14 @@ int main(int argc, char** argv) {
     auto* stats = app.add_subcommand("stats", "print storage and index counts as JSON");
     stats_flags.add_to(stats);
 
+    CommonFlags check_flags;
+    ragd::cli::CheckCommandOptions check_options;
+    auto* check = app.add_subcommand("check", "verify storage and indexes agree (exit 0/1/2)");
+    check_flags.add_to(check);
+    check->add_flag("--repair", check_options.repair, "rebuild indexes that disagree, recheck");
+    check->add_flag("--json", check_options.json, "print the report as JSON");
+    check->add_flag("--quick", check_options.quick, "SQLite quick_check, not integrity_check");
+
     CommonFlags delete_flags;
     std::string delete_id;
     auto* del = app.add_subcommand("delete", "delete a document by id");
@@ -172,7 +180,13 @@ int main(int argc, char** argv) {
     keys_create->add_option("--tokens-per-minute", key_options.tokens_per_minute, "0: none");
     keys_create->add_option("--daily-tokens", key_options.daily_tokens, "0: none");
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        // `ragd check` promises 0/1 to scripts for consistent/inconsistent: usage errors are 2.
+        return code != 0 && check->parsed() ? ragd::cli::kCheckUsageError : code;
+    }
 
     if (serve->parsed()) {
         std::map<std::string, std::string> overrides;
@@ -207,6 +221,10 @@ int main(int argc, char** argv) {
     if (stats->parsed()) {
         auto config = build_config(stats_flags, {});
         return config ? ragd::cli::run_stats(*config) : 1;
+    }
+    if (check->parsed()) {
+        auto config = build_config(check_flags, {});
+        return config ? ragd::cli::run_check(*config, check_options) : ragd::cli::kCheckUsageError;
     }
     if (del->parsed()) {
         auto config = build_config(delete_flags, {});

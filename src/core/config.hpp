@@ -46,6 +46,18 @@ struct ServerConfig {
     /// After the drain delay, how long in-flight requests may take to finish before the process
     /// exits anyway, in ms (default 30000).
     std::chrono::milliseconds drain_timeout{30000};
+    /// Open connections at most; at the limit the server stops accepting until one closes, and
+    /// new clients wait in the kernel's listen backlog (default 20000).
+    std::size_t max_connections = 20000;
+    /// Open connections per client IP address; one more gets 503 and is closed. 0 means
+    /// unlimited (default 0).
+    std::size_t max_connections_per_ip = 0;
+    /// Requests served on one connection; the last one's response says Connection: close.
+    /// 0 means unlimited (default 0).
+    std::size_t max_requests_per_connection = 0;
+    /// Longest streamed (SSE) response, from its first byte, in ms; then the stream ends with an
+    /// error event, the request is cancelled and the connection closed (default 600000).
+    std::chrono::milliseconds max_stream{600000};
 };
 
 struct StorageConfig {

@@ -187,6 +187,24 @@ std::vector<ConfigKey> build_keys() {
                           [](Config& c) -> std::chrono::milliseconds& {
                               return c.server.drain_timeout;
                           }));
+    keys.push_back(size_key("server.max_connections",
+                            "open connections at most; at the limit accepting pauses",
+                            [](Config& c) -> std::size_t& { return c.server.max_connections; }));
+    keys.push_back(size_key("server.max_connections_per_ip",
+                            "open connections per client IP, 0 = unlimited (503 above)",
+                            [](Config& c) -> std::size_t& {
+                                return c.server.max_connections_per_ip;
+                            }));
+    keys.push_back(size_key("server.max_requests_per_connection",
+                            "requests per connection, 0 = unlimited (then Connection: close)",
+                            [](Config& c) -> std::size_t& {
+                                return c.server.max_requests_per_connection;
+                            }));
+    keys.push_back(ms_key("server.max_stream_ms",
+                          "longest streamed (SSE) response, ms; then an error event and close",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.server.max_stream;
+                          }));
     keys.push_back(string_key("storage.data_dir", "data directory (database and indexes)",
                               [](Config& c) -> std::string& { return c.storage.data_dir; }));
     keys.push_back(bool_key("storage.durable_commits",
@@ -406,6 +424,11 @@ std::vector<std::string> validate_config(const Config& c) {
     require(c.server.header_timeout.count() > 0, "server.header_timeout_ms: must be positive");
     require(c.server.body_timeout.count() > 0, "server.body_timeout_ms: must be positive");
     require(c.server.idle_timeout.count() > 0, "server.idle_timeout_ms: must be positive");
+    require(c.server.max_connections >= 1, "server.max_connections: must be at least 1");
+    require(c.server.max_connections_per_ip <= c.server.max_connections,
+            "server.max_connections_per_ip: must not exceed server.max_connections (0 = "
+            "unlimited)");
+    require(c.server.max_stream.count() > 0, "server.max_stream_ms: must be positive");
     require(!c.storage.data_dir.empty(), "storage.data_dir: must not be empty");
     require(c.ingest.chunk_tokens >= 16 && c.ingest.chunk_tokens <= 8192,
             "ingest.chunk_tokens: must be between 16 and 8192");

@@ -18,8 +18,9 @@
 namespace ragd::http {
 
 /// How an async handler answers. Either send() once, or begin_stream() then write()s then
-/// end(). Each call returns false when the client is gone (the request's cancel token has then
-/// fired too); the handler should stop producing. Call only from the handler's coroutine.
+/// end(). Each call returns false when the client is gone or the stream outlived
+/// server.max_stream_ms (the request's cancel token has then fired too); the handler should stop
+/// producing. Call only from the handler's coroutine.
 class ResponseWriter {
 public:
     virtual ~ResponseWriter() = default;

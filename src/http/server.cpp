@@ -5,7 +5,9 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <sys/resource.h>
 
 #include "http/session.hpp"
 
@@ -34,6 +37,14 @@ constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::milliseconds kForceGrace{500};
 /// Pause after an accept error such as EMFILE, so a full fd table does not spin a core.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
+/// At server.max_connections the accept loop waits for a connection to end (it is woken), and
+/// re-checks at least this often in case a wake-up raced with the pause.
+constexpr std::chrono::milliseconds kAcceptPauseCheck{100};
+/// At most one "accept failed" line per this period, so EMFILE under attack cannot flood stderr.
+constexpr std::chrono::seconds kAcceptErrorLogPeriod{60};
+/// File descriptors kept beyond server.max_connections when raising the soft fd limit: the
+/// database, indexes, upstream connections and the listener.
+constexpr rlim_t kSpareDescriptors = 1024;
 
 unsigned or_core_count(unsigned threads) {
     if (threads != 0) {
@@ -102,6 +113,22 @@ core::Result<tcp::endpoint> parse_listen_address(const std::string& text) {
     return results.begin()->endpoint();
 }
 
+/// Raises the soft RLIMIT_NOFILE towards what max_connections needs (within the hard limit), as
+/// servers commonly do: distributions default the soft limit to 1024, which would turn
+/// server.max_connections into a silent EMFILE long before its value.
+void raise_descriptor_limit(std::size_t max_connections) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    const rlim_t wanted = static_cast<rlim_t>(max_connections) + kSpareDescriptors;
+    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) {
+        return;
+    }
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);  // best effort: EMFILE is handled anyway
+}
+
 }  // namespace
 
 namespace detail {
@@ -128,6 +155,66 @@ bool ServerState::unregister_session(std::uint64_t id) {
 std::size_t ServerState::session_count() {
     std::lock_guard lock(sessions_mutex_);
     return sessions_.by_id.size();
+}
+
+std::size_t AddressKeyHash::operator()(const AddressKey& key) const noexcept {
+    // FNV-1a: addresses are not attacker-chosen enough to need a keyed hash (a client picks
+    // only its own address, and the map holds one entry per connected address).
+    std::uint64_t hash = 14695981039346656037ULL;
+    for (const unsigned char byte : key) {
+        hash = (hash ^ byte) * 1099511628211ULL;
+    }
+    return static_cast<std::size_t>(hash);
+}
+
+ConnectionSlot::ConnectionSlot(ServerState& state,
+                               std::optional<AddressKey> address,
+                               bool over_address_limit)
+    : state_(&state), address_(address), over_address_limit_(over_address_limit) {}
+
+ConnectionSlot::ConnectionSlot(ConnectionSlot&& other) noexcept
+    : state_(std::exchange(other.state_, nullptr)),
+      address_(std::exchange(other.address_, std::nullopt)),
+      over_address_limit_(other.over_address_limit_) {}
+
+ConnectionSlot::~ConnectionSlot() {
+    if (state_ != nullptr) {
+        state_->release_connection(address_);
+    }
+}
+
+ConnectionSlot ServerState::admit_connection(const std::optional<net::ip::address>& peer) {
+    connections.fetch_add(1);
+    const std::size_t per_address_limit = config.max_connections_per_ip;
+    if (per_address_limit == 0 || !peer) {
+        return ConnectionSlot(*this, std::nullopt, false);
+    }
+    const AddressKey key =
+        peer->is_v4() ? net::ip::make_address_v6(net::ip::v4_mapped, peer->to_v4()).to_bytes()
+                      : peer->to_v6().to_bytes();
+    std::lock_guard lock(addresses_mutex_);
+    std::size_t& count = connections_by_address_[key];
+    if (count >= per_address_limit) {
+        return ConnectionSlot(*this, std::nullopt, true);
+    }
+    ++count;
+    return ConnectionSlot(*this, key, false);
+}
+
+void ServerState::release_connection(const std::optional<AddressKey>& address) {
+    if (address) {
+        std::lock_guard lock(addresses_mutex_);
+        const auto found = connections_by_address_.find(*address);
+        if (found != connections_by_address_.end() && --found->second == 0) {
+            connections_by_address_.erase(found);  // the map holds connected addresses only
+        }
+    }
+    // Sequentially consistent, like the accept loop's pause: either it sees this decrement when
+    // it re-checks after pausing, or this sees the pause and wakes it.
+    connections.fetch_sub(1);
+    if (accept_paused.exchange(false) && wake_accept) {
+        wake_accept();
+    }
 }
 
 void ServerState::close_all_sessions(bool force) {
@@ -162,13 +249,18 @@ struct Server::Impl {
           acceptor(control),
           signals(control),
           grace_timer(control),
-          drain_timer(control) {
+          drain_timer(control),
+          accept_gate(control) {
         state.on_drained = [this] {
             io.stop();
+        };
+        state.wake_accept = [this] {
+            net::post(control, [this] { accept_gate.cancel(); });
         };
     }
 
     net::awaitable<void> accept_loop();
+    net::awaitable<void> wait_for_room();
     net::awaitable<void> watch_signals();
     void request_drain();
     void request_stop();
@@ -187,6 +279,9 @@ struct Server::Impl {
     net::signal_set signals;
     net::steady_timer grace_timer;
     net::steady_timer drain_timer;
+    /// The accept loop waits on it at server.max_connections; a closing connection cancels it.
+    net::steady_timer accept_gate;
+    std::chrono::steady_clock::time_point accept_error_logged{};  ///< on the control strand
     std::function<void()> drain_listener;  ///< set before run(), then read-only
     std::atomic<bool> drain_requested{false};
     std::string bound;  ///< written by listen() before run(), then read-only
@@ -195,6 +290,11 @@ struct Server::Impl {
 
 net::awaitable<void> Server::Impl::accept_loop() {
     while (acceptor.is_open()) {
+        if (state.connections.load() >= state.config.max_connections) {
+            // Not accept-and-close: new clients wait in the listen backlog until one leaves.
+            co_await wait_for_room();
+            continue;
+        }
         // Each connection gets its own strand: its coroutine and the close posted by stop()
         // never run concurrently, while different connections use all I/O threads.
         tcp::socket socket(net::make_strand(io));
@@ -203,15 +303,47 @@ net::awaitable<void> Server::Impl::accept_loop() {
             co_return;
         }
         if (ec) {
-            // EMFILE, ENOBUFS, ECONNABORTED: keep serving the connections we have.
+            // EMFILE, ENFILE, ENOBUFS, ECONNABORTED: keep serving the connections we have.
+            const auto now = std::chrono::steady_clock::now();
+            if (ec != net::error::connection_aborted &&
+                (accept_error_logged == std::chrono::steady_clock::time_point{} ||
+                 now - accept_error_logged >= kAcceptErrorLogPeriod)) {
+                accept_error_logged = now;
+                std::fprintf(stderr,
+                             "ragd http: accept failed (%s) with %zu connections open; retrying "
+                             "every %lld ms (raise the fd limit or lower server.max_connections)\n",
+                             ec.message().c_str(),
+                             state.connections.load(),
+                             static_cast<long long>(kAcceptBackoff.count()));
+            }
             net::steady_timer backoff(control, kAcceptBackoff);
             auto [timer_ec] = co_await backoff.async_wait(kNoThrow);
             (void)timer_ec;
             continue;
         }
+        boost::system::error_code peer_ec;
+        const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+        detail::ConnectionSlot slot = state.admit_connection(
+            peer_ec ? std::nullopt : std::optional<net::ip::address>(peer.address()));
         const net::any_io_executor executor = socket.get_executor();
-        net::co_spawn(executor, detail::run_session(std::move(socket), &state), net::detached);
+        net::co_spawn(executor,
+                      detail::run_session(std::move(socket), &state, std::move(slot)),
+                      net::detached);
     }
+}
+
+net::awaitable<void> Server::Impl::wait_for_room() {
+    state.accept_paused.store(true);
+    // Re-checked after publishing the pause: a connection that ended just before it could not
+    // see the pause and wake us.
+    if (state.connections.load() < state.config.max_connections) {
+        state.accept_paused.store(false);
+        co_return;
+    }
+    accept_gate.expires_after(kAcceptPauseCheck);
+    auto [ec] = co_await accept_gate.async_wait(kNoThrow);
+    (void)ec;  // woken (cancelled) or the periodic re-check: the caller looks again either way
+    state.accept_paused.store(false);
 }
 
 /// SIGTERM drains (delay, then stop); SIGINT stops without the delay; a second signal of either
@@ -273,6 +405,7 @@ void Server::Impl::begin_shutdown() {
     boost::system::error_code ignored;
     acceptor.close(ignored);
     drain_timer.cancel();
+    accept_gate.cancel();
     // Idle connections close now; busy ones finish their response, then close.
     state.close_all_sessions(false);
     if (state.session_count() == 0) {
@@ -317,6 +450,9 @@ Server::Server(const core::ServerConfig& config, Router router)
     : impl_(std::make_unique<Impl>(config, std::move(router))) {}
 
 Server::~Server() {
+    // Session frames still suspended are destroyed with the io_context after this body; their
+    // slots must not post to a strand that is going away.
+    impl_->state.wake_accept = nullptr;
     // run() joined everything when it returned; if it never ran, nothing is running.
     impl_->state.compute.stop();
     impl_->state.compute.join();
@@ -339,6 +475,9 @@ core::Result<void> Server::listen() {
     }
     if (!ec) {
         acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (!ec) {
+        raise_descriptor_limit(impl_->state.config.max_connections);
     }
     if (ec) {
         boost::system::error_code ignored;

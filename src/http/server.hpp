@@ -21,8 +21,12 @@ namespace ragd::http {
 
 /// Answers on its own, as JSON errors: 400 (malformed, then close), 404, 405 + Allow, 411, 413
 /// (then close), 415, 431 (then close), 503 + Retry-After when queued plus running compute
-/// requests would exceed max_queued_requests, and 500 when a handler throws. HEAD is served by
-/// GET routes. Logs only handler exceptions, to stderr.
+/// requests would exceed max_queued_requests, 503 too_many_connections (then close) on a
+/// connection over max_connections_per_ip, and 500 when a handler throws. HEAD is served by
+/// GET routes. At max_connections it stops accepting until a connection closes; the last of
+/// max_requests_per_connection responses says Connection: close; a stream older than
+/// max_stream ends (see ResponseWriter). Logs handler exceptions and accept failures (at most
+/// one line a minute), to stderr.
 class Server {
 public:
     Server(const core::ServerConfig& config, Router router);

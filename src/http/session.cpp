@@ -19,6 +19,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -37,12 +38,16 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
-/// Bytes asked for per read while waiting for the next request on an idle connection.
-constexpr std::size_t kReadChunkBytes = 4096;
+/// Bytes read while waiting for the next request on an idle connection: a small request
+/// arrives whole; a larger one continues into the session's buffer.
+constexpr std::size_t kIdleReadBytes = 512;
 /// After an error response that leaves request bytes unread, read and discard this much
 /// (for at most kLingerTime) before closing, so the client sees our response, not a reset.
 constexpr std::size_t kLingerBytes = 256 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{500};
+/// Longest write of the error event that ends a stream at server.max_stream_ms: a client that
+/// stopped reading must not hold the connection a body timeout longer.
+constexpr std::chrono::milliseconds kStreamEndWriteTime{1000};
 
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
@@ -320,8 +325,30 @@ private:
     bool done_ = false;
 };
 
+/// What the server.max_stream_ms timer's handler touches. Shared, because the handler may be
+/// queued on the strand when the writer goes away; `armed` (cleared on the strand) then
+/// makes it do nothing.
+struct StreamExpiry {
+    bool armed = true;
+    bool expired = false;
+    std::shared_ptr<core::CancelToken> cancel;
+};
+
+/// True when `content_type` is text/event-stream (parameters and case ignored).
+bool is_event_stream(std::string_view content_type) {
+    constexpr std::string_view kEventStream = "text/event-stream";
+    const std::string_view media = content_type.substr(0, content_type.find(';'));
+    const std::size_t first = media.find_first_not_of(" \t");
+    const std::size_t last = media.find_last_not_of(" \t");
+    return first != std::string_view::npos &&
+           beast::iequals(media.substr(first, last - first + 1), kEventStream);
+}
+
 /// ResponseWriter over the session's stream: a whole response, or a chunked stream whose every
-/// write() is flushed at once (SSE).
+/// write() is flushed at once (SSE). A stream lasts at most server.max_stream_ms: then the
+/// request's cancel token fires, write() and end() report false, and the body ends with an SSE
+/// `error` event (for text/event-stream, when the last write ended an event) or is cut (other
+/// types: no last chunk, so the client sees an incomplete body); the session then closes.
 class SessionWriter final : public ResponseWriter {
 public:
     SessionWriter(beast::tcp_stream& stream,
@@ -340,6 +367,9 @@ public:
           request_id_(std::move(request_id)),
           cancel_(&cancel),
           stopping_(&stopping) {}
+    SessionWriter(const SessionWriter&) = delete;
+    SessionWriter& operator=(const SessionWriter&) = delete;
+    ~SessionWriter() override { disarm(); }
 
     net::awaitable<bool> send(Response response) override {
         if (phase_ != Phase::kNone) {
@@ -390,7 +420,9 @@ public:
         }
         head.keep_alive(keep_alive_);
         bhttp::serializer<false, bhttp::empty_body> serializer(head);
-        stream_->expires_after(config_->body_timeout);
+        event_stream_ = is_event_stream(content_type);
+        arm(config_->max_stream);
+        stream_->expires_after(write_time());
         auto [ec, bytes] = co_await bhttp::async_write_header(*stream_, serializer, kNoThrow);
         (void)bytes;
         co_return check(ec);
@@ -400,11 +432,17 @@ public:
         if (phase_ != Phase::kStreaming || !ok_) {
             co_return false;
         }
+        if (stream_expired()) {
+            co_await end_expired_stream();
+            co_return false;
+        }
         if (data.empty() || head_only_) {
             co_return true;  // an empty chunk would end the body
         }
         bytes_out_ += data.size();
-        stream_->expires_after(config_->body_timeout);
+        at_event_boundary_ =
+            data.ends_with("\n\n") || data.ends_with("\r\r") || data.ends_with("\r\n\r\n");
+        stream_->expires_after(write_time());
         beast::error_code ec;
         if (chunked_) {
             auto [write_ec, bytes] = co_await net::async_write(
@@ -424,19 +462,35 @@ public:
         if (phase_ != Phase::kStreaming || !ok_) {
             co_return false;
         }
+        if (stream_expired()) {
+            co_await end_expired_stream();
+            co_return false;
+        }
         phase_ = Phase::kDone;
+        disarm();
         if (!chunked_ || head_only_) {
             co_return true;
         }
-        stream_->expires_after(config_->body_timeout);
+        stream_->expires_after(write_time());
         auto [ec, bytes] = co_await net::async_write(*stream_, bhttp::make_chunk_last(), kNoThrow);
         (void)bytes;
         co_return check(ec);
     }
 
+    /// After the handler returned: when server.max_stream_ms ended its stream while it was not
+    /// writing, finish the body as write() would have (the error event), so the client learns
+    /// why the stream ended.
+    net::awaitable<void> finish_expired_stream() {
+        if (phase_ == Phase::kStreaming && ok_ && stream_expired()) {
+            co_await end_expired_stream();
+        }
+    }
+
     bool started() const override { return phase_ != Phase::kNone; }
     /// A complete response went out and the connection may be reused.
-    bool complete() const { return phase_ == Phase::kDone && ok_; }
+    bool complete() const { return phase_ == Phase::kDone && ok_ && !expired(); }
+    /// server.max_stream_ms ended the stream: the session must close the connection.
+    bool expired() const { return expiry_ && expiry_->expired; }
     bool keep_alive() const { return keep_alive_; }
     int status() const { return status_; }
     std::uint64_t bytes_out() const { return bytes_out_; }
@@ -452,6 +506,92 @@ private:
         return ok_;
     }
 
+    /// Starts the stream's lifetime: when it passes, the request is cancelled (so upstream work
+    /// stops even while the handler waits rather than writes).
+    void arm(std::chrono::milliseconds lifetime) {
+        stream_deadline_ = std::chrono::steady_clock::now() + lifetime;
+        expiry_ = std::make_shared<StreamExpiry>();
+        expiry_->cancel = *cancel_;
+        stream_timer_.emplace(stream_->get_executor(), stream_deadline_);
+        stream_timer_->async_wait([expiry = expiry_](const beast::error_code& ec) {
+            if (ec || !expiry->armed) {
+                return;
+            }
+            expiry->expired = true;
+            expiry->cancel->cancel();
+        });
+    }
+
+    void disarm() {
+        if (expiry_) {
+            expiry_->armed = false;
+            stream_timer_->cancel();
+        }
+    }
+
+    /// Also true when the deadline passed but the timer's handler has not run yet.
+    bool stream_expired() {
+        if (!expiry_) {
+            return false;
+        }
+        if (!expiry_->expired && expiry_->armed &&
+            std::chrono::steady_clock::now() >= stream_deadline_) {
+            expiry_->expired = true;
+            expiry_->cancel->cancel();
+        }
+        return expiry_->expired;
+    }
+
+    /// A write's time limit: the body timeout, but never past the stream's deadline (a client
+    /// that stops reading cannot stretch a stream beyond server.max_stream_ms).
+    std::chrono::steady_clock::duration write_time() const {
+        if (!expiry_) {
+            return config_->body_timeout;
+        }
+        const auto left = stream_deadline_ - std::chrono::steady_clock::now();
+        return std::clamp<std::chrono::steady_clock::duration>(
+            left, std::chrono::milliseconds(1), config_->body_timeout);
+    }
+
+    /// Ends an expired stream once: an SSE error event and the last chunk when that can be
+    /// done cleanly, else nothing (the connection closes on a cut body).
+    net::awaitable<void> end_expired_stream() {
+        phase_ = Phase::kDone;
+        disarm();
+        expiry_->expired = true;
+        if (!ok_ || !event_stream_ || !at_event_boundary_ || head_only_) {
+            co_return;
+        }
+        const std::string message = "streamed response exceeded server.max_stream_ms (" +
+                                    std::to_string(config_->max_stream.count()) + " ms)";
+        const std::string event =
+            "event: error\ndata: " + Response::error(504, "timeout", message).body + "\n\n";
+        stream_->expires_after(std::min<std::chrono::steady_clock::duration>(config_->body_timeout,
+                                                                             kStreamEndWriteTime));
+        beast::error_code ec;
+        if (chunked_) {
+            auto [write_ec, bytes] = co_await net::async_write(
+                *stream_, bhttp::make_chunk(net::buffer(event)), kNoThrow);
+            (void)bytes;
+            ec = write_ec;
+            if (!ec) {
+                auto [last_ec, last_bytes] =
+                    co_await net::async_write(*stream_, bhttp::make_chunk_last(), kNoThrow);
+                (void)last_bytes;
+                ec = last_ec;
+            }
+        } else {
+            auto [write_ec, bytes] =
+                co_await net::async_write(*stream_, net::buffer(event), kNoThrow);
+            (void)bytes;
+            ec = write_ec;
+        }
+        bytes_out_ += event.size();
+        if (ec) {
+            ok_ = false;
+        }
+    }
+
     beast::tcp_stream* stream_;
     const core::ServerConfig* config_;
     unsigned version_;
@@ -460,8 +600,15 @@ private:
     std::string request_id_;
     const std::shared_ptr<core::CancelToken>* cancel_;
     const std::atomic<bool>* stopping_;
+    std::optional<net::steady_timer> stream_timer_;  ///< made when a stream begins
+    std::chrono::steady_clock::time_point stream_deadline_{};
+    std::shared_ptr<StreamExpiry> expiry_;  ///< set once the stream has begun
     Phase phase_ = Phase::kNone;
     bool chunked_ = true;
+    bool event_stream_ = false;
+    /// The body so far ends between SSE events (nothing written yet counts), so an error event
+    /// appended now is parsed as an event of its own.
+    bool at_event_boundary_ = true;
     bool ok_ = true;
     int status_ = 500;
     std::uint64_t bytes_out_ = 0;
@@ -537,24 +684,50 @@ net::awaitable<void> invoke_async_handler(const Route& route,
     }
 }
 
+/// The answer to a request on a connection over server.max_connections_per_ip.
+Response too_many_connections(const core::ServerConfig& config, const std::string& address) {
+    Response response = Response::error(
+        503,
+        "too_many_connections",
+        "client address " + address + " already has " +
+            std::to_string(config.max_connections_per_ip) +
+            " open connections (server.max_connections_per_ip); reuse them or retry later");
+    response.headers.push_back(Header{"Retry-After", "1"});
+    return response;
+}
+
 /// The request loop. `stream` and `state` outlive it: run_session co_awaits it directly.
-net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state, ActiveRequest& active) {
+/// `received`: the first request's bytes already read, whose head must be complete by
+/// `head_deadline`. `over_address_limit`: answer the first request with 503 and close.
+net::awaitable<void> serve(beast::tcp_stream& stream,
+                           ServerState& state,
+                           ActiveRequest& active,
+                           std::string_view received,
+                           std::chrono::steady_clock::time_point head_deadline,
+                           bool over_address_limit) {
     const core::ServerConfig& config = state.config;
+    std::size_t requests_served = 0;
     beast::error_code endpoint_error;
     const auto remote = stream.socket().remote_endpoint(endpoint_error);
     const std::string remote_address = endpoint_error ? "" : remote.address().to_string();
 
     // Survives across requests: with pipelining it already holds the next request's bytes.
     beast::flat_buffer buffer;
+    buffer.commit(net::buffer_copy(buffer.prepare(received.size()), net::buffer(received)));
+    /// The first bytes of the next request on a kept-alive connection (see the idle wait).
+    std::array<char, kIdleReadBytes> idle_bytes{};
     for (bool first = true; !state.stopping.load(std::memory_order_relaxed); first = false) {
         if (!first && buffer.size() == 0) {
             // Between requests the idle timeout applies; the head timeout starts at its first byte.
+            // An idle keep-alive connection holds no heap buffer: the wait reads into the
+            // coroutine frame, so thousands of idle clients cost little more than their frames.
+            buffer.shrink_to_fit();
             stream.expires_after(config.idle_timeout);
-            auto [ec, bytes] =
-                co_await stream.async_read_some(buffer.prepare(kReadChunkBytes), kNoThrow);
+            auto [ec, bytes] = co_await stream.async_read_some(net::buffer(idle_bytes), kNoThrow);
             if (ec) {
                 co_return;
             }
+            net::buffer_copy(buffer.prepare(bytes), net::buffer(idle_bytes, bytes));
             buffer.commit(bytes);
         }
 
@@ -564,7 +737,11 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state, Active
         // The body limit depends on the route, known only after the head; Beast would otherwise
         // reject a large Content-Length against its 1 MiB default while parsing the head.
         parser.body_limit(boost::none);
-        stream.expires_after(config.header_timeout);
+        if (first) {
+            stream.expires_at(head_deadline);  // counted from the connection's start
+        } else {
+            stream.expires_after(config.header_timeout);
+        }
         auto [head_ec, head_bytes] =
             co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
         (void)head_bytes;
@@ -629,9 +806,30 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state, Active
         const std::string request_id = request.request_id;  // request moves to the pool
         const Method method = request.method;
         const bool head_only = method == Method::kHead;
-        // While draining, answer but ask the client to reconnect (to another replica).
-        bool keep_alive =
-            parser.get().keep_alive() && !state.draining.load(std::memory_order_relaxed);
+        // While draining, answer but ask the client to reconnect (to another replica). The
+        // connection's last allowed request is answered with Connection: close too.
+        ++requests_served;
+        const bool last_allowed = config.max_requests_per_connection != 0 &&
+                                  requests_served >= config.max_requests_per_connection;
+        bool keep_alive = parser.get().keep_alive() &&
+                          !state.draining.load(std::memory_order_relaxed) && !last_allowed;
+
+        if (over_address_limit) {
+            // Answered after its head, so the client reads a response to the request it sent.
+            co_await write_response(stream,
+                                    config,
+                                    too_many_connections(config, remote_address),
+                                    version,
+                                    false,
+                                    head_only,
+                                    request_id);
+            report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
+                                                     : kUnmatchedRoute,
+                        method,
+                        503);
+            co_await close_gracefully(stream);
+            co_return;
+        }
 
         if (check.reject) {
             // An unread body would be parsed as the next request: close instead of skipping it.
@@ -739,11 +937,18 @@ net::awaitable<void> serve(beast::tcp_stream& stream, ServerState& state, Active
                 watch->arm();  // with pipelined bytes already buffered, EOF can't be seen
             }
             co_await invoke_async_handler(route, std::move(request), writer, context);
+            co_await writer.finish_expired_stream();
             watch->finish();
             active.cancel.reset();
             report.set_bytes(body_bytes_in, writer.bytes_out());
             report.set_annotations(&context.annotations());
             report.done(route.pattern, method, writer.status());
+            if (writer.expired()) {
+                // Ended by server.max_stream_ms: the client got what could be sent; close
+                // gracefully so it is not destroyed by a reset.
+                co_await close_gracefully(stream);
+                co_return;
+            }
             if (!writer.complete() || cancel->cancelled()) {
                 co_return;
             }
@@ -821,7 +1026,9 @@ private:
 
 }  // namespace
 
-net::awaitable<void> run_session(net::ip::tcp::socket socket, ServerState* state) {
+net::awaitable<void> run_session(net::ip::tcp::socket socket,
+                                 ServerState* state,
+                                 ConnectionSlot slot) {
     const ConnectionReport connection_report(state->observer);
     beast::tcp_stream stream(std::move(socket));
     beast::tcp_stream* stream_ptr = &stream;
@@ -842,8 +1049,25 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket, ServerState* state
             stream_ptr->close();
         }));
     try {
+        // The first byte is awaited in this small frame: serve()'s frame (several KiB) then
+        // exists only for connections that send something, so a flood of silent connections
+        // costs little memory until the head timeout closes them.
+        const auto head_deadline = std::chrono::steady_clock::now() + state->config.header_timeout;
+        char first_byte = 0;
+        bool opened = false;
         if (!state->stopping.load(std::memory_order_relaxed)) {
-            co_await serve(stream, *state, active);
+            stream.expires_at(head_deadline);
+            auto [ec, bytes] =
+                co_await stream.async_read_some(net::mutable_buffer(&first_byte, 1), kNoThrow);
+            opened = !ec && bytes == 1;
+        }
+        if (opened && !state->stopping.load(std::memory_order_relaxed)) {
+            co_await serve(stream,
+                           *state,
+                           active,
+                           std::string_view(&first_byte, 1),
+                           head_deadline,
+                           slot.over_address_limit());
         }
     } catch (const std::exception& error) {
         std::fprintf(stderr, "ragd http: connection failed: %s\n", error.what());

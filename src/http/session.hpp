@@ -2,10 +2,12 @@
 // Asio-only (no Beast), so server.cpp stays a cheap translation unit.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -18,6 +20,37 @@
 #include "http/router.hpp"
 
 namespace ragd::http::detail {
+
+class ServerState;
+
+/// A client address as 16 bytes (IPv4 as its v4-mapped IPv6 form, so a dual-stack listener
+/// counts a client once whichever way it arrives).
+using AddressKey = std::array<unsigned char, 16>;
+
+struct AddressKeyHash {
+    std::size_t operator()(const AddressKey& key) const noexcept;
+};
+
+/// One accepted connection's share of server.max_connections and max_connections_per_ip: taken
+/// by the accept loop, given back when the session frame ends, however it ends.
+class ConnectionSlot {
+public:
+    ConnectionSlot(ServerState& state, std::optional<AddressKey> address, bool over_address_limit);
+    ConnectionSlot(ConnectionSlot&& other) noexcept;
+    ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+    ConnectionSlot(const ConnectionSlot&) = delete;
+    ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+    ~ConnectionSlot();
+
+    /// The client's address already had max_connections_per_ip connections: the session
+    /// answers its first request with 503 and closes.
+    bool over_address_limit() const { return over_address_limit_; }
+
+private:
+    ServerState* state_;
+    std::optional<AddressKey> address_;  ///< set when counted per address
+    bool over_address_limit_;
+};
 
 /// Owned by Server::Impl and declared before its io_context, so it outlives every session
 /// frame (the io_context destroys suspended frames when it is destroyed).
@@ -40,6 +73,19 @@ public:
     /// Set before run() (Server::set_observer), then read-only; null when nobody watches.
     ServerObserver* observer = nullptr;
 
+    /// Open connections, from accept until the session frame ends (ConnectionSlot).
+    std::atomic<std::size_t> connections{0};
+    /// Set by the accept loop while it waits for a connection to end (max_connections reached).
+    std::atomic<bool> accept_paused{false};
+    /// Wakes the paused accept loop; called from any thread by the slot that frees room. Set
+    /// before run(), cleared by ~Server before the io_context (and its frames) goes.
+    std::function<void()> wake_accept;
+
+    /// Counts a just-accepted connection from `peer` (unknown when the peer already left). The
+    /// slot says whether the address was over max_connections_per_ip; such a connection counts
+    /// towards max_connections only.
+    ConnectionSlot admit_connection(const std::optional<boost::asio::ip::address>& peer);
+
     /// `close(force)` is run on `executor` (the session's strand) by close_all_sessions(): it
     /// closes an idle session, and a busy one only when `force`.
     std::uint64_t register_session(boost::asio::any_io_executor executor,
@@ -60,12 +106,21 @@ private:
         std::unordered_map<std::uint64_t, SessionEntry> by_id;
         std::uint64_t next_id = 0;
     };
+    friend class ConnectionSlot;
+    /// Gives back a slot's share (ConnectionSlot's destructor).
+    void release_connection(const std::optional<AddressKey>& address);
+
     std::mutex sessions_mutex_;  // guards sessions_ and nothing else
     Sessions sessions_;
+    /// Connections per client address; used only when max_connections_per_ip is set.
+    std::mutex addresses_mutex_;  // guards connections_by_address_ and nothing else
+    std::unordered_map<AddressKey, std::size_t, AddressKeyHash> connections_by_address_;
 };
 
 /// Serves one connection until the peer closes, a timeout fires, an error closes it, or stop().
 /// `socket`'s executor must be a strand. Never throws.
-boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket, ServerState* state);
+boost::asio::awaitable<void> run_session(boost::asio::ip::tcp::socket socket,
+                                         ServerState* state,
+                                         ConnectionSlot slot);
 
 }  // namespace ragd::http::detail

@@ -44,7 +44,9 @@ core::Result<int> lock_data_dir(const std::string& dir) {
 
 }  // namespace
 
-core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config, std::string* notes) {
+core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
+                                                   std::string* notes,
+                                                   const EngineOpenOptions& options) {
     std::unique_ptr<Engine> engine(new Engine());
     engine->config_ = config;
     const std::string& dir = config.storage.data_dir;
@@ -88,7 +90,9 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config, s
     if (!vectors) {
         return vectors.error();
     }
-    if ((*vectors)->applied_seq() > *last_seq) {
+    // Repairs are for catch_up; without it the index stays as found so a check can report it.
+    const std::string repair_note = options.catch_up ? "; rebuilding it from storage" : "";
+    if (options.catch_up && (*vectors)->applied_seq() > *last_seq) {
         // The index belongs to newer data than storage holds (storage restored from a backup):
         // it cannot be trusted, so start it over.
         note("vector index is ahead of storage; rebuilding it");
@@ -100,7 +104,7 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config, s
         }
     }
     if (!problem.empty()) {
-        note("vector index: " + problem + "; rebuilding it from storage");
+        note("vector index: " + problem + repair_note);
     }
     engine->vectors_ = std::move(*vectors);
     problem.clear();
@@ -109,7 +113,7 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config, s
         return bm25.error();
     }
     if (!problem.empty()) {
-        note("bm25 index: " + problem + "; rebuilding it from storage");
+        note("bm25 index: " + problem + repair_note);
     }
     engine->bm25_ = std::move(*bm25);
     engine->generator_ =
@@ -117,7 +121,10 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config, s
 
     engine->maintainer_ = std::make_unique<IndexMaintainer>(
         *engine->storage_, *engine->vectors_, *engine->bm25_, engine->embedder_->model_id());
-    auto caught_up = engine->maintainer_->catch_up();
+    core::Result<CatchUpReport> caught_up = CatchUpReport{};
+    if (options.catch_up) {
+        caught_up = engine->maintainer_->catch_up();
+    }
     if (!caught_up) {
         return caught_up.error();
     }

@@ -22,13 +22,21 @@ struct IndexStats {
     std::uint64_t bm25_disk_bytes = 0;
 };
 
+struct EngineOpenOptions {
+    /// true: catch the indexes up with storage (rebuilding a missing or stale one) before
+    /// returning. false: leave them exactly as found on disk, for `ragd check`, which reports
+    /// their state before it changes anything (default true).
+    bool catch_up = true;
+};
+
 class Engine {
 public:
     /// Opens (creating if needed) config.storage.data_dir, takes its lock (kConflict when another
     /// process holds it), and catches the indexes up with storage. `notes` (optional) receives
     /// human-readable lines about recovery (rebuilt or caught-up indexes).
     static core::Result<std::unique_ptr<Engine>> open(const core::Config& config,
-                                                      std::string* notes = nullptr);
+                                                      std::string* notes = nullptr,
+                                                      const EngineOpenOptions& options = {});
     ~Engine();  ///< flushes indexes (commit + save) and releases the lock
 
     IngestService& ingest() { return *ingest_; }
@@ -36,6 +44,8 @@ public:
     IndexMaintainer& maintainer() { return *maintainer_; }
     storage::Storage& storage() { return *storage_; }
     const embed::Embedder& embedder() const { return *embedder_; }
+    const retrieval::VectorIndex& vectors() const { return *vectors_; }
+    const retrieval::Bm25Index& bm25() const { return *bm25_; }
     IndexStats index_stats() const;
     /// The change sequence both indexes reflect (the lower of the two): answers computed from
     /// the indexes are current as of it, so caches key on it and never serve a stale answer.

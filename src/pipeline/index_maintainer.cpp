@@ -163,6 +163,40 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
     return report;
 }
 
+core::Result<CatchUpReport> IndexMaintainer::rebuild_from_storage(bool vectors, bool bm25) {
+    CatchUpReport report;
+    {
+        std::lock_guard lock(mutex_);
+        auto last = storage_.last_seq();
+        if (!last) {
+            return last.error();
+        }
+        if (vectors) {
+            vectors_.clear();
+        }
+        report.from_seq = 0;
+        report.to_seq = *last;
+        if (auto rebuilt = rebuild(vectors, bm25, *last, report); !rebuilt) {
+            return rebuilt.error();
+        }
+    }
+    // A writer in this process may have logged changes during the scan; replaying them is
+    // harmless (catch_up's contract), and it brings the other index along if it lagged.
+    auto caught_up = catch_up();
+    if (!caught_up) {
+        return caught_up.error();
+    }
+    report.changes += caught_up->changes;
+    report.chunks_added += caught_up->chunks_added;
+    report.chunks_removed += caught_up->chunks_removed;
+    report.to_seq = caught_up->to_seq;
+    std::lock_guard lock(mutex_);
+    if (auto saved = save_vectors_locked(); !saved) {
+        return saved.error();
+    }
+    return report;
+}
+
 core::Result<void> IndexMaintainer::save_vectors_locked() {
     if (auto saved = vectors_.save(); !saved) {
         return saved.error();

@@ -36,6 +36,10 @@ public:
     /// index from a storage scan when it is empty but storage is not, or when it claims a
     /// sequence storage never reached (e.g. storage restored from an older backup).
     core::Result<CatchUpReport> catch_up();
+    /// Empties the chosen indexes and refills them from a full storage scan, then applies any
+    /// change logged meanwhile and saves: the repair for an index whose contents disagree with
+    /// storage (which catch_up, trusting the applied sequence, would not notice).
+    core::Result<CatchUpReport> rebuild_from_storage(bool vectors, bool bm25);
     /// Saves the vector index to disk if it changed since the last save (BM25 is committed by
     /// every catch_up already). Read-only use of an engine therefore writes nothing.
     core::Result<void> flush();

@@ -49,6 +49,8 @@ public:
     virtual std::uint64_t disk_bytes() const = 0;
     /// Drops every chunk (for a rebuild); takes effect at the next commit.
     virtual core::Result<void> clear() = 0;
+    /// Every committed chunk id, ascending: what a consistency check compares with storage.
+    virtual core::Result<std::vector<std::int64_t>> chunk_ids() const = 0;
 };
 
 /// Indexing and ranking knobs; the defaults were tuned on the pgdocs set

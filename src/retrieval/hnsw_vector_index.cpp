@@ -299,6 +299,17 @@ public:
         }
         fs::path index_tmp = dir / (std::string(kIndexFile) + ".tmp");
         fs::path meta_tmp = dir / (std::string(kMetaFile) + ".tmp");
+        // A failed save leaves no temp file behind: on a full disk it would hold the space that
+        // is needed to recover. After the renames the names are gone and this removes nothing.
+        struct RemoveTemps {
+            const fs::path& index;
+            const fs::path& meta;
+            ~RemoveTemps() {
+                std::error_code ignored;
+                fs::remove(index, ignored);
+                fs::remove(meta, ignored);
+            }
+        } remove_temps{index_tmp, meta_tmp};
         try {
             index_->saveIndex(index_tmp.string());
         } catch (const std::exception& e) {
@@ -366,6 +377,30 @@ public:
         return bytes;
     }
 
+    std::vector<std::int64_t> chunk_ids() const override {
+        std::vector<std::int64_t> ids;
+        {
+            // The label map is only safe from concurrent writers under write_mutex_ (taken
+            // first, as everywhere here).
+            std::lock_guard write_lock(write_mutex_);
+            std::shared_lock resize_lock(resize_mutex_);
+            ids.reserve(index_->label_lookup_.size());
+            for (const auto& [label, internal] : index_->label_lookup_) {
+                if (!index_->isMarkedDeleted(internal)) {
+                    ids.push_back(static_cast<std::int64_t>(label));
+                }
+            }
+        }
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    }
+
+    void clear() override {
+        std::lock_guard write_lock(write_mutex_);
+        std::unique_lock resize_lock(resize_mutex_);
+        create_empty();
+    }
+
 private:
     /// The size hnswlib's saveIndex writes (mirrors its layout; called under the locks).
     std::uint64_t index_bytes_on_disk() const {
@@ -393,7 +428,7 @@ private:
     UnitDotSpace space_;  // must outlive index_, which keeps a pointer into it
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
     /// Serialises add/remove/save: hnswlib's label map is not safe for concurrent writers.
-    std::mutex write_mutex_;
+    mutable std::mutex write_mutex_;
     /// Shared by every index operation, exclusive for resizeIndex (which reallocates).
     mutable std::shared_mutex resize_mutex_;
     std::atomic<std::size_t> live_{0};

@@ -47,6 +47,11 @@ public:
     /// Writes the index atomically (temp file + fsync + rename) with applied_seq.
     virtual core::Result<void> save() = 0;
     virtual std::uint64_t memory_bytes() const = 0;
+    /// Every live (not removed) chunk id, ascending: what a consistency check compares with
+    /// storage.
+    virtual std::vector<std::int64_t> chunk_ids() const = 0;
+    /// Drops every vector and resets applied_seq to 0 (for a rebuild from storage).
+    virtual void clear() = 0;
 };
 
 /// Loads `<dir>/vectors.hnsw` if present and valid for these options; otherwise returns an empty

@@ -283,6 +283,22 @@ public:
         return {};
     }
 
+    core::Result<std::vector<std::int64_t>> chunk_ids() const override {
+        std::vector<std::int64_t> ids;
+        try {
+            // A reader of its own sees the committed revision only, as searches do.
+            Xapian::Database db(path_);
+            ids.reserve(db.get_doccount());
+            for (auto it = db.postlist_begin(""); it != db.postlist_end(""); ++it) {
+                ids.push_back(static_cast<std::int64_t>(*it));
+            }
+        } catch (const Xapian::Error& e) {
+            return core::fail(core::ErrorCode::kIo, "listing the chunk ids of BM25 index '" +
+                                                        path_ + "' failed: " + e.get_description());
+        }
+        return ids;  // the all-documents posting list is in docid order
+    }
+
 private:
     struct Reader {
         std::unique_ptr<Xapian::Database> db;

@@ -117,6 +117,11 @@ constexpr std::string_view kChangesSince =
     "SELECT seq, document_id, kind, removed_chunk_ids FROM changes WHERE seq > ?1 ORDER BY seq "
     "LIMIT ?2";
 constexpr std::string_view kLastSeq = "SELECT coalesce(max(seq), 0) FROM changes";
+// The pragmas' row limit matches kMaxIntegrityProblems (asserted below).
+constexpr std::string_view kIntegrityCheck = "PRAGMA integrity_check(100)";
+constexpr std::string_view kQuickCheck = "PRAGMA quick_check(100)";
+constexpr std::string_view kForeignKeyCheck = "PRAGMA foreign_key_check";
+static_assert(kMaxIntegrityProblems == 100);
 constexpr std::string_view kCounts =
     "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
     "(SELECT count(*) FROM embeddings), (SELECT coalesce(max(seq), 0) FROM changes)";
@@ -706,6 +711,65 @@ public:
             }
         }
         return stats;
+    }
+
+    core::Result<std::vector<std::string>> verify_integrity(bool full) override {
+        auto conn = pool_.acquire();
+        if (!conn) {
+            return conn.error();
+        }
+        std::vector<std::string> problems;
+        // Damage bad enough that the check itself stops with SQLITE_CORRUPT is a finding too.
+        auto record_corrupt = [&](const core::Error& error) {
+            if (error.code != core::ErrorCode::kCorrupt) {
+                return false;
+            }
+            problems.push_back(error.detail);
+            return true;
+        };
+        {
+            auto stmt = (*conn)->prepare(full ? kIntegrityCheck : kQuickCheck);
+            if (!stmt) {
+                return stmt.error();
+            }
+            Cursor row(**conn, *stmt);
+            for (;;) {
+                auto has = row.step(full ? "running integrity_check" : "running quick_check");
+                if (!has) {
+                    if (record_corrupt(has.error())) {
+                        return problems;
+                    }
+                    return has.error();
+                }
+                if (!*has) {
+                    break;
+                }
+                if (row.text(0) != "ok") {
+                    problems.emplace_back(row.text(0));
+                }
+            }
+        }
+        auto stmt = (*conn)->prepare(kForeignKeyCheck);
+        if (!stmt) {
+            return stmt.error();
+        }
+        Cursor row(**conn, *stmt);
+        while (problems.size() < kMaxIntegrityProblems) {
+            auto has = row.step("running foreign_key_check");
+            if (!has) {
+                if (record_corrupt(has.error())) {
+                    return problems;
+                }
+                return has.error();
+            }
+            if (!*has) {
+                break;
+            }
+            // Columns: table, rowid, parent table, foreign key index.
+            problems.push_back(std::string(row.text(0)) + " row " + std::to_string(row.int64(1)) +
+                               " refers to a missing " + std::string(row.text(2)) + " row");
+        }
+        return problems;
     }
 
     core::Result<std::vector<DocumentRecord>> list_documents(std::size_t offset,

@@ -124,7 +124,14 @@ public:
     /// Documents ordered by id, for listing and consistency checks.
     virtual core::Result<std::vector<DocumentRecord>> list_documents(std::size_t offset,
                                                                      std::size_t limit) = 0;
+    /// The database's own verification (SQLite: PRAGMA integrity_check when `full`, else the
+    /// faster quick_check, then foreign_key_check). Returns the problems found, at most
+    /// kMaxIntegrityProblems; empty means intact. Fails only when the check cannot run.
+    virtual core::Result<std::vector<std::string>> verify_integrity(bool full) = 0;
 };
+
+/// Cap on the problems verify_integrity() reports: past a few, the verdict is the same.
+inline constexpr std::size_t kMaxIntegrityProblems = 100;
 
 /// Tuning for the SQLite implementation; the defaults are what `ragd serve` uses.
 struct SqliteOptions {

@@ -42,8 +42,18 @@ struct RawResponse {
 /// One blocking TCP connection to 127.0.0.1:port; every read has a deadline.
 class Client {
 public:
-    explicit Client(unsigned short port) {
+    /// `source`: the local IPv4 address to connect from (e.g. "127.0.0.2"); empty lets the
+    /// kernel choose.
+    explicit Client(unsigned short port, const std::string& source = "") {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (!source.empty()) {
+            sockaddr_in local{};
+            local.sin_family = AF_INET;
+            ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+            if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+                return;  // connected() stays false
+            }
+        }
         sockaddr_in address{};
         address.sin_family = AF_INET;
         address.sin_port = htons(port);

@@ -164,6 +164,30 @@ class Ragd:
             raise CheckFailed(f"ragd stats printed {len(lines)} lines, expected 1: {proc.stdout!r}")
         return json.loads(lines[0]), proc.stderr
 
+    def check(self, label, after_catch_up):
+        """`ragd check --json` (which opens the indexes as found, without catching them up):
+        before any catch-up, storage must be intact and an index may only lag, never hold ids
+        at its own sequence that storage does not; after catch-up, all must be consistent.
+        Returns (problems, report)."""
+        proc = self.run("check", "--data", self.data, "--json", check=False)
+        if proc.returncode not in (0, 1):
+            return [f"{label}: ragd check exited {proc.returncode}: {proc.stderr[-2000:]}"], None
+        report = json.loads(proc.stdout)
+        problems = []
+        if after_catch_up:
+            if proc.returncode != 0 or not report["consistent"]:
+                problems.append(f"{label}: ragd check after catch-up exited {proc.returncode}: "
+                                f"{proc.stdout[:2000]}")
+            return problems, report
+        for part in ("storage", "embeddings"):
+            if not report[part]["consistent"]:
+                problems.append(f"{label}: ragd check: {part} inconsistent: {report[part]}")
+        for name, index in (report["indexes"] or {}).items():
+            if index["lag"] < 0 or (index["lag"] == 0 and not index["consistent"]):
+                problems.append(f"{label}: ragd check: {name} index disagrees with storage at "
+                                f"its own sequence: {index}")
+        return problems, report
+
     def search(self, text, top_k=5):
         self.searches += 1
         proc = self.run("search", "--data", self.data, "--json", "--top-k", str(top_k), text)
@@ -309,9 +333,12 @@ class Test:
 
     def verify(self, label, cli_sample, http_sample):
         """ragd stats (opens the engine: catch-up), storage invariants, sampled searches through
-        `ragd search` processes and through one `ragd serve`."""
+        `ragd search` processes and through one `ragd serve`; `ragd check` before the catch-up
+        (only lag allowed) and after it (consistent)."""
+        before_problems, before = self.ragd.check(label, after_catch_up=False)
         stats, notes = self.ragd.stats()
         docs, counts, problems = read_storage(self.data)
+        problems += before_problems
         problems += check_stats(stats, counts, label)
         problems += check_documents(docs, self.corpus, self.deleted_ids)
         ids = sorted(docs)
@@ -325,7 +352,14 @@ class Test:
         http_ids = ids[len(cli_ids):len(cli_ids) + max(0, http_sample)]
         if http_ids:
             problems += [f"{label}: {p}" for p in self.serve_check(docs, http_ids)]
+        after_problems, _ = self.ragd.check(label, after_catch_up=True)
+        problems += after_problems
         note = notes.strip().replace("\n", " | ")
+        if before and before["indexes"]:
+            lags = "/".join(str(index["lag"]) for index in before["indexes"].values())
+            note += (" | " if note else "") + (f"check before catch-up: "
+                                               f"{'consistent' if before['consistent'] else 'lag'}"
+                                               f" (vectors/bm25 {lags})")
         log(f"{label}: docs {stats['documents']} chunks {stats['chunks']} vectors "
             f"{stats['vectors']} bm25 {stats['bm25_chunks']} seq {stats['storage_seq']}/"
             f"{stats['vectors_applied_seq']}/{stats['bm25_applied_seq']}; searched "

@@ -21,7 +21,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ragd_harness import DATA_DIR, RagdServer, clean_env, ragd_bin, run_cli  # noqa: E402
+from ragd_harness import (DATA_DIR, MockLlm, RagdServer, clean_env, ragd_bin,  # noqa: E402
+                          run_cli)
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -63,96 +64,6 @@ def free_dead_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-# -- the mock ------------------------------------------------------------------------------------
-
-
-class MockLlm:
-    """`ragd mock-llm --listen 127.0.0.1:PORT ARGS`; `port` 0 picks one (read back from its
-    "listening on" line). start() / kill() / stop() may be repeated on the same port."""
-
-    def __init__(self, args=(), port=0):
-        self.args = [str(a) for a in args]
-        self.port = port
-        self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, exc_type, exc, tb):
-        self.stop()
-        return False
-
-    def start(self):
-        argv = [ragd_bin(), "mock-llm", "--listen", "127.0.0.1:%d" % self.port,
-                "--threads", "1"] + self.args
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=clean_env())
-        line = b""
-        deadline = time.monotonic() + START_TIMEOUT_S
-        fd = self.proc.stdout.fileno()
-        while not line.endswith(b"\n"):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.kill()
-                raise RuntimeError("mock-llm printed no 'listening on' line")
-            ready, _, _ = select.select([fd], [], [], min(remaining, 0.2))
-            if ready:
-                chunk = os.read(fd, 1)
-                if not chunk:
-                    code = self.proc.wait(timeout=5)
-                    raise RuntimeError("mock-llm exited (%s) before listening" % code)
-                line += chunk
-        text = line.decode().strip()
-        if not text.startswith("listening on 127.0.0.1:"):
-            self.kill()
-            raise RuntimeError("unexpected mock-llm line %r" % text)
-        self.port = int(text.rsplit(":", 1)[1])
-        return self
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def kill(self):
-        """SIGKILL: the upstream vanishes without closing anything gracefully."""
-        self._end(signal.SIGKILL)
-
-    def stop(self):
-        self._end(signal.SIGTERM)
-
-    def _end(self, sig):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.proc.stdout.close()
-        self.proc = None
-
-    def stats(self):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=IO_TIMEOUT_S)
-        try:
-            conn.request("GET", "/stats")
-            resp = conn.getresponse()
-            assert resp.status == 200, resp.status
-            return json.loads(resp.read())
-        finally:
-            conn.close()
-
-    def wait_stats(self, predicate, timeout):
-        """Polls /stats until predicate(stats) holds; returns the last stats either way."""
-        deadline = time.monotonic() + timeout
-        while True:
-            stats = self.stats()
-            if predicate(stats) or time.monotonic() > deadline:
-                return stats
-            time.sleep(0.02)
 
 
 # -- ragd ----------------------------------------------------------------------------------------

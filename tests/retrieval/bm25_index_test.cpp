@@ -209,6 +209,23 @@ TEST(Bm25Index, ClearDropsEverythingAtCommit) {
     EXPECT_EQ(index->size(), 0u);
 }
 
+TEST(Bm25Index, ChunkIdsListTheCommittedChunks) {
+    TempDir dir;
+    auto index = open_ok(dir.str());
+    for (int chunk_id : {9, 3, 5}) {
+        ASSERT_TRUE(index->add(make_chunk(chunk_id, "text")));
+    }
+    auto none = index->chunk_ids();
+    ASSERT_TRUE(none.has_value()) << none.error().detail;
+    EXPECT_TRUE(none->empty());  // nothing committed yet
+    ASSERT_TRUE(index->commit(1));
+    ASSERT_TRUE(index->remove(5));
+    ASSERT_TRUE(index->commit(2));
+    auto listed = index->chunk_ids();
+    ASSERT_TRUE(listed.has_value()) << listed.error().detail;
+    EXPECT_EQ(*listed, (std::vector<std::int64_t>{3, 9}));
+}
+
 TEST(Bm25Index, OddQueriesDoNotFail) {
     TempDir dir;
     auto index = open_ok(dir.str());

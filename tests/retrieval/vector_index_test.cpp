@@ -141,6 +141,25 @@ TEST(VectorIndex, RemoveReplaceAndReAdd) {
     EXPECT_EQ(index->search(east, 1).at(0).chunk_id, 2);
 }
 
+TEST(VectorIndex, ChunkIdsListLiveLabelsAndClearEmpties) {
+    TempDir dir;
+    auto index = open_ok(dir.str(), small_options(8));
+    std::vector<float> east = {1, 0, 0, 0, 0, 0, 0, 0};
+    for (std::int64_t id : {30, 10, 20}) {
+        ASSERT_TRUE(index->add(id, east));
+    }
+    index->remove(20);
+    EXPECT_EQ(index->chunk_ids(), (std::vector<std::int64_t>{10, 30}));
+    index->set_applied_seq(5);
+    index->clear();
+    EXPECT_TRUE(index->chunk_ids().empty());
+    EXPECT_EQ(index->size(), 0u);
+    EXPECT_EQ(index->applied_seq(), 0);
+    EXPECT_TRUE(index->search(east, 3).empty());
+    ASSERT_TRUE(index->add(20, east));  // usable after clearing, removed labels included
+    EXPECT_EQ(index->chunk_ids(), std::vector<std::int64_t>{20});
+}
+
 TEST(VectorIndex, RejectsWrongDimensions) {
     TempDir dir;
     auto index = open_ok(dir.str(), small_options(8));

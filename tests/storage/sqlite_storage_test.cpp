@@ -119,6 +119,17 @@ TEST_F(StorageTest, CreateReplaceAndUnchanged) {
     EXPECT_FALSE(storage_->get_document("missing")->has_value());
 }
 
+TEST_F(StorageTest, IntactDatabasePassesBothIntegrityChecks) {
+    ASSERT_TRUE(storage_->upsert_document(make_doc("a", "h1"), make_chunks(3, 4), "m"));
+    ASSERT_TRUE(storage_->delete_document("a"));
+    ASSERT_TRUE(storage_->upsert_document(make_doc("b", "h1"), make_chunks(2, 4), "m"));
+    for (bool full : {true, false}) {
+        auto problems = storage_->verify_integrity(full);
+        ASSERT_TRUE(problems) << problems.error().detail;
+        EXPECT_TRUE(problems->empty()) << (*problems)[0];
+    }
+}
+
 TEST_F(StorageTest, ReplaceSwapsChunksAtomicallyWithFreshIds) {
     auto first = storage_->upsert_document(make_doc("a", "h1"), make_chunks(3, 2), "m");
     ASSERT_TRUE(first);
