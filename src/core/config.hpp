@@ -150,6 +150,9 @@ struct LlmConfig {
     std::string ca_file;
     /// System prompt; "" uses the built-in one (answer from the numbered passages, cite [n]).
     std::string system_prompt;
+    /// The user message: must hold "{passages}" and "{question}" once each; "" uses the
+    /// built-in "Passages:\n\n{passages}\n\nQuestion: {question}".
+    std::string prompt_template;
     /// Answer length when a request does not say, in tokens (default 512).
     std::size_t max_tokens = 512;
     /// Largest max_tokens a request may ask for (default 4096).

@@ -267,6 +267,9 @@ std::vector<ConfigKey> build_keys() {
                               [](Config& c) -> std::string& { return c.llm.ca_file; }));
     keys.push_back(string_key("llm.system_prompt", "system prompt, \"\" = built-in",
                               [](Config& c) -> std::string& { return c.llm.system_prompt; }));
+    keys.push_back(string_key("llm.prompt_template",
+                              "user message with {passages} and {question}, \"\" = built-in",
+                              [](Config& c) -> std::string& { return c.llm.prompt_template; }));
     keys.push_back(size_key("llm.max_tokens", "answer tokens when a request does not say",
                             [](Config& c) -> std::size_t& { return c.llm.max_tokens; }));
     keys.push_back(size_key("llm.max_tokens_limit", "largest max_tokens a request may ask for",

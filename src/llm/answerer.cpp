@@ -101,6 +101,9 @@ core::Result<std::unique_ptr<Answerer>> Answerer::create(net::any_io_executor ex
     if (!config.system_prompt.empty()) {
         prompt_options.system_prompt = config.system_prompt;
     }
+    if (!config.prompt_template.empty()) {
+        prompt_options.user_template = config.prompt_template;
+    }
     prompt_options.max_context_tokens = config.max_context_tokens;
     auto builder = PromptBuilder::create(std::move(prompt_options));
     if (!builder) {

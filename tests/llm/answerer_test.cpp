@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 namespace ragd::llm {
@@ -66,6 +67,30 @@ TEST(FindCitations, LongBracketedTextIsNotACitation) {
 TEST(FindCitations, StrayOpenBracketDoesNotHideTheNextCitation) {
     EXPECT_EQ(find_citations("The range [0, 5) is half-open [2].", kFive), (Numbers{2}));
     EXPECT_EQ(find_citations("x [ y [3]", kFive), (Numbers{3}));
+}
+
+}  // namespace
+}  // namespace ragd::llm
+
+namespace ragd::llm {
+namespace {
+
+// Answerer::create checks the prompt settings at startup: a template without its placeholders
+// is a configuration error, not a broken prompt at the first query.
+TEST(AnswererCreate, RejectsATemplateWithoutItsPlaceholders) {
+    boost::asio::io_context io;
+    core::LlmConfig config;
+    config.prompt_template = "Answer this: {question}";  // no {passages}
+    auto created = Answerer::create(io.get_executor(), config, nullptr);
+    ASSERT_FALSE(created);
+    EXPECT_EQ(created.error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_NE(created.error().detail.find("{passages}"), std::string::npos)
+        << created.error().detail;
+
+    config.prompt_template = "Context:\n{passages}\n\nQ: {question}\nA:";
+    auto accepted = Answerer::create(io.get_executor(), config, nullptr);
+    ASSERT_TRUE(accepted) << accepted.error().detail;
+    EXPECT_EQ((*accepted)->chain(), (std::vector<std::string>{"extractive"}));
 }
 
 }  // namespace
