@@ -385,6 +385,13 @@ class BreakerTest(LlmTestCase):
                 break
         self.assertIsNotNone(opened_at, reasons)
         self.assertEqual(len(reasons), 4, "opens after exactly breaker_failures=3: %r" % reasons)
+        # The failures and the open breaker show in /metrics.
+        metrics = server.request("GET", "/metrics").body.decode("utf-8")
+        self.assertIn('ragd_upstream_requests_total{outcome="connect_error",provider="openai"} 3',
+                      metrics)
+        self.assertIn('ragd_upstream_requests_total{outcome="rejected",provider="openai"} 1',
+                      metrics)
+        self.assertIn('ragd_upstream_breaker_state{provider="openai"} 2', metrics)
 
         mock.start()  # same port
         deadline = max(opened_at + open_ms / 1000.0, time.monotonic()) + 3.0
