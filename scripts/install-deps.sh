@@ -15,6 +15,8 @@ TEST_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev python3 clang-14 libclang-rt-14-dev
     prometheus  # promtool, which checks the /metrics exposition format
     redis-server  # the cache tests start a real one on an ephemeral port
+    openssl  # the TLS tests make a CA and certificates with the openssl CLI
+    util-linux  # mount: the disk-full test uses a small tmpfs
 )
 
 want=("${BUILD_PACKAGES[@]}")
