@@ -1,6 +1,7 @@
 // Ingest throughput (MB/s of Markdown) through IngestService, and the same corpus through parse,
-// +chunk, +embed and +store (no indexes) alone, so the differences show where the time goes.
-// The corpus is generated deterministically (fixed seed), ~20 MB unless --corpus_mb=N says.
+// +chunk, +embed and +store (no indexes) alone, and each index alone, so the differences show
+// where the time goes. The corpus is generated deterministically (fixed seed), ~20 MB unless
+// --corpus_mb=N says.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,8 @@
 #include "ingest/chunker.hpp"
 #include "ingest/parser.hpp"
 #include "pipeline/engine.hpp"
+#include "retrieval/bm25_index.hpp"
+#include "retrieval/vector_index.hpp"
 #include "storage/storage.hpp"
 
 namespace {
@@ -227,8 +230,116 @@ void bm_parse_chunk_embed_store(benchmark::State& bench, bool durable_commits) {
     set_throughput(bench);
 }
 
+/// The corpus as the indexes receive it (chunks with ids, texts and vectors), stored once.
+const std::vector<ragd::storage::IndexableChunk>& indexable_corpus() {
+    static const std::vector<ragd::storage::IndexableChunk> chunks = [] {
+        std::vector<ragd::storage::IndexableChunk> out;
+        std::string dir = (fs::temp_directory_path() / "ragd-chunks-bench-XXXXXX").string();
+        if (::mkdtemp(dir.data()) == nullptr) {
+            return out;
+        }
+        {
+            ragd::core::Config config;
+            config.storage.data_dir = dir;
+            config.storage.durable_commits = false;
+            auto engine = ragd::pipeline::Engine::open(config);
+            if (!engine) {
+                return out;
+            }
+            std::size_t doc_idx = 0;
+            for (const auto& doc : corpus().documents) {
+                ragd::pipeline::IngestRequest request;
+                request.id = "doc-" + std::to_string(doc_idx++);
+                request.source = request.id;
+                request.content = doc;
+                request.format = ragd::ingest::DocumentFormat::kMarkdown;
+                if (!(*engine)->ingest().ingest(std::move(request), false)) {
+                    return out;
+                }
+            }
+            (void)(*engine)->storage().for_each_chunk(
+                (*engine)->embedder().model_id(),
+                [&](const ragd::storage::IndexableChunk& chunk) { out.push_back(chunk); });
+        }
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        return out;
+    }();
+    return chunks;
+}
+
+// Building the HNSW graph alone from the corpus's vectors, on one thread, default options.
+void bm_index_vectors(benchmark::State& bench) {
+    const auto& chunks = indexable_corpus();
+    ragd::core::Config config;
+    ragd::retrieval::VectorIndexOptions options;
+    options.dimensions = config.embed.dimensions;
+    options.m = config.retrieval.hnsw_m;
+    options.ef_construction = config.retrieval.hnsw_ef_construction;
+    options.ef_search = config.retrieval.hnsw_ef_search;
+    for (auto _ : bench) {
+        // A directory without index files gives an empty index; nothing is saved to it.
+        auto index = ragd::retrieval::open_vector_index(
+            (fs::temp_directory_path() / "ragd-hnsw-bench-unsaved").string(), options);
+        if (!index) {
+            bench.SkipWithError(index.error().detail.c_str());
+            return;
+        }
+        for (const auto& chunk : chunks) {
+            if (auto added = (*index)->add(chunk.chunk.id, chunk.embedding); !added) {
+                bench.SkipWithError(added.error().detail.c_str());
+                return;
+            }
+        }
+    }
+    set_throughput(bench);
+    bench.counters["chunks"] = static_cast<double>(chunks.size());
+}
+
+// The BM25 index alone, committed every 2,560 chunks (about what a catch-up every 256 documents
+// of this corpus commits), on one thread.
+void bm_index_bm25(benchmark::State& bench) {
+    const auto& chunks = indexable_corpus();
+    for (auto _ : bench) {
+        bench.PauseTiming();
+        std::string dir = (fs::temp_directory_path() / "ragd-bm25-bench-XXXXXX").string();
+        if (::mkdtemp(dir.data()) == nullptr) {
+            bench.SkipWithError("mkdtemp failed");
+            return;
+        }
+        auto index = ragd::retrieval::open_bm25_index(dir);
+        if (!index) {
+            bench.SkipWithError(index.error().detail.c_str());
+            return;
+        }
+        bench.ResumeTiming();
+        std::int64_t added = 0;
+        for (const auto& chunk : chunks) {
+            if (auto done = (*index)->add(chunk); !done) {
+                bench.SkipWithError(done.error().detail.c_str());
+                return;
+            }
+            if (++added % 2560 == 0) {
+                (void)(*index)->commit(added);
+            }
+        }
+        if (auto committed = (*index)->commit(added); !committed) {
+            bench.SkipWithError(committed.error().detail.c_str());
+            return;
+        }
+        bench.PauseTiming();
+        index->reset();
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        bench.ResumeTiming();
+    }
+    set_throughput(bench);
+    bench.counters["chunks"] = static_cast<double>(chunks.size());
+}
+
 // The full path into an empty data dir: the above plus index catch-up every 256 documents (as
-// IngestService::ingest_paths does), ending with a flush of both indexes to disk.
+// IngestService::ingest_paths does), ending with a flush of both indexes to disk. CPU time is
+// the whole process's: a large catch-up feeds the two indexes from two threads.
 void bm_ingest_service(benchmark::State& bench, bool durable_commits) {
     std::size_t chunks = 0;
     for (auto _ : bench) {
@@ -320,6 +431,14 @@ int main(int argc, char** argv) {
         ->UseRealTime();
     // "durable": fsync per document (storage.durable_commits, the API's default); "bulk": no
     // per-document fsync, as `ragd ingest` runs.
+    benchmark::RegisterBenchmark("ingest/index_only/hnsw", bm_index_vectors)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Iterations(1);
+    benchmark::RegisterBenchmark("ingest/index_only/bm25", bm_index_bm25)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->Iterations(1);
     for (bool durable : {true, false}) {
         std::string suffix = durable ? "/durable" : "/bulk";
         benchmark::RegisterBenchmark(("ingest/parse+chunk+embed+store" + suffix).c_str(),
@@ -331,6 +450,7 @@ int main(int argc, char** argv) {
         benchmark::RegisterBenchmark(
             ("ingest/ingest_service" + suffix).c_str(), bm_ingest_service, durable)
             ->Unit(benchmark::kMillisecond)
+            ->MeasureProcessCPUTime()
             ->UseRealTime()
             ->Iterations(1);
     }

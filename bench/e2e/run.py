@@ -5,7 +5,7 @@ Each scenario runs the same load twice where it matters: through ragd, and again
 directly ("harness only"), so the difference is ragd's own cost. ragd's CPU comes from
 /proc/PID/stat (utime + stime) and its memory from /proc/PID/status (VmRSS).
 
-    bench/e2e/run.py --ragd build/ragd [--scenarios latency,cpu,cachehit,chat,idle] [--quick]
+    bench/e2e/run.py --ragd build/ragd [--scenarios latency,cpu,cachehit,overload,metricscost,chat,idle] [--quick]
 
 Prints one table per scenario and writes bench/e2e/results.json (overwritten).
 """
@@ -195,6 +195,60 @@ def main():
                                        "health": level_summary(health[0])}
             finally:
                 stack.close()
+
+        if "overload" in scenarios:
+            # Shedding under overload: find the open-loop rate ragd serves with >= 99 %
+            # success (uncached questions, mock 1 s), then offer twice that rate. Goodput
+            # (successful requests per second) should stay >= 90 % of that capacity and the
+            # accepted requests' p99 bounded: the excess is refused fast, not queued.
+            stack = Stack(ragd, data, ["--latency-ms", "1000", "--output-tokens", "50"],
+                          {"RAGD_CACHE_L1_MAX_BYTES": "0"})
+            try:
+                url = "http://127.0.0.1:%d/v1/query" % stack.port
+                capacity, sweep = 0.0, []
+                for rate in (200, 400, 600, 800, 1000, 1200, 1500):
+                    level = bench(ragd, url, out, "--rate", rate, "--users", 4000,
+                                  "--duration", duration, "--ramp-up", "0s",
+                                  "--queries", queries)[0]
+                    sweep.append(level_summary(level))
+                    if level["success_pct"] < 99.0:
+                        break
+                    capacity = level["rps"] * level["success_pct"] / 100.0
+                offered = 2 * capacity
+                over = bench(ragd, url, out, "--rate", int(offered), "--users", 4000,
+                             "--duration", duration, "--ramp-up", "0s",
+                             "--queries", queries)[0]
+                goodput = over["rps"] * over["success_pct"] / 100.0
+                results["overload"] = {"sweep": sweep, "capacity_rps": capacity,
+                                       "offered_rps": offered, "at_2x": level_summary(over),
+                                       "goodput_rps": goodput,
+                                       "goodput_over_capacity": goodput / max(capacity, 1)}
+            finally:
+                stack.close()
+
+        if "metricscost" in scenarios:
+            # What metrics cost on the cache-hit path: the same load against two servers, one
+            # with server.metrics=false, alternated (on, off, on, off, ...) so drift on this
+            # shared machine hits both alike; compare their throughput as a ratio.
+            rounds = []
+            for round_idx in range(3):
+                round_result = {}
+                for label, enabled in (("on", "true"), ("off", "false")):
+                    stack = Stack(ragd, data, ["--latency-ms", "0", "--output-tokens", "50"],
+                                  {"RAGD_SERVER_METRICS": enabled})
+                    try:
+                        hits = bench(ragd, "http://127.0.0.1:%d/v1/query" % stack.port, out,
+                                     "--users", 256, "--duration", duration, "--queries",
+                                     queries, "--repeat-fraction", "1")
+                        round_result[label] = level_summary(hits[0])
+                    finally:
+                        stack.close()
+                rounds.append(round_result)
+                print("metrics cost round %d: on %.0f req/s, off %.0f req/s"
+                      % (round_idx, round_result["on"]["rps"], round_result["off"]["rps"]))
+            on = sum(r["on"]["rps"] for r in rounds)
+            off = sum(r["off"]["rps"] for r in rounds)
+            results["metricscost"] = {"rounds": rounds, "rps_ratio_on_over_off": on / off}
 
         if "chat" in scenarios:
             # Chat users: the answer streams over ~2 s, the user thinks 8 s, repeats.

@@ -94,7 +94,7 @@ net::awaitable<void> run_guarded(const GuardedAsyncRoute* route,
                                  http::Request request,
                                  http::ResponseWriter& writer,
                                  http::RequestContext& context) {
-    Admission admission = route->auth->admit(request, route->protection);
+    Admission admission = co_await route->auth->admit_async(request, route->protection);
     if (admission.principal.authenticated()) {
         context.annotate("api_key", std::string(admission.principal.name()));
     }
@@ -139,10 +139,11 @@ Authenticator::Authenticator(ApiKeyStore keys, std::unique_ptr<RateLimiter> limi
     }
 }
 
-Admission Authenticator::admit(const http::Request& request, const Protection& protection) const {
-    Admission admission;
+const ApiKey* Authenticator::identify(const http::Request& request,
+                                      const Protection& protection,
+                                      Admission& admission) const {
     if (!enabled_) {
-        return admission;
+        return nullptr;
     }
     bool malformed = false;
     const std::optional<std::string_view> presented = presented_key(request, &malformed);
@@ -152,39 +153,62 @@ Admission Authenticator::admit(const http::Request& request, const Protection& p
                                    : "an API key is required: send 'Authorization: Bearer KEY' or "
                                      "'X-API-Key: KEY'",
                          malformed);
-        return admission;
+        return nullptr;
     }
     const ApiKey* key = keys_.find(*presented);
     if (key == nullptr) {
         admission.rejection = unauthorized("the API key is not valid", true);
-        return admission;
+        return nullptr;
     }
     admission.principal = Principal(*key, *this);
     if (!key->has_scope(protection.scope)) {
         admission.rejection =
             forbidden("API key '" + key->name + "' lacks the '" +
                       std::string(scope_name(protection.scope)) + "' scope this route requires");
-        return admission;
+        return nullptr;
     }
     if (!protection.collection.empty() && !key->allows_collection(protection.collection)) {
         admission.rejection = forbidden("API key '" + key->name + "' may not use collection '" +
                                         protection.collection + "'");
-        return admission;
+        return nullptr;
     }
-    const RateDecision decision = limiter_->admit(*key, protection.uses_tokens, now_());
+    return key;
+}
+
+void Authenticator::apply(const ApiKey& key, const RateDecision& decision, Admission& admission) {
     admission.headers = rate_headers(decision);
     if (!decision.allowed) {
         http::Response response = http::Response::error(
             429,
             "rate_limited",
-            "API key '" + key->name + "' is over its " + decision.exceeded + " limit; retry in " +
+            "API key '" + key.name + "' is over its " + decision.exceeded + " limit; retry in " +
                 std::to_string(decision.retry_after.count()) + " s");
         response.headers.push_back({"Retry-After", std::to_string(decision.retry_after.count())});
         response.headers.insert(
             response.headers.end(), admission.headers.begin(), admission.headers.end());
         admission.rejection = std::move(response);
     }
+}
+
+Admission Authenticator::admit(const http::Request& request, const Protection& protection) const {
+    Admission admission;
+    const ApiKey* key = identify(request, protection, admission);
+    if (key != nullptr) {
+        apply(*key, limiter_->admit(*key, protection.uses_tokens, now_()), admission);
+    }
     return admission;
+}
+
+net::awaitable<Admission> Authenticator::admit_async(const http::Request& request,
+                                                     const Protection& protection) const {
+    Admission admission;
+    const ApiKey* key = identify(request, protection, admission);
+    if (key != nullptr) {
+        const RateDecision decision =
+            co_await limiter_->admit_async(*key, protection.uses_tokens, now_());
+        apply(*key, decision, admission);
+    }
+    co_return admission;
 }
 
 void Authenticator::charge_tokens(const ApiKey& key, std::size_t tokens) const {
@@ -298,7 +322,8 @@ core::Result<bool> auth_required(const core::Config& config) {
             "authenticates every request");
 }
 
-std::shared_ptr<const Authenticator> make_authenticator(const core::Config& config) {
+std::shared_ptr<const Authenticator> make_authenticator(const core::Config& config,
+                                                        const LimiterFactory& limiter) {
     auto required = auth_required(config);
     if (required && !*required) {
         return std::make_shared<const Authenticator>();
@@ -308,7 +333,8 @@ std::shared_ptr<const Authenticator> make_authenticator(const core::Config& conf
         core::log::error("auth: refusing every request", {{"reason", store.error().detail}});
         return std::make_shared<const Authenticator>(ApiKeyStore{});
     }
-    return std::make_shared<const Authenticator>(std::move(*store));
+    std::unique_ptr<RateLimiter> built = limiter ? limiter(*store) : nullptr;
+    return std::make_shared<const Authenticator>(std::move(*store), std::move(built));
 }
 
 }  // namespace ragd::api

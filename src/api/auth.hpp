@@ -93,10 +93,23 @@ public:
     /// `protection` (403: scope or collection not granted) and the key's rate limit (429).
     /// Rejections never contain the presented key, only the configured key name.
     Admission admit(const http::Request& request, const Protection& protection) const;
+    /// admit() for coroutines: awaits the limiter's admit_async() (a shared limiter's round trip
+    /// to its store) instead of its blocking admit(). `request` and `protection` must outlive
+    /// the call (the caller co_awaits it directly).
+    boost::asio::awaitable<Admission> admit_async(const http::Request& request,
+                                                  const Protection& protection) const;
 
     void charge_tokens(const ApiKey& key, std::size_t tokens) const;
 
 private:
+    /// Authentication and authorisation: a rejection, or the key whose limits apply (null when
+    /// auth is off or the request was rejected).
+    const ApiKey* identify(const http::Request& request,
+                           const Protection& protection,
+                           Admission& admission) const;
+    /// Adds the decision's headers, and the 429 when it refuses.
+    static void apply(const ApiKey& key, const RateDecision& decision, Admission& admission);
+
     bool enabled_ = false;
     ApiKeyStore keys_;
     std::unique_ptr<RateLimiter> limiter_;
@@ -134,9 +147,14 @@ bool is_loopback_listen(std::string_view listen);
 /// auth.allow_unauthenticated_remote is set: a server must never be exposed by accident.
 core::Result<bool> auth_required(const core::Config& config);
 
+/// Builds the rate limiter for the authenticator's keys.
+using LimiterFactory = std::function<std::unique_ptr<RateLimiter>(const ApiKeyStore& keys)>;
+
 /// The authenticator for `config`: off when auth_required() is false, else on with the
-/// configured keys. When auth_required() fails or a key is invalid it fails closed (on, with no
-/// usable keys); `ragd serve` checks auth_required() first and refuses to start instead.
-std::shared_ptr<const Authenticator> make_authenticator(const core::Config& config);
+/// configured keys and the limiter `limiter` builds (empty: a LocalRateLimiter). When
+/// auth_required() fails or a key is invalid it fails closed (on, with no usable keys); `ragd
+/// serve` checks auth_required() first and refuses to start instead.
+std::shared_ptr<const Authenticator> make_authenticator(const core::Config& config,
+                                                        const LimiterFactory& limiter = {});
 
 }  // namespace ragd::api

@@ -21,6 +21,19 @@ std::chrono::seconds ceil_seconds(std::chrono::nanoseconds wait, long floor_s) {
 
 }  // namespace
 
+boost::asio::awaitable<RateDecision> RateLimiter::admit_async(const ApiKey& key,
+                                                              bool uses_tokens,
+                                                              RateClock::time_point now) {
+    co_return admit(key, uses_tokens, now);
+}
+
+boost::asio::awaitable<void> RateLimiter::charge_tokens_async(const ApiKey& key,
+                                                              std::size_t tokens,
+                                                              RateClock::time_point now) {
+    charge_tokens(key, tokens, now);
+    co_return;
+}
+
 LocalRateLimiter::LocalRateLimiter(const ApiKeyStore& store, RateClock::time_point now) {
     for (const ApiKey& key : store.keys()) {
         Buckets buckets;

@@ -9,6 +9,8 @@
 #include <string>
 #include <unordered_map>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "api/api_keys.hpp"
 #include "core/token_bucket.hpp"
 
@@ -50,6 +52,19 @@ public:
     virtual void charge_tokens(const ApiKey& key,
                                std::size_t tokens,
                                RateClock::time_point now) = 0;
+
+    /// admit() for callers on an I/O thread (coroutines): a limiter whose store is remote
+    /// awaits it here instead of blocking. The default decides with admit(). `key` must outlive
+    /// the call (the caller co_awaits it directly).
+    virtual boost::asio::awaitable<RateDecision> admit_async(const ApiKey& key,
+                                                             bool uses_tokens,
+                                                             RateClock::time_point now);
+
+    /// charge_tokens() that completes once the charge is recorded in the store; the default
+    /// charges with charge_tokens().
+    virtual boost::asio::awaitable<void> charge_tokens_async(const ApiKey& key,
+                                                             std::size_t tokens,
+                                                             RateClock::time_point now);
 };
 
 /// In-process token buckets, one set per key, created for every key of the store up front (so

@@ -52,7 +52,8 @@ int status_for(core::ErrorCode code) {
 
 void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config,
                      metrics::Metrics* metrics, ReadinessRegistry* readiness,
-                     llm::Answerer* answerer, cache::AnswerCache* answer_cache) {
+                     llm::Answerer* answerer, cache::AnswerCache* answer_cache,
+                     std::shared_ptr<const Authenticator> auth) {
     const Limits limits = limits_from(config);
     http::RouteOptions query_route;
     query_route.max_body_bytes = config.server.max_query_body_bytes;
@@ -64,7 +65,9 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
     inline_route.dispatch = http::Dispatch::kInline;
     // Every /v1 route is guarded (auth.hpp); with auth off the guard admits everyone.
     // /health and /ready stay open for probes.
-    const std::shared_ptr<const Authenticator> auth = make_authenticator(config);
+    if (!auth) {
+        auth = make_authenticator(config);
+    }
     const Protection answer_access{Scope::kQuery, std::string(kDefaultCollection), true};
     const Protection query_access{Scope::kQuery, std::string(kDefaultCollection), false};
     const Protection ingest_access{Scope::kIngest, std::string(kDefaultCollection), false};

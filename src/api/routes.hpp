@@ -2,6 +2,8 @@
 // result. Logic lives in pipeline/; these only adapt.
 #pragma once
 
+#include <memory>
+
 #include "core/config.hpp"
 #include "http/router.hpp"
 #include "cache/answer_cache.hpp"
@@ -15,6 +17,7 @@ namespace ragd::api {
 int status_for(core::ErrorCode code);
 
 class ReadinessRegistry;
+class Authenticator;
 
 /// Registers every route on `router`; `engine` must outlive the server. With `metrics` (which
 /// must also outlive the server) it adds GET /metrics, records each query's stage timings and
@@ -23,10 +26,12 @@ class ReadinessRegistry;
 /// to it), or without one a registry of its own holding only those checks. POST /v1/query answers
 /// through `answerer` (its LLM chain; must outlive the server), or the engine's extractive
 /// generator when null. With `answer_cache` (which must outlive the server) answers are cached
-/// and identical queries in flight coalesced.
+/// and identical queries in flight coalesced. `auth` guards the /v1 routes; null:
+/// make_authenticator(config) (auth.hpp).
 void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config,
                      metrics::Metrics* metrics = nullptr, ReadinessRegistry* readiness = nullptr,
                      llm::Answerer* answerer = nullptr,
-                     cache::AnswerCache* answer_cache = nullptr);
+                     cache::AnswerCache* answer_cache = nullptr,
+                     std::shared_ptr<const Authenticator> auth = nullptr);
 
 }  // namespace ragd::api

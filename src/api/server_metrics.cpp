@@ -7,21 +7,29 @@
 namespace ragd::api {
 
 void ServerMetrics::on_connection_opened() {
-    metrics_.connection_opened();
+    if (metrics_ != nullptr) {
+        metrics_->connection_opened();
+    }
 }
 
 void ServerMetrics::on_connection_closed() {
-    metrics_.connection_closed();
+    if (metrics_ != nullptr) {
+        metrics_->connection_closed();
+    }
 }
 
 void ServerMetrics::on_request_started() {
-    metrics_.request_started();
+    if (metrics_ != nullptr) {
+        metrics_->request_started();
+    }
 }
 
 void ServerMetrics::on_request_done(const http::RequestRecord& record) {
     const char* method = http::method_name(record.method);
-    metrics_.observe_request(record.route_pattern, method, record.status, record.seconds);
-    metrics_.request_finished();
+    if (metrics_ != nullptr) {
+        metrics_->observe_request(record.route_pattern, method, record.status, record.seconds);
+        metrics_->request_finished();
+    }
     if (access_log_ == nullptr || !access_log_->enabled()) {
         return;
     }
@@ -46,11 +54,15 @@ void ServerMetrics::on_request_done(const http::RequestRecord& record) {
 }
 
 void ServerMetrics::on_request_abandoned() {
-    metrics_.request_finished();
+    if (metrics_ != nullptr) {
+        metrics_->request_finished();
+    }
 }
 
 void ServerMetrics::on_shed() {
-    metrics_.shed();
+    if (metrics_ != nullptr) {
+        metrics_->shed();
+    }
 }
 
 namespace {

@@ -18,8 +18,8 @@ namespace ragd::api {
 class ServerMetrics final : public http::ServerObserver {
 public:
     /// With `access_log` (which must outlive the server too), also writes one access-log line
-    /// per request.
-    explicit ServerMetrics(metrics::Metrics& metrics, metrics::AccessLog* access_log = nullptr)
+    /// per request. A null `metrics` (server.metrics = false) records nothing but the log.
+    explicit ServerMetrics(metrics::Metrics* metrics, metrics::AccessLog* access_log = nullptr)
         : metrics_(metrics), access_log_(access_log) {}
 
     void on_connection_opened() override;
@@ -30,7 +30,7 @@ public:
     void on_shed() override;
 
 private:
-    metrics::Metrics& metrics_;
+    metrics::Metrics* metrics_;
     metrics::AccessLog* access_log_;
 };
 

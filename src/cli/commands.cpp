@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "api/auth.hpp"
+#include "api/rate_limit_store.hpp"
 #include "api/readiness.hpp"
 #include "api/response_encoding.hpp"
 #include "api/routes.hpp"
@@ -112,7 +113,10 @@ int run_serve(const core::Config& config) {
     metrics::AccessLog access_log(*log_sink);
     metrics::Metrics metrics;
     metrics.set_log_dropped_source([sink = log_sink.get()] { return sink->dropped_lines(); });
-    api::ServerMetrics server_metrics(metrics, &access_log);
+    // server.metrics = false leaves every metrics pointer null: nothing is recorded and
+    // GET /metrics is not routed (the cost of metrics, measured in bench/README.md).
+    metrics::Metrics* live_metrics = config.server.metrics ? &metrics : nullptr;
+    api::ServerMetrics server_metrics(live_metrics, &access_log);
     api::ReadinessRegistry readiness;
     api::UpstreamMetricsObserver upstream_metrics(metrics);
     http::Server server(config.server, http::Router{});
@@ -121,7 +125,8 @@ int run_serve(const core::Config& config) {
     // request frame has ended, so nothing still uses them.
     // The LLM clients run on the server's io_context, so the routes are made once it exists.
     auto created =
-        llm::Answerer::create(server.io_context().get_executor(), config.llm, &upstream_metrics);
+        llm::Answerer::create(server.io_context().get_executor(), config.llm,
+                              config.server.metrics ? &upstream_metrics : nullptr);
     if (!created) {
         std::cerr << "ragd: " << created.error().detail << "\n";
         return 1;
@@ -152,10 +157,22 @@ int run_serve(const core::Config& config) {
     metrics.add_scrape_hook(
         [&upstream_metrics, &answerer] { upstream_metrics.refresh(*answerer); });
     api::add_upstream_checks(readiness, *answerer);
+    // After the server, so its Redis client goes before the io_context does.
+    auto rate_limits = api::make_rate_limit_store(config, server.io_context().get_executor());
+    if (!rate_limits) {
+        std::cerr << "ragd: " << rate_limits.error().detail << "\n";
+        return 1;
+    }
+    api::add_rate_limit_checks(readiness, *rate_limits);
+    metrics.add_sampled_source(
+        [store = &*rate_limits] { return api::rate_limit_families(*store); });
     http::Router router;
-    api::register_routes(router, *engine, config, &metrics, &readiness, answerer.get(), &answers);
+    api::register_routes(router, *engine, config, live_metrics, &readiness, answerer.get(),
+                         &answers, api::make_authenticator(config, rate_limits->factory));
     server.set_router(std::move(router));
-    server.set_observer(&server_metrics);
+    if (live_metrics != nullptr || access_log.enabled()) {
+        server.set_observer(&server_metrics);
+    }
     server.set_drain_listener([&readiness] { readiness.set_draining(); });
     if (auto listening = server.listen(); !listening) {
         std::cerr << "ragd: " << listening.error().detail << "\n";
@@ -347,12 +364,12 @@ int run_eval(core::Config config, const EvalOptions& options) {
         }
     } cleanup{scratch};
 
-    // Rankings go to 100 documents; a document split into several chunks counts at its best
-    // chunk, so fetch more chunks than documents.
-    constexpr std::size_t kDepth = 100;
-    config.retrieval.max_top_k = std::max<std::size_t>(config.retrieval.max_top_k, 2 * kDepth);
-    query_options.top_k = 2 * kDepth;
-    config.retrieval.candidates = std::max(config.retrieval.candidates, 2 * kDepth);
+    // Rankings go to `depth` documents (100 by default); a document split into several chunks
+    // counts at its best chunk, so fetch more chunks than documents.
+    const std::size_t depth = options.depth;
+    config.retrieval.max_top_k = std::max<std::size_t>(config.retrieval.max_top_k, 2 * depth);
+    query_options.top_k = 2 * depth;
+    config.retrieval.candidates = std::max(config.retrieval.candidates, 2 * depth);
     config.storage.durable_commits = false;  // a scratch copy of the corpus: speed over fsync
 
     int exit_code = 0;
@@ -408,8 +425,8 @@ int run_eval(core::Config config, const EvalOptions& options) {
                 chunk_hits.push_back({hit.chunk.chunk.document_id, hit.score});
             }
             auto ranked = eval::collapse_to_documents(chunk_hits);
-            if (ranked.size() > kDepth) {
-                ranked.resize(kDepth);
+            if (ranked.size() > depth) {
+                ranked.resize(depth);
             }
             run[query.id] = std::move(ranked);
         }

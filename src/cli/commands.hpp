@@ -14,6 +14,9 @@ struct EvalOptions {
     std::string mode = "hybrid";  ///< hybrid | vector | bm25
     std::string run_out;          ///< TREC run file, empty for none
     bool keep_data = false;       ///< true when --data was given (no scratch directory)
+    /// Documents ranked per query. Below 100, Recall@100 counts only that many; a shallow
+    /// depth lets retrieval.candidates be tuned for top_k-sized requests (nDCG@10 at depth 10).
+    std::size_t depth = 100;
 };
 
 int run_serve(const core::Config& config);

@@ -147,6 +147,9 @@ int main(int argc, char** argv) {
     eval->add_option("--mode", eval_options.mode, "hybrid, vector or bm25")
         ->check(CLI::IsMember({"hybrid", "vector", "bm25"}));
     eval->add_option("--run-out", eval_options.run_out, "write the ranking as a TREC run file");
+    eval->add_option("--depth", eval_options.depth,
+                     "documents ranked per query (default 100; 10 to tune for top_k 10)")
+        ->check(CLI::Range(10, 1000));
 
     ragd::mock::MockLlmOptions mock_options;
     std::string mock_error_kinds = "500,429";

@@ -82,6 +82,13 @@ std::vector<std::string> validate_auth_config(const AuthConfig& auth) {
     if (auth.enabled == "true" && auth.keys.empty()) {
         problems.push_back("auth.enabled: is true but no [[auth.keys]] table is configured");
     }
+    if (auth.rate_limit_store != "local" && auth.rate_limit_store != "redis") {
+        problems.push_back("auth.rate_limit_store: must be local or redis (got '" +
+                           auth.rate_limit_store + "')");
+    }
+    if (auth.redis_timeout.count() <= 0) {
+        problems.push_back("auth.redis_timeout_ms: must be positive");
+    }
     std::set<std::string> names;
     std::set<std::string> digests;
     for (std::size_t key_idx = 0; key_idx < auth.keys.size(); ++key_idx) {

@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -14,6 +18,8 @@
 
 namespace ragd::core {
 namespace {
+
+constexpr std::size_t kMaxMilliseconds = 1'000'000'000'000;
 
 std::string parse_bool(const std::string& text, bool& out) {
     if (text == "true" || text == "1" || text == "yes" || text == "on") {
@@ -32,6 +38,10 @@ std::string parse_size(const std::string& text, std::size_t& out) {
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
     if (ec != std::errc{} || ptr != end) {
         return "expected a non-negative integer, got '" + text + "'";
+    }
+    // TOML integers are signed 64-bit: anything larger could not be printed back loadably.
+    if (value > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
+        return "value " + text + " is out of range";
     }
     out = value;
     return {};
@@ -56,6 +66,10 @@ std::string parse_double(const std::string& text, double& out) {
     if (text.empty() || end != text.c_str() + text.size() || errno != 0) {
         return "expected a number, got '" + text + "'";
     }
+    // No key means anything by nan or inf, and they slip past range checks (nan compares false).
+    if (!std::isfinite(value)) {
+        return "expected a finite number, got '" + text + "'";
+    }
     out = value;
     return {};
 }
@@ -65,36 +79,38 @@ std::string parse_ms(const std::string& text, std::chrono::milliseconds& out) {
     if (auto err = parse_size(text, value); !err.empty()) {
         return err + " (milliseconds)";
     }
+    // Durations become nanoseconds and are added to clock readings; far beyond this they would
+    // overflow the 64-bit count.
+    if (value > kMaxMilliseconds) {
+        return "value " + text + " is out of range (at most " + std::to_string(kMaxMilliseconds) +
+               " ms, about 31 years)";
+    }
     out = std::chrono::milliseconds(static_cast<long long>(value));
     return {};
 }
 
+/// The shortest text that reads back as the same double ("0.1", "1234567", "1e+300").
+std::string shortest_double(double value) {
+    char buffer[64];
+    const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return ec == std::errc{} ? std::string(buffer, end) : std::to_string(value);
+}
+
 std::string format_double(double value) {
-    std::ostringstream out;
-    out << value;
-    std::string text = out.str();
+    std::string text = shortest_double(value);
     if (text.find_first_of(".eE") == std::string::npos) {
         text += ".0";
     }
     return text;
 }
 
-std::string quote(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\') {
-            out.push_back('\\');
-        }
-        out.push_back(c);
-    }
-    return out + "\"";
-}
-
 // Helpers that build table entries for a member reached through `pick`.
 template <class Pick>
 ConfigKey string_key(std::string name, std::string help, Pick pick) {
     return {std::move(name), std::move(help),
-            [pick](const Config& c) { return quote(pick(const_cast<Config&>(c))); },
+            // toml_quote escapes control characters too, which a raw quote would leave
+            // unloadable (a variable or a TOML escape can put them into any string key).
+            [pick](const Config& c) { return toml_quote(pick(const_cast<Config&>(c))); },
             [pick](Config& c, const std::string& v) {
                 pick(c) = v;
                 return std::string{};
@@ -205,6 +221,9 @@ std::vector<ConfigKey> build_keys() {
                           [](Config& c) -> std::chrono::milliseconds& {
                               return c.server.max_stream;
                           }));
+    keys.push_back(bool_key("server.metrics",
+                            "record metrics and serve GET /metrics (off: measure their cost)",
+                            [](Config& c) -> bool& { return c.server.metrics; }));
     keys.push_back(string_key("storage.data_dir", "data directory (database and indexes)",
                               [](Config& c) -> std::string& { return c.storage.data_dir; }));
     keys.push_back(bool_key("storage.durable_commits",
@@ -367,6 +386,16 @@ std::vector<ConfigKey> build_keys() {
                             [](Config& c) -> bool& { return c.auth.allow_unauthenticated_remote; }));
     keys.push_back(bool_key("auth.protect_metrics", "GET /metrics requires an admin key",
                             [](Config& c) -> bool& { return c.auth.protect_metrics; }));
+    keys.push_back(string_key("auth.rate_limit_store",
+                              "rate-limit buckets: local (this process) or redis (shared)",
+                              [](Config& c) -> std::string& { return c.auth.rate_limit_store; }));
+    keys.push_back(string_key("auth.redis_url",
+                              "Redis for shared rate limits, \"\" = cache.redis_url",
+                              [](Config& c) -> std::string& { return c.auth.redis_url; }));
+    keys.push_back(ms_key("auth.redis_timeout_ms", "rate-limit Redis deadline, then local, ms",
+                          [](Config& c) -> std::chrono::milliseconds& {
+                              return c.auth.redis_timeout;
+                          }));
     return keys;
 }
 
@@ -379,9 +408,8 @@ std::optional<std::string> toml_scalar_text(const toml::node& node) {
         return std::to_string(*node.value<std::int64_t>());
     }
     if (node.is_floating_point()) {
-        std::ostringstream out;
-        out << *node.value<double>();
-        return out.str();
+        // Not an ostream: its default 6 significant digits would turn 1234567.0 into 1234570.
+        return shortest_double(*node.value<double>());
     }
     if (auto b = node.value<bool>()) {
         return *b ? "true" : "false";
@@ -501,6 +529,11 @@ std::vector<std::string> validate_config(const Config& c) {
     require(c.llm.max_concurrent >= 1, "llm.max_concurrent: must be at least 1");
     require(c.llm.max_connections >= 1, "llm.max_connections: must be at least 1");
     require(c.llm.breaker_failures >= 1, "llm.breaker_failures: must be at least 1");
+    require(c.llm.retry_budget_ratio >= 0, "llm.retry_budget_ratio: must not be negative");
+    require(c.llm.requests_per_minute >= 0,
+            "llm.requests_per_minute: must not be negative (0 = no quota)");
+    require(c.llm.tokens_per_minute >= 0,
+            "llm.tokens_per_minute: must not be negative (0 = no quota)");
     require(c.llm.connect_timeout.count() > 0 && c.llm.first_token_timeout.count() > 0 &&
                 c.llm.idle_timeout.count() > 0 && c.llm.total_timeout.count() > 0,
             "llm.*_timeout_ms: must be positive");
@@ -511,6 +544,10 @@ std::vector<std::string> validate_config(const Config& c) {
                 c.log.level + "')");
     require(c.log.format == "json" || c.log.format == "text",
             "log.format: must be json or text (got '" + c.log.format + "')");
+    require(c.auth.rate_limit_store != "redis" || !c.auth.redis_url.empty() ||
+                !c.cache.redis_url.empty(),
+            "auth.rate_limit_store: is redis but neither auth.redis_url nor cache.redis_url is "
+            "set");
     for (std::string& problem : validate_auth_config(c.auth)) {
         problems.push_back(std::move(problem));
     }
@@ -661,6 +698,25 @@ void read_api_key_tables(const std::string& file,
     }
 }
 
+/// Problems quote values, which may hold line breaks or other control characters (TOML escapes,
+/// environment variables); escaping them keeps the promised one problem per line.
+std::string one_line(const std::string& problem) {
+    std::string out;
+    for (char c : problem) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte >= 0x20 && byte != 0x7f) {
+            out.push_back(c);
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+            out += escaped;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<Config> load_config(const ConfigSources& sources) {
@@ -677,45 +733,55 @@ Result<Config> load_config(const ConfigSources& sources) {
         }
     };
 
-    if (!sources.file.empty()) {
+    if (!sources.file.empty() || sources.file_text) {
+        // Text given directly and a file read from disk take the same path from here on.
+        const std::string origin = sources.file.empty() ? "config" : sources.file;
         try {
-            toml::table table = toml::parse_file(sources.file);
+            toml::table table = sources.file_text ? toml::parse(*sources.file_text, origin)
+                                                  : toml::parse_file(sources.file);
             for (auto&& [section, node] : table) {
                 const toml::table* inner = node.as_table();
                 if (inner == nullptr) {
-                    problems.push_back(sources.file + ": '" + std::string(section.str()) +
+                    problems.push_back(origin + ": '" + std::string(section.str()) +
                                        "' must be a [section]");
                     continue;
                 }
                 for (auto&& [key, value] : *inner) {
                     std::string name = std::string(section.str()) + "." + std::string(key.str());
                     if (name == "llm.upstreams") {
-                        read_upstream_tables(sources.file, value, config, problems);
+                        read_upstream_tables(origin, value, config, problems);
                         continue;
                     }
                     if (name == "auth.keys") {
-                        read_api_key_tables(sources.file, value, config, problems);
+                        read_api_key_tables(origin, value, config, problems);
                         continue;
                     }
                     auto text = toml_scalar_text(value);
                     if (!text) {
-                        problems.push_back(sources.file + ": " + name + ": must be a scalar");
+                        problems.push_back(origin + ": " + name + ": must be a scalar");
                         continue;
                     }
-                    apply(sources.file, name, *text);
+                    apply(origin, name, *text);
                 }
             }
         } catch (const toml::parse_error& e) {
             std::ostringstream out;
-            out << sources.file << ":" << e.source().begin.line << ":" << e.source().begin.column
-                << ": " << e.description();
+            out << origin << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+                << e.description();
             problems.push_back(out.str());
         }
     }
     if (sources.use_environment) {
         for (const auto& key : config_keys()) {
             std::string env = env_name_for(key.name);
-            if (const char* value = std::getenv(env.c_str())) {
+            const char* value = nullptr;
+            if (!sources.environment) {
+                value = std::getenv(env.c_str());
+            } else if (auto found = sources.environment->find(env);
+                       found != sources.environment->end()) {
+                value = found->second.c_str();
+            }
+            if (value != nullptr) {
                 apply("environment " + env, key.name, value);
             }
         }
@@ -729,7 +795,7 @@ Result<Config> load_config(const ConfigSources& sources) {
     if (!problems.empty()) {
         std::string message = "invalid configuration:";
         for (const auto& p : problems) {
-            message += "\n  " + p;
+            message += "\n  " + one_line(p);
         }
         return fail(ErrorCode::kInvalidArgument, message);
     }

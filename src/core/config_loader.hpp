@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,15 @@ const std::vector<ConfigKey>& config_keys();
 std::string env_name_for(const std::string& key);
 
 struct ConfigSources {
-    std::string file;                             ///< TOML file; empty for none
-    bool use_environment = true;                  ///< read RAGD_* variables
+    std::string file;                              ///< TOML file; empty for none
+    bool use_environment = true;                   ///< read RAGD_* variables
     std::map<std::string, std::string> overrides;  ///< "section.key" -> value, from flags
+    /// The TOML text itself, parsed instead of reading `file` (which then only names it in
+    /// messages, "config" when empty): for tests and the config fuzzer.
+    std::optional<std::string> file_text;
+    /// RAGD_* variables to read instead of the process environment (when use_environment), so
+    /// tests and the fuzzer need not change the real one.
+    std::optional<std::map<std::string, std::string>> environment;
 };
 
 /// Loads and validates; on failure the error lists every problem found, one per line.

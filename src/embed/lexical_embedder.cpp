@@ -2,8 +2,6 @@
 // with per-thread scratch tables, so embedding allocates nothing per token.
 #include "embed/lexical_embedder.hpp"
 
-#include <xapian.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,8 +9,9 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
-#include <unordered_map>
 #include <unordered_set>
+
+#include <xapian.h>
 
 namespace ragd::embed {
 namespace {
@@ -22,7 +21,7 @@ constexpr std::size_t kMaxDimensions = 4096;
 // Words longer than this are identifiers, hashes or base64: hashed whole, no stem or n-grams.
 constexpr std::size_t kMaxWordBytes = 32;
 constexpr std::size_t kMaxNgram = 8;
-constexpr std::size_t kStemCacheLimit = 1 << 18;
+constexpr std::size_t kLogTableSize = 256;
 
 // Distinct seeds keep feature kinds apart in hash space ("run" the word vs n-gram "run").
 constexpr std::uint64_t kSeedWord = 0x9e3779b97f4a7c15ULL;
@@ -52,6 +51,7 @@ inline std::uint64_t mix64(std::uint64_t x) {
 // Classic English function words (the Snowball list, trimmed): they carry no topic, and a
 // corpus-free embedder has no IDF to push them down.
 const std::unordered_set<std::string_view>& stopwords() {
+    // clang-format off
     static const std::unordered_set<std::string_view> kWords = {
         "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any",
         "are", "as", "at", "be", "because", "been", "before", "being", "below", "between",
@@ -67,6 +67,7 @@ const std::unordered_set<std::string_view>& stopwords() {
         "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves",
         "also", "may", "must", "might", "shall", "e", "g", "etc", "eg", "ie", "via", "per",
     };
+    // clang-format on
     return kWords;
 }
 
@@ -88,12 +89,13 @@ inline float rarity_weight(std::string_view word, bool all_digits) {
 }
 
 /// Per-text feature counts: open addressing keyed by the 64-bit feature hash, so that the
-/// sublinear TF is applied per feature, not per bucket.
+/// sublinear TF is applied per feature, not per bucket. Key, count and weight share a slot:
+/// one cache line per probe.
 class FeatureTable {
 public:
     void clear() {
         for (std::uint32_t slot : used_) {
-            keys_[slot] = 0;
+            slots_[slot].key = 0;
         }
         used_.clear();
     }
@@ -103,68 +105,133 @@ public:
             return;
         }
         key |= 1;  // 0 marks an empty slot
-        if ((used_.size() + 1) * 2 > keys_.size()) {
+        if ((used_.size() + 1) * 2 > slots_.size()) {
             grow();
         }
-        std::size_t mask = keys_.size() - 1;
-        std::size_t slot = mix64(key) & mask;
-        while (keys_[slot] != 0 && keys_[slot] != key) {
-            slot = (slot + 1) & mask;
+        std::size_t mask = slots_.size() - 1;
+        std::size_t index = mix64(key) & mask;
+        while (slots_[index].key != 0 && slots_[index].key != key) {
+            index = (index + 1) & mask;
         }
-        if (keys_[slot] == 0) {
-            keys_[slot] = key;
-            counts_[slot] = 1;
-            weights_[slot] = weight;
-            used_.push_back(static_cast<std::uint32_t>(slot));
+        Slot& slot = slots_[index];
+        if (slot.key == 0) {
+            slot = Slot{key, 1, weight};
+            used_.push_back(static_cast<std::uint32_t>(index));
         } else {
-            ++counts_[slot];
-            weights_[slot] = std::max(weights_[slot], weight);
+            ++slot.count;
+            slot.weight = std::max(slot.weight, weight);
         }
     }
 
+    /// Visits features in first-seen order (so that float sums are reproducible).
     template <class Visit>
     void for_each(Visit&& visit) const {
-        for (std::uint32_t slot : used_) {
-            visit(keys_[slot], counts_[slot], weights_[slot]);
+        for (std::uint32_t index : used_) {
+            const Slot& slot = slots_[index];
+            visit(slot.key, slot.count, slot.weight);
         }
     }
 
 private:
+    struct Slot {
+        std::uint64_t key = 0;
+        std::uint32_t count = 0;
+        float weight = 0.0f;
+    };
+
     void grow() {
-        std::vector<std::uint64_t> old_keys = std::move(keys_);
-        std::vector<std::uint32_t> old_counts = std::move(counts_);
-        std::vector<float> old_weights = std::move(weights_);
+        std::vector<Slot> old_slots = std::move(slots_);
         std::vector<std::uint32_t> old_used = std::move(used_);
-        std::size_t capacity = std::max<std::size_t>(1024, old_keys.size() * 2);
-        keys_.assign(capacity, 0);
-        counts_.assign(capacity, 0);
-        weights_.assign(capacity, 0.0f);
+        std::size_t capacity = std::max<std::size_t>(1024, old_slots.size() * 2);
+        slots_.assign(capacity, Slot{});
         used_.clear();
         used_.reserve(capacity / 2);
         std::size_t mask = capacity - 1;
-        for (std::uint32_t old_slot : old_used) {
-            std::size_t slot = mix64(old_keys[old_slot]) & mask;
-            while (keys_[slot] != 0) {
-                slot = (slot + 1) & mask;
+        for (std::uint32_t old_index : old_used) {
+            std::size_t index = mix64(old_slots[old_index].key) & mask;
+            while (slots_[index].key != 0) {
+                index = (index + 1) & mask;
             }
-            keys_[slot] = old_keys[old_slot];
-            counts_[slot] = old_counts[old_slot];
-            weights_[slot] = old_weights[old_slot];
-            used_.push_back(static_cast<std::uint32_t>(slot));
+            slots_[index] = old_slots[old_index];
+            used_.push_back(static_cast<std::uint32_t>(index));
         }
     }
 
-    std::vector<std::uint64_t> keys_;
-    std::vector<std::uint32_t> counts_;
-    std::vector<float> weights_;
+    std::vector<Slot> slots_;
     std::vector<std::uint32_t> used_;
+};
+
+/// Word hash → stem hash (0 for a stopword), open addressing: the lookup runs for every word of
+/// every text, and a node-based map cost a chain of cache misses each time. Word hash 0 marks
+/// an empty slot, so that one hash is never cached (stem_hash() then recomputes it, same value).
+class StemCache {
+public:
+    bool find(std::uint64_t word_hash, std::uint64_t& stem) const {
+        if (word_hash == 0 || slots_.empty()) {
+            return false;
+        }
+        std::size_t mask = slots_.size() - 1;
+        for (std::size_t index = mix64(word_hash) & mask;; index = (index + 1) & mask) {
+            if (slots_[index].word == word_hash) {
+                stem = slots_[index].stem;
+                return true;
+            }
+            if (slots_[index].word == 0) {
+                return false;
+            }
+        }
+    }
+
+    void insert(std::uint64_t word_hash, std::uint64_t stem) {
+        if (word_hash == 0) {
+            return;
+        }
+        if ((size_ + 1) * 2 > slots_.size()) {
+            if (slots_.size() >= kMaxSlots) {
+                std::fill(slots_.begin(), slots_.end(), Slot{});  // full: start over
+                size_ = 0;
+            } else {
+                grow();
+            }
+        }
+        std::size_t mask = slots_.size() - 1;
+        std::size_t index = mix64(word_hash) & mask;
+        while (slots_[index].word != 0 && slots_[index].word != word_hash) {
+            index = (index + 1) & mask;
+        }
+        if (slots_[index].word == 0) {
+            ++size_;
+        }
+        slots_[index] = Slot{word_hash, stem};
+    }
+
+private:
+    struct Slot {
+        std::uint64_t word = 0;
+        std::uint64_t stem = 0;
+    };
+    static constexpr std::size_t kMaxSlots = std::size_t{1} << 19;  // 8 MiB, 256k words
+
+    void grow() {
+        std::vector<Slot> old_slots = std::move(slots_);
+        slots_.assign(std::max<std::size_t>(4096, old_slots.size() * 2), Slot{});
+        size_ = 0;
+        for (const Slot& slot : old_slots) {
+            if (slot.word != 0) {
+                insert(slot.word, slot.stem);
+            }
+        }
+    }
+
+    std::vector<Slot> slots_;
+    std::size_t size_ = 0;
 };
 
 /// Per-thread state: Xapian::Stem is not safe to share, and caching word → stem hash keeps the
 /// Snowball stemmer (and its std::string round trip) off the hot path for repeated words.
 struct ThreadScratch {
     Xapian::Stem stemmer{"english"};
-    std::unordered_map<std::uint64_t, std::uint64_t> stem_cache;  ///< 0 = stopword
+    StemCache stem_cache;
     FeatureTable features;
     std::string word_buffer;
 };
@@ -175,8 +242,7 @@ ThreadScratch& scratch() {
 }
 
 inline bool is_word_byte(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
 inline char lower_ascii(unsigned char c) {
@@ -186,24 +252,22 @@ inline char lower_ascii(unsigned char c) {
 /// Returns the stem hash of a lower-case word, or 0 for a stopword.
 std::uint64_t stem_hash(ThreadScratch& state, std::string_view word) {
     std::uint64_t word_hash = fnv1a(kSeedWord, word);
-    auto found = state.stem_cache.find(word_hash);
-    if (found != state.stem_cache.end()) {
-        return found->second;
-    }
     std::uint64_t result = 0;
+    if (state.stem_cache.find(word_hash, result)) {
+        return result;
+    }
     if (!stopwords().contains(word)) {
         state.word_buffer.assign(word);
         std::string stem = state.stemmer(state.word_buffer);
         result = fnv1a(kSeedWord, stem) | 1;
     }
-    if (state.stem_cache.size() >= kStemCacheLimit) {
-        state.stem_cache.clear();
-    }
-    state.stem_cache.emplace(word_hash, result);
+    state.stem_cache.insert(word_hash, result);
     return result;
 }
 
-void add_ngrams(const LexicalEmbedderOptions& options, std::string_view word, float weight,
+void add_ngrams(const LexicalEmbedderOptions& options,
+                std::string_view word,
+                float weight,
                 FeatureTable& features) {
     // Boundary markers make prefixes and suffixes distinct features ("<ind" vs "ind").
     std::array<char, kMaxWordBytes + 2> marked{};
@@ -224,7 +288,8 @@ void add_ngrams(const LexicalEmbedderOptions& options, std::string_view word, fl
     }
 }
 
-void extract_features(const LexicalEmbedderOptions& options, std::string_view text,
+void extract_features(const LexicalEmbedderOptions& options,
+                      std::string_view text,
                       ThreadScratch& state) {
     FeatureTable& features = state.features;
     std::array<char, kMaxWordBytes> word_chars{};
@@ -296,12 +361,10 @@ void extract_features(const LexicalEmbedderOptions& options, std::string_view te
 }
 
 std::uint64_t options_fingerprint(const LexicalEmbedderOptions& options) {
-    std::string text = std::to_string(options.word_weight) + "/" +
-                       std::to_string(options.bigram_weight) + "/" +
-                       std::to_string(options.ngram_weight) + "/" +
-                       std::to_string(options.ngram_min) + "/" +
-                       std::to_string(options.ngram_max) + "/" +
-                       std::to_string(options.compound_weight);
+    std::string text =
+        std::to_string(options.word_weight) + "/" + std::to_string(options.bigram_weight) + "/" +
+        std::to_string(options.ngram_weight) + "/" + std::to_string(options.ngram_min) + "/" +
+        std::to_string(options.ngram_max) + "/" + std::to_string(options.compound_weight);
     return mix64(fnv1a(kSeedWord, text));
 }
 
@@ -311,8 +374,7 @@ LexicalHashEmbedder::LexicalHashEmbedder(const LexicalEmbedderOptions& options)
     : options_(options) {
     if (options.dimensions < kMinDimensions || options.dimensions > kMaxDimensions) {
         throw std::invalid_argument("lexical embedder dimensions " +
-                                    std::to_string(options.dimensions) +
-                                    " is outside 64..4096");
+                                    std::to_string(options.dimensions) + " is outside 64..4096");
     }
     if (options.ngram_min < 2 || options.ngram_max > kMaxNgram ||
         options.ngram_min > options.ngram_max) {
@@ -325,7 +387,9 @@ LexicalHashEmbedder::LexicalHashEmbedder(const LexicalEmbedderOptions& options)
     defaults.dimensions = options.dimensions;
     if (options_fingerprint(options) != options_fingerprint(defaults)) {
         char suffix[24];
-        std::snprintf(suffix, sizeof suffix, "-o%08x",
+        std::snprintf(suffix,
+                      sizeof suffix,
+                      "-o%08x",
                       static_cast<unsigned>(options_fingerprint(options) & 0xffffffffU));
         model_id_ += suffix;
     }
@@ -337,11 +401,24 @@ void LexicalHashEmbedder::embed_one(std::string_view text, Vector& out) const {
     state.features.clear();
     extract_features(options_, text, state);
     const std::uint64_t dims = options_.dimensions;
+    // A mask equals the modulo for a power of two (the default 512) and avoids a division per
+    // feature; counts are small, so their logarithms come from a table (same logf, same bits).
+    const bool power_of_two = (dims & (dims - 1)) == 0;
+    static const std::array<float, kLogTableSize> kLogOfCount = [] {
+        std::array<float, kLogTableSize> table{};
+        for (std::size_t count = 1; count < kLogTableSize; ++count) {
+            table[count] = std::log(static_cast<float>(count));
+        }
+        return table;
+    }();
     state.features.for_each([&](std::uint64_t key, std::uint32_t count, float weight) {
         std::uint64_t mixed = mix64(key);
-        float value = weight * (1.0f + std::log(static_cast<float>(count)));
+        float log_count =
+            count < kLogTableSize ? kLogOfCount[count] : std::log(static_cast<float>(count));
+        float value = weight * (1.0f + log_count);
         // The sign comes from a bit the bucket does not use, so collisions cancel on average.
-        out[(mixed >> 1) % dims] += (mixed & 1) ? value : -value;
+        std::uint64_t bucket = power_of_two ? (mixed >> 1) & (dims - 1) : (mixed >> 1) % dims;
+        out[bucket] += (mixed & 1) ? value : -value;
     });
     double norm_sq = 0;
     for (float value : out) {

@@ -38,9 +38,10 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
-/// Bytes read while waiting for the next request on an idle connection: a small request
-/// arrives whole; a larger one continues into the session's buffer.
-constexpr std::size_t kIdleReadBytes = 512;
+/// Bytes read while waiting for the next request on an idle connection. They live in every idle
+/// connection's coroutine frame, so they are few: a small request arrives whole, a larger one
+/// continues into the session's buffer (one more read).
+constexpr std::size_t kIdleReadBytes = 256;
 /// After an error response that leaves request bytes unread, read and discard this much
 /// (for at most kLingerTime) before closing, so the client sees our response, not a reset.
 constexpr std::size_t kLingerBytes = 256 * 1024;
@@ -696,6 +697,288 @@ Response too_many_connections(const core::ServerConfig& config, const std::strin
     return response;
 }
 
+/// What the connection does after one request.
+enum class Next {
+    kRead,  ///< keep the connection: read the next request
+    kStop,  ///< the connection is done (closed, failed or answered its last request)
+};
+
+/// One request of a connection: reads its head (and body) from `buffer` and `stream`, runs
+/// its handler and writes the response. Its own coroutine, so that its frame (Beast's parser,
+/// the request, the response, the handler's writer) exists only while a request is being
+/// served: an idle keep-alive connection keeps just serve()'s small frame.
+net::awaitable<Next> serve_one(beast::tcp_stream& stream,
+                               ServerState& state,
+                               ActiveRequest& active,
+                               beast::flat_buffer& buffer,
+                               const std::string& remote_address,
+                               std::size_t& requests_served,
+                               bool first,
+                               std::chrono::steady_clock::time_point head_deadline,
+                               bool over_address_limit) {
+    const core::ServerConfig& config = state.config;
+    Parser parser;
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(config.max_header_bytes, UINT32_MAX)));
+    // The body limit depends on the route, known only after the head; Beast would otherwise
+    // reject a large Content-Length against its 1 MiB default while parsing the head.
+    parser.body_limit(boost::none);
+    if (first) {
+        stream.expires_at(head_deadline);  // counted from the connection's start
+    } else {
+        stream.expires_after(config.header_timeout);
+    }
+    auto [head_ec, head_bytes] =
+        co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    (void)head_bytes;
+    if (head_ec == bhttp::error::header_limit) {
+        RequestReport report(state.observer);
+        const std::string error_id = generate_request_id();
+        report.set_request_id(error_id);
+        co_await write_response(
+            stream,
+            config,
+            Response::error(431,
+                            "request_header_fields_too_large",
+                            "request head exceeds the limit of " +
+                                std::to_string(config.max_header_bytes) + " bytes"),
+            11,
+            false,
+            false,
+            error_id);
+        report.done(kUnmatchedRoute, Method::kOther, 431);
+        co_await close_gracefully(stream);
+        co_return Next::kStop;
+    }
+    if (head_ec) {
+        if (is_malformed_request(head_ec)) {
+            RequestReport report(state.observer);
+            const std::string error_id = generate_request_id();
+            report.set_request_id(error_id);
+            co_await write_response(
+                stream,
+                config,
+                Response::error(400, "bad_request", "malformed request head: " + head_ec.message()),
+                11,
+                false,
+                false,
+                error_id);
+            report.done(kUnmatchedRoute, Method::kOther, 400);
+            co_await close_gracefully(stream);
+        }
+        // Timeouts, resets, EOF between requests and stop() just end the connection.
+        co_return Next::kStop;
+    }
+
+    RequestReport report(state.observer);
+    const unsigned version = parser.get().version();
+    Request request;
+    request.remote_address = remote_address;
+    HeadCheck check = check_head(parser, state.router, request);
+    if (auto given = request.header("X-Request-Id"); given && is_valid_request_id(*given)) {
+        request.request_id = std::string(*given);
+    } else {
+        request.request_id = generate_request_id();
+    }
+    const auto traceparent = request.header("traceparent");
+    const auto tracestate = request.header("tracestate");
+    const TraceContext trace =
+        TraceContext::from_headers(traceparent.value_or(""), tracestate.value_or(""));
+    request.trace_id = trace.trace_id();
+    request.traceparent = trace.traceparent();
+    request.tracestate = trace.tracestate();
+    report.describe(request);
+    const std::string request_id = request.request_id;  // request moves to the pool
+    const Method method = request.method;
+    const bool head_only = method == Method::kHead;
+    // While draining, answer but ask the client to reconnect (to another replica). The
+    // connection's last allowed request is answered with Connection: close too.
+    ++requests_served;
+    const bool last_allowed = config.max_requests_per_connection != 0 &&
+                              requests_served >= config.max_requests_per_connection;
+    bool keep_alive = parser.get().keep_alive() &&
+                      !state.draining.load(std::memory_order_relaxed) && !last_allowed;
+
+    if (over_address_limit) {
+        // Answered after its head, so the client reads a response to the request it sent.
+        co_await write_response(stream,
+                                config,
+                                too_many_connections(config, remote_address),
+                                version,
+                                false,
+                                head_only,
+                                request_id);
+        report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
+                                                 : kUnmatchedRoute,
+                    method,
+                    503);
+        co_await close_gracefully(stream);
+        co_return Next::kStop;
+    }
+
+    if (check.reject) {
+        // An unread body would be parsed as the next request: close instead of skipping it.
+        const int status = check.reject->status;
+        const bool body_unread = !parser.is_done();
+        keep_alive = keep_alive && !body_unread && status != 400 && status != 413 &&
+                     !state.stopping.load(std::memory_order_relaxed);
+        const bool written = co_await write_response(
+            stream, config, std::move(*check.reject), version, keep_alive, head_only, request_id);
+        // 411/413/415 matched a route; 400/404/405 did not.
+        report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
+                                                 : kUnmatchedRoute,
+                    method,
+                    sent_status(status));
+        if (!written) {
+            co_return Next::kStop;
+        }
+        if (!keep_alive) {
+            co_await close_gracefully(stream);
+            co_return Next::kStop;
+        }
+        active.busy = false;
+        co_return Next::kRead;
+    }
+
+    const Route& route = *check.match.route;
+    request.path_params = std::move(check.match.params);
+    if (!parser.is_done()) {
+        parser.body_limit(route.options.max_body_bytes);
+        const auto expect = parser.get().find(bhttp::field::expect);
+        if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
+            bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
+            stream.expires_after(config.body_timeout);
+            auto [continue_ec, continue_bytes] =
+                co_await bhttp::async_write(stream, proceed, kNoThrow);
+            (void)continue_bytes;
+            if (continue_ec) {
+                co_return Next::kStop;
+            }
+        }
+        stream.expires_after(config.body_timeout);
+        auto [body_ec, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+        (void)body_bytes;
+        if (body_ec == bhttp::error::body_limit) {
+            co_await write_response(
+                stream,
+                config,
+                Response::error(413,
+                                "payload_too_large",
+                                "request body exceeds the limit of " +
+                                    std::to_string(route.options.max_body_bytes) + " bytes for " +
+                                    method_name(request.method) + " " + route.pattern),
+                version,
+                false,
+                head_only,
+                request_id);
+            report.done(route.pattern, method, 413);
+            co_await close_gracefully(stream);
+            co_return Next::kStop;
+        }
+        if (body_ec) {
+            if (is_malformed_request(body_ec)) {
+                co_await write_response(
+                    stream,
+                    config,
+                    Response::error(
+                        400, "bad_request", "malformed request body: " + body_ec.message()),
+                    version,
+                    false,
+                    head_only,
+                    request_id);
+                report.done(route.pattern, method, 400);
+                co_await close_gracefully(stream);
+            }
+            co_return Next::kStop;
+        }
+        request.body = std::move(parser.get().body());
+    }
+    const std::uint64_t body_bytes_in = request.body.size();
+    // From here the request runs to completion during a drain; a connection still sending
+    // its head or body is closed instead (the client got nothing and may retry elsewhere).
+    active.busy = true;
+
+    if (route.async_handler) {
+        auto cancel = core::CancelToken::create();
+        active.cancel = cancel;
+        SessionWriter writer(stream,
+                             config,
+                             version,
+                             keep_alive,
+                             head_only,
+                             request_id,
+                             active.cancel,
+                             state.stopping);
+        SessionContext context(state, cancel, stream.get_executor());
+        auto watch = std::make_shared<DisconnectWatch>(stream, cancel);
+        if (buffer.size() == 0) {
+            watch->arm();  // with pipelined bytes already buffered, EOF can't be seen
+        }
+        co_await invoke_async_handler(route, std::move(request), writer, context);
+        co_await writer.finish_expired_stream();
+        watch->finish();
+        active.cancel.reset();
+        report.set_bytes(body_bytes_in, writer.bytes_out());
+        report.set_annotations(&context.annotations());
+        report.done(route.pattern, method, writer.status());
+        if (writer.expired()) {
+            // Ended by server.max_stream_ms: the client got what could be sent; close
+            // gracefully so it is not destroyed by a reset.
+            co_await close_gracefully(stream);
+            co_return Next::kStop;
+        }
+        if (!writer.complete() || cancel->cancelled()) {
+            co_return Next::kStop;
+        }
+        active.busy = false;
+        if (!writer.keep_alive() || state.stopping.load(std::memory_order_relaxed)) {
+            co_await close_gracefully(stream);
+            co_return Next::kStop;
+        }
+        co_return Next::kRead;
+    }
+
+    Response response;
+    if (route.options.dispatch == Dispatch::kInline) {
+        response = invoke_handler(route, request);
+    } else {
+        const std::size_t in_flight =
+            state.compute_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
+        ComputeSlot slot(state.compute_in_flight);
+        if (in_flight > config.max_queued_requests) {
+            response = Response::error(503,
+                                       "overloaded",
+                                       "compute queue is full (limit " +
+                                           std::to_string(config.max_queued_requests) +
+                                           " requests queued or running); retry later");
+            response.headers.push_back(Header{"Retry-After", "1"});
+            if (state.observer != nullptr) {
+                state.observer->on_shed();
+            }
+        } else {
+            // Resumes on this session's strand once the pool has run the handler.
+            response = co_await net::co_spawn(
+                state.compute, run_handler(&route, std::move(request)), net::use_awaitable);
+        }
+    }
+
+    keep_alive = keep_alive && !state.stopping.load(std::memory_order_relaxed);
+    const int status = sent_status(response.status);
+    report.set_bytes(body_bytes_in, head_only ? 0 : response.body.size());
+    const bool written = co_await write_response(
+        stream, config, std::move(response), version, keep_alive, head_only, request_id);
+    report.done(route.pattern, method, status);
+    if (!written) {
+        co_return Next::kStop;
+    }
+    active.busy = false;
+    if (!keep_alive) {
+        co_await close_gracefully(stream);
+        co_return Next::kStop;
+    }
+    co_return Next::kRead;
+}
+
 /// The request loop. `stream` and `state` outlive it: run_session co_awaits it directly.
 /// `received`: the first request's bytes already read, whose head must be complete by
 /// `head_deadline`. `over_address_limit`: answer the first request with 503 and close.
@@ -731,271 +1014,16 @@ net::awaitable<void> serve(beast::tcp_stream& stream,
             buffer.commit(bytes);
         }
 
-        Parser parser;
-        parser.header_limit(
-            static_cast<std::uint32_t>(std::min<std::size_t>(config.max_header_bytes, UINT32_MAX)));
-        // The body limit depends on the route, known only after the head; Beast would otherwise
-        // reject a large Content-Length against its 1 MiB default while parsing the head.
-        parser.body_limit(boost::none);
-        if (first) {
-            stream.expires_at(head_deadline);  // counted from the connection's start
-        } else {
-            stream.expires_after(config.header_timeout);
-        }
-        auto [head_ec, head_bytes] =
-            co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
-        (void)head_bytes;
-        if (head_ec == bhttp::error::header_limit) {
-            RequestReport report(state.observer);
-            const std::string error_id = generate_request_id();
-            report.set_request_id(error_id);
-            co_await write_response(
-                stream,
-                config,
-                Response::error(431,
-                                "request_header_fields_too_large",
-                                "request head exceeds the limit of " +
-                                    std::to_string(config.max_header_bytes) + " bytes"),
-                11,
-                false,
-                false,
-                error_id);
-            report.done(kUnmatchedRoute, Method::kOther, 431);
-            co_await close_gracefully(stream);
-            co_return;
-        }
-        if (head_ec) {
-            if (is_malformed_request(head_ec)) {
-                RequestReport report(state.observer);
-                const std::string error_id = generate_request_id();
-                report.set_request_id(error_id);
-                co_await write_response(
-                    stream,
-                    config,
-                    Response::error(
-                        400, "bad_request", "malformed request head: " + head_ec.message()),
-                    11,
-                    false,
-                    false,
-                    error_id);
-                report.done(kUnmatchedRoute, Method::kOther, 400);
-                co_await close_gracefully(stream);
-            }
-            // Timeouts, resets, EOF between requests and stop() just end the connection.
-            co_return;
-        }
-
-        RequestReport report(state.observer);
-        const unsigned version = parser.get().version();
-        Request request;
-        request.remote_address = remote_address;
-        HeadCheck check = check_head(parser, state.router, request);
-        if (auto given = request.header("X-Request-Id"); given && is_valid_request_id(*given)) {
-            request.request_id = std::string(*given);
-        } else {
-            request.request_id = generate_request_id();
-        }
-        const auto traceparent = request.header("traceparent");
-        const auto tracestate = request.header("tracestate");
-        const TraceContext trace =
-            TraceContext::from_headers(traceparent.value_or(""), tracestate.value_or(""));
-        request.trace_id = trace.trace_id();
-        request.traceparent = trace.traceparent();
-        request.tracestate = trace.tracestate();
-        report.describe(request);
-        const std::string request_id = request.request_id;  // request moves to the pool
-        const Method method = request.method;
-        const bool head_only = method == Method::kHead;
-        // While draining, answer but ask the client to reconnect (to another replica). The
-        // connection's last allowed request is answered with Connection: close too.
-        ++requests_served;
-        const bool last_allowed = config.max_requests_per_connection != 0 &&
-                                  requests_served >= config.max_requests_per_connection;
-        bool keep_alive = parser.get().keep_alive() &&
-                          !state.draining.load(std::memory_order_relaxed) && !last_allowed;
-
-        if (over_address_limit) {
-            // Answered after its head, so the client reads a response to the request it sent.
-            co_await write_response(stream,
-                                    config,
-                                    too_many_connections(config, remote_address),
-                                    version,
-                                    false,
-                                    head_only,
-                                    request_id);
-            report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
-                                                     : kUnmatchedRoute,
-                        method,
-                        503);
-            co_await close_gracefully(stream);
-            co_return;
-        }
-
-        if (check.reject) {
-            // An unread body would be parsed as the next request: close instead of skipping it.
-            const int status = check.reject->status;
-            const bool body_unread = !parser.is_done();
-            keep_alive = keep_alive && !body_unread && status != 400 && status != 413 &&
-                         !state.stopping.load(std::memory_order_relaxed);
-            const bool written = co_await write_response(stream,
-                                                         config,
-                                                         std::move(*check.reject),
-                                                         version,
-                                                         keep_alive,
-                                                         head_only,
-                                                         request_id);
-            // 411/413/415 matched a route; 400/404/405 did not.
-            report.done(check.match.route != nullptr ? std::string_view(check.match.route->pattern)
-                                                     : kUnmatchedRoute,
-                        method,
-                        sent_status(status));
-            if (!written) {
-                co_return;
-            }
-            if (!keep_alive) {
-                co_await close_gracefully(stream);
-                co_return;
-            }
-            active.busy = false;
-            continue;
-        }
-
-        const Route& route = *check.match.route;
-        request.path_params = std::move(check.match.params);
-        if (!parser.is_done()) {
-            parser.body_limit(route.options.max_body_bytes);
-            const auto expect = parser.get().find(bhttp::field::expect);
-            if (expect != parser.get().end() && beast::iequals(expect->value(), "100-continue")) {
-                bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
-                stream.expires_after(config.body_timeout);
-                auto [continue_ec, continue_bytes] =
-                    co_await bhttp::async_write(stream, proceed, kNoThrow);
-                (void)continue_bytes;
-                if (continue_ec) {
-                    co_return;
-                }
-            }
-            stream.expires_after(config.body_timeout);
-            auto [body_ec, body_bytes] =
-                co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
-            (void)body_bytes;
-            if (body_ec == bhttp::error::body_limit) {
-                co_await write_response(
-                    stream,
-                    config,
-                    Response::error(413,
-                                    "payload_too_large",
-                                    "request body exceeds the limit of " +
-                                        std::to_string(route.options.max_body_bytes) +
-                                        " bytes for " + method_name(request.method) + " " +
-                                        route.pattern),
-                    version,
-                    false,
-                    head_only,
-                    request_id);
-                report.done(route.pattern, method, 413);
-                co_await close_gracefully(stream);
-                co_return;
-            }
-            if (body_ec) {
-                if (is_malformed_request(body_ec)) {
-                    co_await write_response(
-                        stream,
-                        config,
-                        Response::error(
-                            400, "bad_request", "malformed request body: " + body_ec.message()),
-                        version,
-                        false,
-                        head_only,
-                        request_id);
-                    report.done(route.pattern, method, 400);
-                    co_await close_gracefully(stream);
-                }
-                co_return;
-            }
-            request.body = std::move(parser.get().body());
-        }
-        const std::uint64_t body_bytes_in = request.body.size();
-        // From here the request runs to completion during a drain; a connection still sending
-        // its head or body is closed instead (the client got nothing and may retry elsewhere).
-        active.busy = true;
-
-        if (route.async_handler) {
-            auto cancel = core::CancelToken::create();
-            active.cancel = cancel;
-            SessionWriter writer(stream,
-                                 config,
-                                 version,
-                                 keep_alive,
-                                 head_only,
-                                 request_id,
-                                 active.cancel,
-                                 state.stopping);
-            SessionContext context(state, cancel, stream.get_executor());
-            auto watch = std::make_shared<DisconnectWatch>(stream, cancel);
-            if (buffer.size() == 0) {
-                watch->arm();  // with pipelined bytes already buffered, EOF can't be seen
-            }
-            co_await invoke_async_handler(route, std::move(request), writer, context);
-            co_await writer.finish_expired_stream();
-            watch->finish();
-            active.cancel.reset();
-            report.set_bytes(body_bytes_in, writer.bytes_out());
-            report.set_annotations(&context.annotations());
-            report.done(route.pattern, method, writer.status());
-            if (writer.expired()) {
-                // Ended by server.max_stream_ms: the client got what could be sent; close
-                // gracefully so it is not destroyed by a reset.
-                co_await close_gracefully(stream);
-                co_return;
-            }
-            if (!writer.complete() || cancel->cancelled()) {
-                co_return;
-            }
-            active.busy = false;
-            if (!writer.keep_alive() || state.stopping.load(std::memory_order_relaxed)) {
-                co_await close_gracefully(stream);
-                co_return;
-            }
-            continue;
-        }
-
-        Response response;
-        if (route.options.dispatch == Dispatch::kInline) {
-            response = invoke_handler(route, request);
-        } else {
-            const std::size_t in_flight =
-                state.compute_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
-            ComputeSlot slot(state.compute_in_flight);
-            if (in_flight > config.max_queued_requests) {
-                response = Response::error(503,
-                                           "overloaded",
-                                           "compute queue is full (limit " +
-                                               std::to_string(config.max_queued_requests) +
-                                               " requests queued or running); retry later");
-                response.headers.push_back(Header{"Retry-After", "1"});
-                if (state.observer != nullptr) {
-                    state.observer->on_shed();
-                }
-            } else {
-                // Resumes on this session's strand once the pool has run the handler.
-                response = co_await net::co_spawn(
-                    state.compute, run_handler(&route, std::move(request)), net::use_awaitable);
-            }
-        }
-
-        keep_alive = keep_alive && !state.stopping.load(std::memory_order_relaxed);
-        const int status = sent_status(response.status);
-        report.set_bytes(body_bytes_in, head_only ? 0 : response.body.size());
-        const bool written = co_await write_response(
-            stream, config, std::move(response), version, keep_alive, head_only, request_id);
-        report.done(route.pattern, method, status);
-        if (!written) {
-            co_return;
-        }
-        active.busy = false;
-        if (!keep_alive) {
-            co_await close_gracefully(stream);
+        const Next next = co_await serve_one(stream,
+                                             state,
+                                             active,
+                                             buffer,
+                                             remote_address,
+                                             requests_served,
+                                             first,
+                                             head_deadline,
+                                             over_address_limit);
+        if (next == Next::kStop) {
             co_return;
         }
     }

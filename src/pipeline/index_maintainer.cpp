@@ -1,7 +1,10 @@
 #include "pipeline/index_maintainer.hpp"
 
 #include <algorithm>
-#include <set>
+#include <iterator>
+#include <map>
+#include <thread>
+#include <utility>
 
 namespace ragd::pipeline {
 namespace {
@@ -10,8 +13,10 @@ constexpr std::size_t kChangeBatch = 1000;
 
 }  // namespace
 
-IndexMaintainer::IndexMaintainer(storage::Storage& storage, retrieval::VectorIndex& vectors,
-                                 retrieval::Bm25Index& bm25, std::string model_id)
+IndexMaintainer::IndexMaintainer(storage::Storage& storage,
+                                 retrieval::VectorIndex& vectors,
+                                 retrieval::Bm25Index& bm25,
+                                 std::string model_id)
     : storage_(storage), vectors_(vectors), bm25_(bm25), model_id_(std::move(model_id)) {}
 
 std::int64_t IndexMaintainer::applied_seq() const {
@@ -19,28 +24,97 @@ std::int64_t IndexMaintainer::applied_seq() const {
     return std::min(vectors_.applied_seq(), bm25_.applied_seq());
 }
 
-core::Result<void> IndexMaintainer::add_chunks(const std::string& document_id,
-                                               CatchUpReport& report) {
-    auto chunks = storage_.indexable_chunks_of(document_id, model_id_);
-    if (!chunks) {
-        return chunks.error();
+void IndexMaintainer::offer(std::int64_t seq,
+                            const std::string& document_id,
+                            std::vector<storage::IndexableChunk> chunks) {
+    std::lock_guard lock(offers_mutex_);
+    auto found = offers_.find(document_id);
+    if (found != offers_.end()) {
+        if (found->second.seq >= seq) {
+            return;  // a later write's offer is already here
+        }
+        offered_chunks_ -= found->second.chunks.size();
+        offers_.erase(found);
     }
-    for (const auto& chunk : *chunks) {
-        if (!chunk.embedding.empty()) {
+    if (offered_chunks_ + chunks.size() > kMaxOfferedChunks) {
+        return;
+    }
+    offered_chunks_ += chunks.size();
+    offers_.emplace(document_id, Offer{seq, std::move(chunks)});
+}
+
+std::optional<std::vector<storage::IndexableChunk>> IndexMaintainer::take_offer(
+    const std::string& document_id, std::int64_t seq) {
+    std::lock_guard lock(offers_mutex_);
+    auto found = offers_.find(document_id);
+    if (found == offers_.end() || found->second.seq != seq) {
+        return std::nullopt;
+    }
+    std::vector<storage::IndexableChunk> chunks = std::move(found->second.chunks);
+    offered_chunks_ -= chunks.size();
+    offers_.erase(found);
+    return chunks;
+}
+
+void IndexMaintainer::drop_offers_upto(std::int64_t seq) {
+    std::lock_guard lock(offers_mutex_);
+    for (auto it = offers_.begin(); it != offers_.end();) {
+        if (it->second.seq <= seq) {
+            offered_chunks_ -= it->second.chunks.size();
+            it = offers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+core::Result<void> IndexMaintainer::index_chunks(std::vector<storage::IndexableChunk>& chunks,
+                                                 bool vectors,
+                                                 bool bm25,
+                                                 CatchUpReport& report) {
+    std::size_t vectors_added = 0;
+    auto add_vectors = [&]() -> core::Result<void> {
+        for (const auto& chunk : chunks) {
+            if (chunk.embedding.empty()) {
+                continue;
+            }
             if (auto added = vectors_.add(chunk.chunk.id, chunk.embedding); !added) {
                 return added.error();
             }
-            ++unsaved_changes_;
+            ++vectors_added;
         }
-        if (auto added = bm25_.add(chunk); !added) {
-            return added.error();
+        return {};
+    };
+    auto add_bm25 = [&]() -> core::Result<void> {
+        for (const auto& chunk : chunks) {
+            if (auto added = bm25_.add(chunk); !added) {
+                return added.error();
+            }
         }
-        ++report.chunks_added;
+        return {};
+    };
+    core::Result<void> vectors_done;
+    core::Result<void> bm25_done;
+    if (vectors && bm25 && chunks.size() >= kParallelMinChunks) {
+        std::thread vector_thread([&] { vectors_done = add_vectors(); });
+        bm25_done = add_bm25();
+        vector_thread.join();
+    } else {
+        vectors_done = vectors ? add_vectors() : core::Result<void>{};
+        bm25_done = bm25 ? add_bm25() : core::Result<void>{};
     }
-    return {};
+    unsaved_changes_ += vectors_added;
+    report.chunks_added += chunks.size();
+    chunks.clear();
+    if (!vectors_done) {
+        return vectors_done.error();
+    }
+    return bm25_done;
 }
 
-core::Result<void> IndexMaintainer::rebuild(bool vectors, bool bm25, std::int64_t upto,
+core::Result<void> IndexMaintainer::rebuild(bool vectors,
+                                            bool bm25,
+                                            std::int64_t upto,
                                             CatchUpReport& report) {
     if (bm25) {
         if (auto cleared = bm25_.clear(); !cleared) {
@@ -48,27 +122,21 @@ core::Result<void> IndexMaintainer::rebuild(bool vectors, bool bm25, std::int64_
         }
     }
     core::Result<void> failure;
+    std::vector<storage::IndexableChunk> group;
     auto scanned = storage_.for_each_chunk(model_id_, [&](const storage::IndexableChunk& chunk) {
         if (!failure) {
             return;
         }
-        if (vectors && !chunk.embedding.empty()) {
-            if (auto added = vectors_.add(chunk.chunk.id, chunk.embedding); !added) {
-                failure = added.error();
-                return;
-            }
-            ++unsaved_changes_;
+        group.push_back(chunk);
+        if (group.size() >= kIndexGroupChunks) {
+            failure = index_chunks(group, vectors, bm25, report);
         }
-        if (bm25) {
-            if (auto added = bm25_.add(chunk); !added) {
-                failure = added.error();
-                return;
-            }
-        }
-        ++report.chunks_added;
     });
     if (!scanned) {
         return scanned.error();
+    }
+    if (failure) {
+        failure = index_chunks(group, vectors, bm25, report);
     }
     if (!failure) {
         return failure.error();
@@ -119,6 +187,7 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
 
     std::int64_t applied = std::min(vectors_.applied_seq(), bm25_.applied_seq());
     report.from_seq = applied;
+    drop_offers_upto(applied);
     while (applied < *last) {
         auto changes = storage_.changes_since(applied, kChangeBatch);
         if (!changes) {
@@ -128,8 +197,8 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
             break;
         }
         // Collapse the batch per document: drop every chunk any change removed, then add each
-        // touched document's current chunks once.
-        std::set<std::string> touched;
+        // touched document's current chunks once. `touched` keeps each document's last change.
+        std::map<std::string, const storage::Change*> touched;
         for (const auto& change : *changes) {
             for (std::int64_t chunk_id : change.removed_chunk_ids) {
                 vectors_.remove(chunk_id);
@@ -139,14 +208,34 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
                 }
                 ++report.chunks_removed;
             }
-            touched.insert(change.document_id);
+            touched[change.document_id] = &change;
         }
-        for (const auto& document_id : touched) {
-            if (auto added = add_chunks(document_id, report); !added) {
-                return added.error();
+        std::vector<storage::IndexableChunk> group;
+        for (const auto& [document_id, last_change] : touched) {
+            // The chunks that change stored, if its writer offered them: a later change of the
+            // document (past this batch) removes them again when its own batch is applied.
+            std::optional<std::vector<storage::IndexableChunk>> offered;
+            if (last_change->kind == storage::ChangeKind::kUpsert) {
+                offered = take_offer(document_id, last_change->seq);
+            }
+            auto chunks =
+                offered ? core::Result<std::vector<storage::IndexableChunk>>(std::move(*offered))
+                        : storage_.indexable_chunks_of(document_id, model_id_);
+            if (!chunks) {
+                return chunks.error();
+            }
+            std::move(chunks->begin(), chunks->end(), std::back_inserter(group));
+            if (group.size() >= kIndexGroupChunks) {
+                if (auto indexed = index_chunks(group, true, true, report); !indexed) {
+                    return indexed.error();
+                }
             }
         }
+        if (auto indexed = index_chunks(group, true, true, report); !indexed) {
+            return indexed.error();
+        }
         applied = changes->back().seq;
+        drop_offers_upto(applied);
         report.changes += changes->size();
         vectors_.set_applied_seq(applied);
         vectors_seq_changed_ = true;

@@ -8,7 +8,10 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "core/error.hpp"
 #include "retrieval/bm25_index.hpp"
@@ -29,8 +32,10 @@ struct CatchUpReport {
 
 class IndexMaintainer {
 public:
-    IndexMaintainer(storage::Storage& storage, retrieval::VectorIndex& vectors,
-                    retrieval::Bm25Index& bm25, std::string model_id);
+    IndexMaintainer(storage::Storage& storage,
+                    retrieval::VectorIndex& vectors,
+                    retrieval::Bm25Index& bm25,
+                    std::string model_id);
 
     /// Applies every change past the indexes' applied sequence and commits BM25. Rebuilds an
     /// index from a storage scan when it is empty but storage is not, or when it claims a
@@ -45,11 +50,45 @@ public:
     core::Result<void> flush();
     /// Sequence both indexes reflect (the smaller of the two).
     std::int64_t applied_seq() const;
+    /// Hands over the chunks a writer has just stored for `document_id` in change `seq` (with
+    /// their storage ids and embeddings), so that the catch-up applying that change indexes
+    /// them without reading them back from storage. Used only while `seq` is the document's
+    /// latest change in that catch-up's batch; not kept past kMaxOfferedChunks in total (the
+    /// catch-up then reads storage, as it always may). Thread-safe.
+    void offer(std::int64_t seq,
+               const std::string& document_id,
+               std::vector<storage::IndexableChunk> chunks);
+    /// The embedding model whose vectors the vector index holds.
+    const std::string& model_id() const { return model_id_; }
 
 private:
     core::Result<void> rebuild(bool vectors, bool bm25, std::int64_t upto, CatchUpReport& report);
-    core::Result<void> add_chunks(const std::string& document_id, CatchUpReport& report);
+    /// Adds `chunks` to the chosen indexes and empties it. A large group feeds the two indexes
+    /// from two threads: they share nothing, and each alone is about half of the indexing time.
+    core::Result<void> index_chunks(std::vector<storage::IndexableChunk>& chunks,
+                                    bool vectors,
+                                    bool bm25,
+                                    CatchUpReport& report);
     core::Result<void> save_vectors_locked();
+    /// The offered chunks of `document_id` if they were stored by change `seq`.
+    std::optional<std::vector<storage::IndexableChunk>> take_offer(const std::string& document_id,
+                                                                   std::int64_t seq);
+    /// Forgets offers for changes the indexes already reflect.
+    void drop_offers_upto(std::int64_t seq);
+
+    /// Chunks read from storage before they are indexed as one group: enough to make a second
+    /// thread worth starting, few enough to bound memory (~2 KiB of embedding each).
+    static constexpr std::size_t kIndexGroupChunks = 2048;
+    /// Below this a group is indexed on the calling thread (a single document's update).
+    static constexpr std::size_t kParallelMinChunks = 256;
+    /// Offered chunks held at most (~2 KiB of embedding plus text each): more than a bulk
+    /// ingest stores between two catch-ups.
+    static constexpr std::size_t kMaxOfferedChunks = 8192;
+
+    struct Offer {
+        std::int64_t seq = 0;
+        std::vector<storage::IndexableChunk> chunks;
+    };
 
     /// The vector index lives in memory and is saved whole, so it is saved only now and then
     /// during a long ingest: a crash costs at most this much re-indexing on the next start.
@@ -60,10 +99,15 @@ private:
     retrieval::VectorIndex& vectors_;
     retrieval::Bm25Index& bm25_;
     std::string model_id_;
-    mutable std::mutex mutex_;  // one catch-up at a time; searches do not take it
-    std::size_t unsaved_changes_ = 0;  ///< vector adds/removes since the last save; mutex_
+    mutable std::mutex mutex_;          // one catch-up at a time; searches do not take it
+    std::size_t unsaved_changes_ = 0;   ///< vector adds/removes since the last save; mutex_
     bool vectors_seq_changed_ = false;  ///< applied seq moved since the last save; mutex_
     std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+    /// Taken alone or inside mutex_, never the other way round: writers offer while a
+    /// catch-up runs.
+    std::mutex offers_mutex_;
+    std::unordered_map<std::string, Offer> offers_;  ///< offers_mutex_; by document id
+    std::size_t offered_chunks_ = 0;                 ///< offers_mutex_
 };
 
 }  // namespace ragd::pipeline

@@ -19,8 +19,10 @@ constexpr std::size_t kCatchUpEveryFiles = 256;
 
 }  // namespace
 
-IngestService::IngestService(const core::IngestConfig& config, storage::Storage& storage,
-                             const embed::Embedder& embedder, IndexMaintainer& maintainer)
+IngestService::IngestService(const core::IngestConfig& config,
+                             storage::Storage& storage,
+                             const embed::Embedder& embedder,
+                             IndexMaintainer& maintainer)
     : config_(config), storage_(storage), embedder_(embedder), maintainer_(maintainer) {}
 
 std::string IngestService::document_id_for_path(const fs::path& path) {
@@ -45,8 +47,8 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
         if (!chunks) {
             return chunks.error();
         }
-        return IngestResult{request.id, request.source, storage::UpsertStatus::kUnchanged,
-                            chunks->size()};
+        return IngestResult{
+            request.id, request.source, storage::UpsertStatus::kUnchanged, chunks->size()};
     }
 
     auto parsed = ingest::parse_document(request.content, request.format);
@@ -82,13 +84,20 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
     chunks.reserve(drafts.size());
     for (std::size_t i = 0; i < drafts.size(); ++i) {
         auto& draft = drafts[i];
-        chunks.push_back(storage::NewChunk{draft.ordinal, std::move(draft.text),
-                                           std::move(draft.heading_path), draft.source_begin,
-                                           draft.source_end, std::move((*vectors)[i])});
+        chunks.push_back(storage::NewChunk{draft.ordinal,
+                                           std::move(draft.text),
+                                           std::move(draft.heading_path),
+                                           draft.source_begin,
+                                           draft.source_end,
+                                           std::move((*vectors)[i])});
     }
     auto outcome = storage_.upsert_document(doc, chunks, embedder_.model_id());
     if (!outcome) {
         return outcome.error();
+    }
+    if (outcome->status != storage::UpsertStatus::kUnchanged &&
+        embedder_.model_id() == maintainer_.model_id()) {
+        offer_to_indexes(doc, chunks, *outcome);
     }
     if (update_indexes && outcome->status != storage::UpsertStatus::kUnchanged) {
         if (auto caught_up = maintainer_.catch_up(); !caught_up) {
@@ -96,6 +105,34 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
         }
     }
     return IngestResult{doc.id, doc.source, outcome->status, outcome->chunk_ids.size()};
+}
+
+void IngestService::offer_to_indexes(const storage::DocumentRecord& doc,
+                                     std::vector<storage::NewChunk>& chunks,
+                                     const storage::UpsertOutcome& outcome) {
+    if (outcome.chunk_ids.size() != chunks.size()) {
+        return;  // not the write this call made; let the catch-up read storage
+    }
+    // Exactly what storage's indexable_chunks_of would return; the texts and vectors are moved,
+    // as nothing reads `chunks` after the write.
+    std::vector<storage::IndexableChunk> indexable(chunks.size());
+    for (std::size_t chunk_idx = 0; chunk_idx < chunks.size(); ++chunk_idx) {
+        storage::NewChunk& stored = chunks[chunk_idx];
+        storage::IndexableChunk& chunk = indexable[chunk_idx];
+        chunk.chunk.id = outcome.chunk_ids[chunk_idx];
+        chunk.chunk.document_id = doc.id;
+        chunk.chunk.ordinal = stored.ordinal;
+        chunk.chunk.text = std::move(stored.text);
+        chunk.chunk.heading_path = std::move(stored.heading_path);
+        chunk.chunk.source_begin = stored.source_begin;
+        chunk.chunk.source_end = stored.source_end;
+        chunk.title = doc.title;
+        chunk.source = doc.source;
+        chunk.collection = doc.collection;
+        chunk.metadata = doc.metadata;
+        chunk.embedding = std::move(stored.embedding);
+    }
+    maintainer_.offer(outcome.seq, doc.id, std::move(indexable));
 }
 
 core::Result<bool> IngestService::remove(const std::string& id) {
@@ -124,12 +161,14 @@ core::Result<IngestResult> IngestService::ingest_file(const fs::path& path) {
     }
     if (size > config_.max_file_bytes) {
         return core::fail(core::ErrorCode::kTooLarge,
-                          "file is " + std::to_string(size) + " bytes, over ingest.max_file_bytes (" +
+                          "file is " + std::to_string(size) +
+                              " bytes, over ingest.max_file_bytes (" +
                               std::to_string(config_.max_file_bytes) + ")");
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        return core::fail(core::ErrorCode::kIo, std::string("cannot open: ") + std::strerror(errno));
+        return core::fail(core::ErrorCode::kIo,
+                          std::string("cannot open: ") + std::strerror(errno));
     }
     std::ostringstream buffer;
     buffer << in.rdbuf();
@@ -181,7 +220,8 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             continue;
         }
         std::vector<fs::path> files;
-        fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+        fs::recursive_directory_iterator it(
+            root, fs::directory_options::skip_permission_denied, ec);
         if (ec) {
             report.problems.push_back({given, ec.message()});
             continue;
@@ -206,8 +246,9 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             } else if (!it->is_directory(ec)) {
                 // A document-typed name that is not a readable file (a dangling symlink, a
                 // socket): say so rather than skip it silently.
-                report.problems.push_back({it->path().string(), "not a regular file (broken "
-                                                                "symlink?)"});
+                report.problems.push_back({it->path().string(),
+                                           "not a regular file (broken "
+                                           "symlink?)"});
             }
         }
         std::sort(files.begin(), files.end());  // deterministic order, reproducible ids/seqs

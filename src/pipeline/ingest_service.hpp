@@ -19,9 +19,9 @@
 namespace ragd::pipeline {
 
 struct IngestRequest {
-    std::string id;      ///< empty: derived from source (or content hash when no source)
-    std::string source;  ///< file path or caller-given origin
-    std::string title;   ///< empty: the parser's title, else the source's file name
+    std::string id;       ///< empty: derived from source (or content hash when no source)
+    std::string source;   ///< file path or caller-given origin
+    std::string title;    ///< empty: the parser's title, else the source's file name
     std::string content;  ///< raw bytes in `format`
     ingest::DocumentFormat format = ingest::DocumentFormat::kText;
     storage::Metadata metadata;
@@ -48,8 +48,10 @@ struct FolderReport {
 
 class IngestService {
 public:
-    IngestService(const core::IngestConfig& config, storage::Storage& storage,
-                  const embed::Embedder& embedder, IndexMaintainer& maintainer);
+    IngestService(const core::IngestConfig& config,
+                  storage::Storage& storage,
+                  const embed::Embedder& embedder,
+                  IndexMaintainer& maintainer);
 
     /// Stores one document and, if `update_indexes`, brings the indexes up to date before
     /// returning (bulk callers pass false and call catch_up() once at the end).
@@ -68,6 +70,11 @@ public:
 
 private:
     core::Result<IngestResult> ingest_file(const std::filesystem::path& path);
+    /// Hands the chunks just stored to the index maintainer, so that its next catch-up need
+    /// not read them back (moves their texts and vectors out of `chunks`).
+    void offer_to_indexes(const storage::DocumentRecord& doc,
+                          std::vector<storage::NewChunk>& chunks,
+                          const storage::UpsertOutcome& outcome);
 
     core::IngestConfig config_;
     storage::Storage& storage_;

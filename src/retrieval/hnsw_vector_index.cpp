@@ -1,8 +1,5 @@
 // hnswlib-backed VectorIndex. hnswlib 0.6.2 allows concurrent addPoint and searchKnn but not a
 // concurrent resizeIndex, and its markDelete reads the label map unlocked: hence two locks here.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -13,7 +10,10 @@
 #include <shared_mutex>
 #include <sstream>
 
-#include "retrieval/unit_dot_space.hpp"
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "retrieval/int8_dot_space.hpp"
 #include "retrieval/vector_index.hpp"
 
 namespace ragd::retrieval {
@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kIndexFile = "vectors.hnsw";
 constexpr const char* kMetaFile = "vectors.meta";
-constexpr const char* kMetaMagic = "ragd-vectors-v1";
+/// v2: vectors stored as int8 with a scale (Int8DotSpace); v1 stored floats and is rebuilt.
+constexpr const char* kMetaMagic = "ragd-vectors-v2";
 constexpr std::size_t kInitialCapacity = 1024;
 
 /// 64-bit checksum of a file, 8 bytes per step: catches torn or foreign files before hnswlib's
@@ -79,6 +80,11 @@ core::Result<Meta> read_meta(const fs::path& path) {
     }
     std::string magic;
     in >> magic;
+    if (magic == "ragd-vectors-v1") {
+        return core::fail(
+            core::ErrorCode::kCorrupt,
+            std::string(kMetaFile) + " is from an older version (float vectors, now int8)");
+    }
     if (magic != kMetaMagic) {
         return core::fail(core::ErrorCode::kCorrupt,
                           std::string(kMetaFile) + " has unknown format '" + magic + "'");
@@ -137,8 +143,7 @@ public:
         if (meta->dimensions != options_.dimensions) {
             return core::fail(core::ErrorCode::kCorrupt,
                               "vectors were built with " + std::to_string(meta->dimensions) +
-                                  " dimensions, configured " +
-                                  std::to_string(options_.dimensions));
+                                  " dimensions, configured " + std::to_string(options_.dimensions));
         }
         auto size = fs::file_size(index_path, ec);
         if (ec) {
@@ -158,8 +163,8 @@ public:
                               std::string(kIndexFile) + " checksum does not match its meta");
         }
         try {
-            auto loaded = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_,
-                                                                             index_path.string());
+            auto loaded =
+                std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, index_path.string());
             // The loading constructor leaves num_deleted_ uninitialised before counting into
             // it (hnswlib 0.6.2), so count again from the delete marks.
             loaded->num_deleted_ = 0;
@@ -169,8 +174,7 @@ public:
                 }
             }
             std::size_t expected_element_bytes =
-                loaded->size_links_level0_ + options_.dimensions * sizeof(float) +
-                sizeof(hnswlib::labeltype);
+                loaded->size_links_level0_ + space_.encoded_bytes() + sizeof(hnswlib::labeltype);
             if (loaded->size_data_per_element_ != expected_element_bytes ||
                 loaded->label_lookup_.size() != loaded->cur_element_count) {
                 return core::fail(core::ErrorCode::kCorrupt,
@@ -195,6 +199,8 @@ public:
                                   std::to_string(options_.dimensions));
         }
         auto label = static_cast<hnswlib::labeltype>(chunk_id);
+        std::vector<std::byte> encoded(space_.encoded_bytes());
+        space_.encode(vector, encoded);
         std::lock_guard write_lock(write_mutex_);
         bool counted_live = false;
         auto found = index_->label_lookup_.find(label);
@@ -212,11 +218,11 @@ public:
         std::shared_lock resize_lock(resize_mutex_);
         try {
             // An existing label is updated in place, and un-deleted if it was removed.
-            index_->addPoint(vector.data(), label);
+            index_->addPoint(encoded.data(), label);
         } catch (const std::exception& e) {
-            return core::fail(core::ErrorCode::kInternal, "vector index add of chunk " +
-                                                              std::to_string(chunk_id) +
-                                                              " failed: " + e.what());
+            return core::fail(
+                core::ErrorCode::kInternal,
+                "vector index add of chunk " + std::to_string(chunk_id) + " failed: " + e.what());
         }
         if (!counted_live) {
             live_.fetch_add(1);
@@ -236,13 +242,15 @@ public:
         live_.fetch_sub(1);
     }
 
-    std::vector<VectorHit> search(std::span<const float> query, std::size_t k,
-                                  const std::function<bool(std::int64_t)>& accept)
-        const override {
+    std::vector<VectorHit> search(std::span<const float> query,
+                                  std::size_t k,
+                                  const std::function<bool(std::int64_t)>& accept) const override {
         std::vector<VectorHit> hits;
         if (k == 0 || query.size() != options_.dimensions) {
             return hits;
         }
+        std::vector<std::byte> encoded(space_.encoded_bytes());
+        space_.encode(query, encoded);
         std::shared_lock resize_lock(resize_mutex_);
         std::size_t total = index_->cur_element_count;
         if (total == 0) {
@@ -253,7 +261,7 @@ public:
         while (true) {
             fetch = std::min(fetch, total);
             hits.clear();
-            auto queue = index_->searchKnn(query.data(), fetch);
+            auto queue = index_->searchKnn(encoded.data(), fetch);
             std::size_t returned = queue.size();
             hits.reserve(returned);
             while (!queue.empty()) {
@@ -313,17 +321,17 @@ public:
         try {
             index_->saveIndex(index_tmp.string());
         } catch (const std::exception& e) {
-            return core::fail(core::ErrorCode::kIo, "writing '" + index_tmp.string() +
-                                                        "' failed: " + e.what());
+            return core::fail(core::ErrorCode::kIo,
+                              "writing '" + index_tmp.string() + "' failed: " + e.what());
         }
         // saveIndex does not report write errors; the size check catches a short write.
         auto bytes = fs::file_size(index_tmp, ec);
         std::uint64_t expected = index_bytes_on_disk();
         if (ec || bytes != expected) {
-            return core::fail(core::ErrorCode::kIo, "writing '" + index_tmp.string() +
-                                                        "' came up short (" +
-                                                        std::to_string(bytes) + " of " +
-                                                        std::to_string(expected) + " bytes)");
+            return core::fail(core::ErrorCode::kIo,
+                              "writing '" + index_tmp.string() + "' came up short (" +
+                                  std::to_string(bytes) + " of " + std::to_string(expected) +
+                                  " bytes)");
         }
         auto checksum = file_checksum(index_tmp);
         if (!checksum) {
@@ -368,8 +376,8 @@ public:
         std::shared_lock resize_lock(resize_mutex_);
         const auto& index = *index_;
         std::uint64_t bytes = index.max_elements_ * index.size_data_per_element_;
-        bytes += index.max_elements_ * (sizeof(std::mutex) + sizeof(int) + sizeof(char*) +
-                                        sizeof(hnswlib::vl_type));
+        bytes += index.max_elements_ *
+                 (sizeof(std::mutex) + sizeof(int) + sizeof(char*) + sizeof(hnswlib::vl_type));
         // Upper layers hold about 1/(M-1) of the elements' link lists.
         bytes += index.cur_element_count * index.size_links_per_element_ /
                  std::max<std::size_t>(1, index.M_ - 1);
@@ -407,11 +415,10 @@ private:
         const auto& index = *index_;
         std::uint64_t bytes = 0;
         bytes += sizeof(index.offsetLevel0_) + sizeof(index.max_elements_) +
-                sizeof(index.cur_element_count) + sizeof(index.size_data_per_element_) +
-                sizeof(index.label_offset_) + sizeof(index.offsetData_) +
-                sizeof(index.maxlevel_) + sizeof(index.enterpoint_node_) + sizeof(index.maxM_) +
-                sizeof(index.maxM0_) + sizeof(index.M_) + sizeof(index.mult_) +
-                sizeof(index.ef_construction_);
+                 sizeof(index.cur_element_count) + sizeof(index.size_data_per_element_) +
+                 sizeof(index.label_offset_) + sizeof(index.offsetData_) + sizeof(index.maxlevel_) +
+                 sizeof(index.enterpoint_node_) + sizeof(index.maxM_) + sizeof(index.maxM0_) +
+                 sizeof(index.M_) + sizeof(index.mult_) + sizeof(index.ef_construction_);
         bytes += index.cur_element_count * index.size_data_per_element_;
         for (std::size_t internal = 0; internal < index.cur_element_count; ++internal) {
             bytes += sizeof(unsigned int);
@@ -425,7 +432,7 @@ private:
 
     std::string dir_;
     VectorIndexOptions options_;
-    UnitDotSpace space_;  // must outlive index_, which keeps a pointer into it
+    Int8DotSpace space_;  // must outlive index_, which keeps a pointer into it
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
     /// Serialises add/remove/save: hnswlib's label map is not safe for concurrent writers.
     mutable std::mutex write_mutex_;
@@ -450,8 +457,8 @@ core::Result<std::unique_ptr<VectorIndex>> open_vector_index(const std::string& 
     }
     auto index = std::make_unique<HnswVectorIndex>(dir, options);
     std::error_code ec;
-    bool has_files = fs::exists(fs::path(dir) / kIndexFile, ec) ||
-                     fs::exists(fs::path(dir) / kMetaFile, ec);
+    bool has_files =
+        fs::exists(fs::path(dir) / kIndexFile, ec) || fs::exists(fs::path(dir) / kMetaFile, ec);
     if (has_files) {
         if (auto loaded = index->load(); !loaded) {
             if (load_problem != nullptr) {

@@ -17,13 +17,15 @@ namespace ragd::retrieval {
 struct VectorIndexOptions {
     std::size_t dimensions = 512;
     std::size_t m = 16;
-    std::size_t ef_construction = 200;
+    std::size_t ef_construction = 100;
     std::size_t ef_search = 128;
 };
 
 struct VectorHit {
     std::int64_t chunk_id = 0;
-    float similarity = 0;  ///< inner product of unit vectors, i.e. cosine
+    /// Inner product of unit vectors, i.e. cosine, as the index stores them: int8-quantised,
+    /// so within about 1e-2 of the exact value (ranking is what it is for).
+    float similarity = 0;
 };
 
 /// Thread-safe: searches run concurrently with each other and with add/remove.
@@ -36,9 +38,10 @@ public:
     virtual void remove(std::int64_t chunk_id) = 0;
     /// Top k by similarity, best first. `accept` (optional) filters labels; the index
     /// oversamples so that up to k accepted hits are found when they exist.
-    virtual std::vector<VectorHit> search(std::span<const float> query, std::size_t k,
-                                          const std::function<bool(std::int64_t)>& accept = {})
-        const = 0;
+    virtual std::vector<VectorHit> search(
+        std::span<const float> query,
+        std::size_t k,
+        const std::function<bool(std::int64_t)>& accept = {}) const = 0;
     virtual std::size_t size() const = 0;  ///< live (not removed) vectors
     virtual std::size_t dimensions() const = 0;
     /// Change sequence the persisted/in-memory state reflects.

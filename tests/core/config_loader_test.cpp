@@ -1,10 +1,13 @@
 #include "core/config_loader.hpp"
 
-#include <gtest/gtest.h>
-#include <stdlib.h>
-
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
 
 namespace ragd::core {
 namespace {
@@ -53,8 +56,9 @@ TEST(ConfigLoader, FileThenEnvironmentThenFlags) {
 }
 
 TEST(ConfigLoader, ReportsEveryProblemAtOnce) {
-    auto file = write_temp("ragd_cfg_bad.toml",
-                           "[server]\nthreads = \"many\"\nnope = 1\n[ingest]\nchunk_overlap = 0.9\n");
+    auto file =
+        write_temp("ragd_cfg_bad.toml",
+                   "[server]\nthreads = \"many\"\nnope = 1\n[ingest]\nchunk_overlap = 0.9\n");
     ConfigSources sources = no_env();
     sources.file = file;
     sources.overrides["retrieval.top_k"] = "x";
@@ -95,6 +99,113 @@ TEST(ConfigLoader, PrintedConfigLoadsBackIdentically) {
     auto config = load_config(sources);
     ASSERT_TRUE(config.has_value()) << config.error().detail;
     EXPECT_EQ(print_config(*config), print_config(changed));
+}
+
+TEST(ConfigLoader, TextAndEnvironmentCanBeGivenDirectly) {
+    ::setenv("RAGD_SERVER_LISTEN", "127.0.0.1:2222", 1);
+    ConfigSources sources;
+    sources.file_text = "[server]\nthreads = 3\n";
+    sources.environment = std::map<std::string, std::string>{{"RAGD_RETRIEVAL_TOP_K", "9"}};
+    auto config = load_config(sources);
+    ::unsetenv("RAGD_SERVER_LISTEN");
+    ASSERT_TRUE(config.has_value()) << config.error().detail;
+    EXPECT_EQ(config->server.threads, 3u);
+    EXPECT_EQ(config->retrieval.top_k, 9u);
+    EXPECT_EQ(config->server.listen, "127.0.0.1:8080");  // the process environment is not read
+
+    sources.file_text = "[server\n";
+    config = load_config(sources);
+    ASSERT_FALSE(config.has_value());
+    EXPECT_NE(config.error().detail.find("config:1"), std::string::npos) << config.error().detail;
+}
+
+// Found by fuzz_config: a quoted value with a line break split one problem over two lines.
+TEST(ConfigLoader, EachProblemStaysOnOneLine) {
+    ConfigSources sources = no_env();
+    sources.file_text = "[log]\nlevel = \"loud\\n  server.listen: fine\"\n";
+    sources.overrides["log.format"] = std::string("a\rb\x01\0", 5);
+    auto config = load_config(sources);
+    ASSERT_FALSE(config.has_value());
+    const std::string& detail = config.error().detail;
+    EXPECT_EQ(std::count(detail.begin(), detail.end(), '\n'), 2) << detail;
+    EXPECT_NE(detail.find("(got 'loud\\n  server.listen: fine')"), std::string::npos) << detail;
+    EXPECT_NE(detail.find("(got 'a\\x0db\\x01\\x00')"), std::string::npos) << detail;
+}
+
+// Found by fuzz_config: --print-config wrote control characters raw, which TOML rejects.
+TEST(ConfigLoader, PrintedStringsWithControlCharactersLoadBack) {
+    Config changed;
+    changed.server.listen = std::string("a\tb\nc\x01\x7f\0d", 10);
+    changed.llm.system_prompt = "line one\nline two \"quoted\" \\ done";
+    ConfigSources sources = no_env();
+    sources.file_text = print_config(changed);
+    auto config = load_config(sources);
+    ASSERT_TRUE(config.has_value()) << config.error().detail;
+    EXPECT_EQ(config->server.listen, changed.server.listen);
+    EXPECT_EQ(config->llm.system_prompt, changed.llm.system_prompt);
+}
+
+// Found by fuzz_config: integers above 2^63 printed as TOML that cannot load, and durations
+// that large wrapped around to negative milliseconds.
+TEST(ConfigLoader, IntegersBeyondWhatTomlAndClocksHoldAreRejected) {
+    for (const auto& [key, value] :
+         std::map<std::string, std::string>{{"server.max_header_bytes", "16616611211111111111"},
+                                            {"server.drain_delay_ms", "18446744073709551615"},
+                                            {"llm.quota_wait_ms", "10000000000000"}}) {
+        ConfigSources sources = no_env();
+        sources.overrides[key] = value;
+        auto config = load_config(sources);
+        ASSERT_FALSE(config.has_value()) << key;
+        EXPECT_NE(
+            config.error().detail.find("flag: " + key + ": value " + value + " is out of range"),
+            std::string::npos)
+            << config.error().detail;
+    }
+    ConfigSources sources = no_env();
+    sources.overrides["llm.quota_wait_ms"] = "1000000000000";
+    auto config = load_config(sources);
+    ASSERT_TRUE(config.has_value()) << config.error().detail;
+    EXPECT_EQ(config->llm.quota_wait.count(), 1'000'000'000'000);
+}
+
+// Found by fuzz_config: nan passed every range check (comparisons with nan are false), and
+// the quota and retry-budget numbers took negative values.
+TEST(ConfigLoader, NonFiniteAndNegativeNumbersAreRejected) {
+    ConfigSources sources = no_env();
+    sources.file_text =
+        "[llm]\nretry_budget_ratio = nan\nrequests_per_minute = -1.5\n"
+        "tokens_per_minute = inf\n";
+    auto config = load_config(sources);
+    ASSERT_FALSE(config.has_value());
+    const std::string& detail = config.error().detail;
+    EXPECT_NE(detail.find("llm.retry_budget_ratio: expected a finite number"), std::string::npos)
+        << detail;
+    EXPECT_NE(detail.find("llm.tokens_per_minute: expected a finite number"), std::string::npos)
+        << detail;
+
+    sources.file_text = "[llm]\nrequests_per_minute = -1.5\nretry_budget_ratio = -0.1\n";
+    config = load_config(sources);
+    ASSERT_FALSE(config.has_value());
+    EXPECT_NE(config.error().detail.find("llm.requests_per_minute: must not be negative"),
+              std::string::npos)
+        << config.error().detail;
+    EXPECT_NE(config.error().detail.find("llm.retry_budget_ratio: must not be negative"),
+              std::string::npos)
+        << config.error().detail;
+}
+
+// TOML floats used to pass through a default ostream (6 significant digits).
+TEST(ConfigLoader, FloatsKeepEveryDigit) {
+    ConfigSources sources = no_env();
+    sources.file_text = "[llm]\ntokens_per_minute = 1234567.0\n[retrieval]\nrrf_k = 60.1234567\n";
+    auto config = load_config(sources);
+    ASSERT_TRUE(config.has_value()) << config.error().detail;
+    EXPECT_EQ(config->llm.tokens_per_minute, 1234567.0);
+    EXPECT_EQ(config->retrieval.rrf_k, 60.1234567);
+    sources.file_text = print_config(*config);
+    auto reloaded = load_config(sources);
+    ASSERT_TRUE(reloaded.has_value()) << reloaded.error().detail;
+    EXPECT_EQ(reloaded->retrieval.rrf_k, 60.1234567);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // offload and shedding, client-disconnect cancellation, exceptions, and draining on stop().
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -161,10 +163,14 @@ TEST(AsyncHandler, ComputeQueueFullIsReportedNotQueued) {
         "/busy",
         [&started, unblocked](
             Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
-            const bool ran = co_await context.run_compute([&started, unblocked] {
+            // Named, not built inside the co_await: GCC 12 destroys a closure made in a co_await
+            // expression twice, which released one reference to `unblocked`'s shared state per
+            // request (STYLE.md: no capturing lambda inside a co_await expression).
+            std::function<void()> work = [&started, unblocked] {
                 ++started;
                 unblocked.wait();
-            });
+            };
+            const bool ran = co_await context.run_compute(std::move(work));
             co_await writer.send(Response::json(ran ? 200 : 503, "{}"));
         });
     TestServer server(config, std::move(router));
@@ -183,6 +189,60 @@ TEST(AsyncHandler, ComputeQueueFullIsReportedNotQueued) {
     const auto served = first.read_response();
     ASSERT_TRUE(served);
     EXPECT_EQ(served->status, 200);
+}
+
+// stop() while one request's compute work runs and another's waits in the pool queue: the drain
+// deadline closes both connections, run() waits for the pool, and the frames the work refers to
+// (the handler's locals, the session) must outlive it. Under ASan a frame destroyed first shows
+// up as a use-after-free.
+TEST(AsyncHandler, StopWhileComputeRunsAndIsQueuedIsSafe) {
+    auto config = small_config();
+    config.max_queued_requests = 4;
+    config.compute_threads = 1;
+    config.drain_timeout = 100ms;
+    std::promise<void> unblock;
+    std::shared_future<void> unblocked = unblock.get_future().share();
+    std::atomic<int> entered{0};
+    std::atomic<int> started{0};
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/busy",
+        [&entered, &started, unblocked](
+            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            std::string frame_local = "frame";
+            std::function<void()> work = [&started, &frame_local, unblocked] {
+                ++started;
+                unblocked.wait();
+                frame_local += " outlived the work";
+            };
+            ++entered;
+            const bool ran = co_await context.run_compute(std::move(work));
+            co_await writer.send(Response::json(ran ? 200 : 503, "{}"));
+        });
+    auto server = std::make_unique<TestServer>(config, std::move(router));
+    Client running(server->port());
+    ASSERT_TRUE(running.send(get("/busy")));
+    for (int wait_idx = 0; wait_idx < 400 && started.load() == 0; ++wait_idx) {
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(started.load(), 1);
+    Client queued(server->port());
+    ASSERT_TRUE(queued.send(get("/busy")));
+    for (int wait_idx = 0; wait_idx < 400 && entered.load() < 2; ++wait_idx) {
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(entered.load(), 2);
+    server->server().stop();
+    EXPECT_TRUE(running.closed_within(5s));
+    EXPECT_TRUE(queued.closed_within(5s));
+    // Past the force grace and run()'s last io run (500 ms each, server.cpp): the work then
+    // completes into a stopped io_context, and its frames go with ~Server. Nothing outside
+    // run() shows that moment; finishing earlier is correct too, just the gentler path.
+    std::this_thread::sleep_for(1200ms);
+    EXPECT_FALSE(server->returned()) << "run() returned while compute work was running";
+    unblock.set_value();
+    server.reset();  // run() returns once the pool is idle; then the Server goes
 }
 
 TEST(AsyncHandler, ThrowingOrSilentHandlersAnswer500) {

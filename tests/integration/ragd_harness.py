@@ -27,6 +27,16 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 IO_TIMEOUT_S = 20.0
 
+# Set by tests/integration/CMakeLists.txt for a sanitizer build of ragd: how many times slower
+# it runs, and the sanitizers ("address,undefined"). Unset (1, "") for other builds.
+SLOWDOWN = float(os.environ.get("RAGD_TEST_SLOWDOWN") or 1.0)
+SANITIZE = os.environ.get("RAGD_TEST_SANITIZE", "")
+
+
+def scaled(seconds):
+    """A time bound written for an optimised build, stretched for a sanitizer build."""
+    return seconds * SLOWDOWN
+
 
 def ragd_bin():
     """Path of the ragd binary under test."""
@@ -158,6 +168,56 @@ class RawReader:
 def read_raw_response(sock, timeout=IO_TIMEOUT_S):
     """Reads one response from `sock` (use RawReader for several on one connection)."""
     return RawReader(sock, timeout).read()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.02):
+    """Polls predicate() until it returns a true value (returned); AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Redis:
+    """`redis-server` on 127.0.0.1:port without persistence; start() again after kill()."""
+
+    def __init__(self, port, workdir):
+        self.port = port
+        self.workdir = workdir
+        self.proc = None
+
+    def start(self):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.workdir, "--loglevel", "warning"]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_for(self.ping, 10, "redis-server to answer PING", interval=0.01)
+        return self
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def kill(self):
+        """SIGKILL: connections die without a goodbye, as on a crash or OOM kill."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            self.proc = None
 
 
 class RagdServer:

@@ -2,14 +2,12 @@
 # Fault tests of the real binary: Redis killed and restarted under query load, the disk filling
 # up during an ingest, and SIGTERM with queries in flight. Each prints its figures (failed
 # queries, documents lost, time to recover) for docs/security.md. Python 3 stdlib only.
-import json
 import os
 import random
 import re
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,8 +17,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ragd_harness import (DATA_DIR, MockLlm, RagdServer, clean_env, ragd_bin,  # noqa: E402
-                          run_cli)
+from ragd_harness import (DATA_DIR, MockLlm, RagdServer, Redis, clean_env,  # noqa: E402
+                          free_port, ragd_bin, run_cli, wait_for)
 
 CORPUS = os.path.join(DATA_DIR, "corpus")
 SHARED = {}
@@ -47,22 +45,6 @@ def figure(text):
     print("FIGURE " + text, flush=True)
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what, interval=0.02):
-    """Polls predicate() until it returns a true value (returned); AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def cache_counts(server):
@@ -89,36 +71,6 @@ def check_json(data_dir, *flags):
 # -- Redis killed and restarted under load -------------------------------------------------------
 
 
-class Redis:
-    """`redis-server` on 127.0.0.1:port without persistence; start() again after kill()."""
-
-    def __init__(self, port, workdir):
-        self.port = port
-        self.workdir = workdir
-        self.proc = None
-
-    def start(self):
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", self.workdir, "--loglevel", "warning"]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        wait_for(self.ping, 10, "redis-server to answer PING", interval=0.01)
-        return self
-
-    def ping(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def kill(self):
-        """SIGKILL: connections die without a goodbye, as on a crash or OOM kill."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 class Load:

@@ -17,18 +17,40 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ragd_harness import RagdServer, RawReader  # noqa: E402
+from ragd_harness import SANITIZE, RagdServer, RawReader, scaled  # noqa: E402
 
-HEADER_TIMEOUT_MS = 2000
-BODY_TIMEOUT_MS = 2000
+# Against a sanitizer build (several times slower), ragd's timeouts and every wait and time
+# bound below are stretched by the same factor (ragd_harness.scaled; 1x for other builds): the
+# checks are relative to the timeouts, so they keep their meaning.
+HEADER_TIMEOUT_MS = int(scaled(2000))
+BODY_TIMEOUT_MS = int(scaled(2000))
+IDLE_TIMEOUT_MS = int(scaled(5000))
 # The server closes a timed-out connection within its timeout plus this (a loaded machine).
-CLOSE_SLACK_S = 3.0
+CLOSE_SLACK_S = scaled(3.0)
+# How long a client waits for an answer, a connect, or the server to settle.
+CLIENT_TIMEOUT_S = scaled(10.0)
 ABANDONED_CONNECTIONS = 10000
 SLOWLORIS_CONNECTIONS = 200
 # Bounds of the acceptance criteria.
-GOOD_P99_LIMIT_S = 1.0
-RSS_GROWTH_LIMIT_BYTES = 64 * 1024 * 1024
+GOOD_P99_LIMIT_S = scaled(1.0)
 FD_GROWTH_LIMIT = 16
+
+
+def asan_quarantine_bytes():
+    """Freed memory ASan keeps resident on purpose (to catch use-after-free): quarantine_size_mb
+    from ASAN_OPTIONS, else its 64-bit Linux default of 256 MiB; 0 without ASan."""
+    if "address" not in SANITIZE:
+        return 0
+    megabytes = 256
+    for option in os.environ.get("ASAN_OPTIONS", "").replace(",", ":").split(":"):
+        name, _, value = option.partition("=")
+        if name.strip() == "quarantine_size_mb" and value.strip().isdigit():
+            megabytes = int(value)
+    return megabytes * 1024 * 1024
+
+
+# Memory that does not come back; under ASan, plus what its quarantine holds by design.
+RSS_GROWTH_LIMIT_BYTES = 64 * 1024 * 1024 + asan_quarantine_bytes()
 
 DOCUMENTS = [
     {"id": "glacier", "source": "glacier.md",
@@ -110,11 +132,12 @@ class GoodClient(threading.Thread):
             raise AssertionError("no search results: %r" % payload[:200])
 
     def run(self):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=CLIENT_TIMEOUT_S)
         index = 0
         while not self.stop_event.is_set():
             fresh = index % 10 == 9
-            use = http.client.HTTPConnection(self.host, self.port, timeout=10) if fresh else conn
+            use = (http.client.HTTPConnection(self.host, self.port, timeout=CLIENT_TIMEOUT_S)
+                   if fresh else conn)
             phase = self.phase
             start = time.monotonic()
             try:
@@ -127,7 +150,8 @@ class GoodClient(threading.Thread):
                 self.failures.append((phase, "%s: %r" % (type(error).__name__, error)))
                 if not fresh:
                     conn.close()
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                    conn = http.client.HTTPConnection(self.host, self.port,
+                                                      timeout=CLIENT_TIMEOUT_S)
             finally:
                 if fresh:
                     use.close()
@@ -197,7 +221,7 @@ class HostileClientsTest(unittest.TestCase):
         self.fd_limit = raise_fd_limit(20000)
         env = {"RAGD_SERVER_HEADER_TIMEOUT_MS": str(HEADER_TIMEOUT_MS),
                "RAGD_SERVER_BODY_TIMEOUT_MS": str(BODY_TIMEOUT_MS),
-               "RAGD_SERVER_IDLE_TIMEOUT_MS": "5000"}
+               "RAGD_SERVER_IDLE_TIMEOUT_MS": str(IDLE_TIMEOUT_MS)}
         self.server = RagdServer(env=env)
         self.server.start()
         self.addCleanup(self._stop_server)
@@ -217,11 +241,12 @@ class HostileClientsTest(unittest.TestCase):
                         % (after, self.server.stderr()[-4000:]))
 
     def connect(self):
-        sock = socket.create_connection((self.server.host, self.server.port), timeout=10)
+        sock = socket.create_connection((self.server.host, self.server.port),
+                                        timeout=CLIENT_TIMEOUT_S)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
-    def exchange(self, data, timeout=10, expect_close=False):
+    def exchange(self, data, timeout=CLIENT_TIMEOUT_S, expect_close=False):
         """Sends `data` on a new connection; returns (status or None, body bytes, closed after).
         `closed after` is only looked at with `expect_close` (a kept-alive connection would
         make the check wait for the idle timeout); it is False otherwise."""
@@ -258,7 +283,7 @@ class HostileClientsTest(unittest.TestCase):
         socks = [self.connect() for _ in range(SLOWLORIS_CONNECTIONS)]
         for sock in socks:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        closed, received = wait_closed(socks, HEADER_TIMEOUT_MS / 1000 + CLOSE_SLACK_S + 5,
+        closed, received = wait_closed(socks, HEADER_TIMEOUT_MS / 1000 + CLOSE_SLACK_S + scaled(5),
                                        trickle=b"a")
         for sock in socks:
             sock.close()
@@ -301,7 +326,7 @@ class HostileClientsTest(unittest.TestCase):
                          b"Content-Type: application/json\r\nContent-Length: 10485760\r\n\r\n"
                          b'{"text": "')
             socks.append(sock)
-        closed, received = wait_closed(socks, BODY_TIMEOUT_MS / 1000 + CLOSE_SLACK_S + 5,
+        closed, received = wait_closed(socks, BODY_TIMEOUT_MS / 1000 + CLOSE_SLACK_S + scaled(5),
                                        trickle=b"z", trickle_every_s=0.25)
         for sock in socks:
             sock.close()
@@ -383,7 +408,7 @@ class HostileClientsTest(unittest.TestCase):
             for sock in pending:
                 poller.register(sock.fileno(), select.POLLOUT)
             waiting = len(pending)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + CLIENT_TIMEOUT_S
             while waiting > 0 and time.monotonic() < deadline:
                 events = poller.poll(200)
                 for fd, _ in events:
@@ -394,7 +419,7 @@ class HostileClientsTest(unittest.TestCase):
         failed = sum(1 for sock in socks
                      if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0)
         # The server holds them until the header timeout, then closes every one.
-        deadline = time.monotonic() + HEADER_TIMEOUT_MS / 1000 + CLOSE_SLACK_S + 10
+        deadline = time.monotonic() + HEADER_TIMEOUT_MS / 1000 + CLOSE_SLACK_S + CLIENT_TIMEOUT_S
         while time.monotonic() < deadline:
             fds = open_fds(self.pid)
             peak_fds = max(peak_fds, fds)
@@ -422,10 +447,10 @@ class HostileClientsTest(unittest.TestCase):
         try:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 3 +
                          b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n")
-            reader = RawReader(sock, 10)
+            reader = RawReader(sock, CLIENT_TIMEOUT_S)
             statuses = [reader.read().status for _ in range(4)]
             self.assertEqual(statuses, [200, 200, 200, 400])
-            sock.settimeout(10)
+            sock.settimeout(CLIENT_TIMEOUT_S)
             try:
                 self.assertEqual(reader.buffer + sock.recv(1), b"")
             except ConnectionResetError:
@@ -437,7 +462,7 @@ class HostileClientsTest(unittest.TestCase):
         try:
             sock.sendall(b"".join(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-Id: r%d\r\n\r\n"
                                   % i for i in range(100)))
-            reader = RawReader(sock, 10)
+            reader = RawReader(sock, CLIENT_TIMEOUT_S)
             ids = [reader.read().headers.get("x-request-id") for _ in range(100)]
             self.assertEqual(ids, ["r%d" % i for i in range(100)])
         finally:
@@ -472,7 +497,8 @@ class HostileClientsTest(unittest.TestCase):
 
     def test_hostile_clients(self):
         started = time.monotonic()
-        print("\nhostile clients against ragd (pid %d, fd limit %s)" % (self.pid, self.fd_limit))
+        print("\nhostile clients against ragd (pid %d, fd limit %s, time bounds x%g)"
+              % (self.pid, self.fd_limit, scaled(1.0)))
         good = GoodClient(self.server.host, self.server.port)
         good.start()
         self.addCleanup(good.stop_event.set)
@@ -494,14 +520,14 @@ class HostileClientsTest(unittest.TestCase):
         good.phase = "settle"
 
         # Settle: connections the attacks left are closed by their timeouts.
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + CLIENT_TIMEOUT_S
         while open_fds(self.pid) > baseline_fds + FD_GROWTH_LIMIT and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1.0)
         after_rss = proc_status_bytes(self.pid, "VmRSS")
         after_fds = open_fds(self.pid)
         good.stop_event.set()
-        good.join(timeout=15)
+        good.join(timeout=CLIENT_TIMEOUT_S + 5)
 
         attack_phases = {name for name, _ in attacks}
         during = good.latencies(attack_phases)

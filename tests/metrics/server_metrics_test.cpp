@@ -141,7 +141,7 @@ protected:
     }
 
     metrics::Metrics metrics_;
-    ServerMetrics observer_{metrics_};
+    ServerMetrics observer_{&metrics_};
     std::optional<http::Server> server_;
     std::thread thread_;
     unsigned short port_ = 0;

@@ -1,6 +1,6 @@
 // HNSW vector index: recall against brute force, replace/remove/filter semantics, growth, and
 // persistence that refuses damaged files instead of trusting them.
-#include <gtest/gtest.h>
+#include "retrieval/vector_index.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "retrieval/vector_index.hpp"
+#include <gtest/gtest.h>
 
 namespace ragd::retrieval {
 namespace {
@@ -19,9 +19,8 @@ namespace fs = std::filesystem;
 class TempDir {
 public:
     TempDir() {
-        path_ = fs::temp_directory_path() /
-                ("ragd_vector_test_" + std::to_string(::getpid()) + "_" +
-                 std::to_string(counter_++));
+        path_ = fs::temp_directory_path() / ("ragd_vector_test_" + std::to_string(::getpid()) +
+                                             "_" + std::to_string(counter_++));
         fs::remove_all(path_);
         fs::create_directories(path_);
     }
@@ -65,7 +64,8 @@ VectorIndexOptions small_options(std::size_t dims = 32) {
     return options;
 }
 
-std::unique_ptr<VectorIndex> open_ok(const std::string& dir, const VectorIndexOptions& options,
+std::unique_ptr<VectorIndex> open_ok(const std::string& dir,
+                                     const VectorIndexOptions& options,
                                      std::string* problem = nullptr) {
     auto index = open_vector_index(dir, options, problem);
     EXPECT_TRUE(index.has_value());
@@ -95,7 +95,9 @@ TEST(VectorIndex, RecallAgainstBruteForceAndGrowthPastInitialCapacity) {
         std::partial_sort(exact.begin(), exact.begin() + 10, exact.end(), std::greater<>());
         auto hits = index->search(query, 10);
         ASSERT_EQ(hits.size(), 10u);
-        EXPECT_NEAR(hits[0].similarity, dot(query, vectors[hits[0].chunk_id - 1]), 1e-4);
+        // The index stores int8-quantised vectors: similarities are close, not exact (at 32
+        // dimensions within a few 1e-3; int8_dot_space_test bounds the error).
+        EXPECT_NEAR(hits[0].similarity, dot(query, vectors[hits[0].chunk_id - 1]), 1e-2);
         for (std::size_t hit_idx = 1; hit_idx < hits.size(); ++hit_idx) {
             EXPECT_GE(hits[hit_idx - 1].similarity, hits[hit_idx].similarity);
         }
@@ -181,7 +183,9 @@ TEST(VectorIndex, FilterOversamplesUntilEnoughAcceptedHits) {
     }
     auto query = random_unit(rng, 32);
     // Only 1 in 50 labels passes: a plain top-k*4 would rarely contain 5 of them.
-    auto accept = [](std::int64_t id) { return id % 50 == 0; };
+    auto accept = [](std::int64_t id) {
+        return id % 50 == 0;
+    };
     auto hits = index->search(query, 5, accept);
     ASSERT_EQ(hits.size(), 5u);
     for (const auto& hit : hits) {
@@ -288,7 +292,9 @@ TEST_F(DamagedVectorFiles, GarbageMeta) {
     expect_treated_as_missing();
 }
 
-TEST_F(DamagedVectorFiles, DimensionsChanged) { expect_treated_as_missing(small_options(16)); }
+TEST_F(DamagedVectorFiles, DimensionsChanged) {
+    expect_treated_as_missing(small_options(16));
+}
 
 TEST(VectorIndex, ConcurrentSearchesDuringAdds) {
     TempDir dir;
