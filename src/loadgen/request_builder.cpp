@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/json_escape.hpp"
+
 namespace ragd::loadgen {
 
 namespace {
@@ -22,37 +24,6 @@ bool has_header(const std::vector<Header>& headers, std::string_view name) {
 }
 
 }  // namespace
-
-void append_json_escaped(std::string_view text, std::string& out) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += "\\u00";
-                    out += kHex[(c >> 4) & 0xf];
-                    out += kHex[c & 0xf];
-                } else {
-                    out += c;
-                }
-        }
-    }
-}
 
 RequestBuilder::RequestBuilder(const BenchOptions& options) {
     head_prefix_ = options.method + " " + options.url.target + " HTTP/1.1\r\n";
@@ -103,7 +74,7 @@ void RequestBuilder::build(std::string_view query, std::string& out) const {
     out.clear();
     for (std::size_t idx = 0; idx < body_parts_.size(); ++idx) {
         if (idx > 0) {
-            append_json_escaped(query, out);
+            core::append_json_escaped(out, query);
         }
         out += body_parts_[idx];
     }

@@ -13,9 +13,6 @@
 
 namespace ragd::loadgen {
 
-/// Appends `text` JSON-escaped (no surrounding quotes) to `out`.
-void append_json_escaped(std::string_view text, std::string& out);
-
 class RequestBuilder {
 public:
     explicit RequestBuilder(const BenchOptions& options);

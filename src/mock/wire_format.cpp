@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/json_escape.hpp"
 #include "mock/options.hpp"
 
 namespace ragd::mock {
@@ -17,7 +18,7 @@ namespace {
 
 std::string quoted(std::string_view text) {
     std::string out = "\"";
-    append_json_escaped(out, text);
+    core::append_json_escaped(out, text);
     out += '"';
     return out;
 }
@@ -64,41 +65,6 @@ ResponseIdentity make_identity(Api api,
     identity.model = std::move(model);
     identity.created_unix_s = created_unix_s;
     return identity;
-}
-
-void append_json_escaped(std::string& out, std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::size_t plain_start = 0;
-    for (std::size_t pos = 0; pos < text.size(); ++pos) {
-        const auto byte = static_cast<unsigned char>(text[pos]);
-        if (byte >= 0x20 && byte != '"' && byte != '\\') {
-            continue;
-        }
-        out.append(text.data() + plain_start, pos - plain_start);
-        plain_start = pos + 1;
-        switch (byte) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                out += "\\u00";
-                out += kHex[byte >> 4U];
-                out += kHex[byte & 0xfU];
-        }
-    }
-    out.append(text.data() + plain_start, text.size() - plain_start);
 }
 
 std::string completion_body(
@@ -201,7 +167,7 @@ void StreamEncoder::append_start(std::string& out) const {
 
 void StreamEncoder::append_token(std::string& out, std::string_view token) const {
     out += token_prefix_;
-    append_json_escaped(out, token);
+    core::append_json_escaped(out, token);
     out += token_suffix_;
 }
 

@@ -32,9 +32,6 @@ struct Usage {
     std::size_t completion_tokens = 0;
 };
 
-/// Appends `text` JSON-escaped (no quotes) to `out`.
-void append_json_escaped(std::string& out, std::string_view text);
-
 /// The non-streaming answer body. `truncated` (cut by max_tokens) sets finish_reason "length"
 /// / stop_reason "max_tokens" instead of "stop" / "end_turn".
 std::string completion_body(

@@ -53,13 +53,6 @@ void append_tokens(const StreamEncoder& encoder, std::string& out, const Complet
 
 const ResponseIdentity test_identity{"chatcmpl-mock1", "gpt-\"quoted\"", 1700000000};
 
-TEST(AppendJsonEscaped, EscapesQuotesBackslashesAndControls) {
-    std::string out;
-    append_json_escaped(out, "a\"b\\c\nd\x01 é");
-    EXPECT_EQ(out, "a\\\"b\\\\c\\nd\\u0001 é");
-    EXPECT_EQ(json::parse("\"" + out + "\"").as_string(), "a\"b\\c\nd\x01 é");
-}
-
 TEST(MakeIdentity, IsUniquePerRequestAndShapedPerApi) {
     const auto first = make_identity(Api::kOpenAi, "m", 1, 0, 5);
     const auto second = make_identity(Api::kOpenAi, "m", 1, 1, 5);
