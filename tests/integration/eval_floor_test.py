@@ -48,8 +48,8 @@ def parse_report(text, mode):
     return float(header.group(2)), rows
 
 
-def check_run_file(path, mode, corpus_ids, query_ids):
-    """TREC run format: `qid Q0 docid rank score tag`, ranks 1.. per query, at most 100."""
+def check_run_file(path, mode, corpus_ids, query_ids, depth=100):
+    """TREC run format: `qid Q0 docid rank score tag`, ranks 1.. per query, at most `depth`."""
     if not os.path.exists(path):
         fail(f"{mode}: --run-out did not write {path}")
     per_query = {}
@@ -80,8 +80,8 @@ def check_run_file(path, mode, corpus_ids, query_ids):
     if not per_query:
         fail(f"{path} is empty")
     for qid, ranks in per_query.items():
-        if len(ranks) > 100:
-            fail(f"{path}: query {qid} has {len(ranks)} results, at most 100 allowed")
+        if len(ranks) > depth:
+            fail(f"{path}: query {qid} has {len(ranks)} results, at most {depth} allowed")
         scores = [s for _, s in ranks]
         if any(a < b for a, b in zip(scores, scores[1:])):
             fail(f"{path}: scores for query {qid} are not in descending order")
@@ -142,6 +142,25 @@ def main():
         print(f"nDCG@10: bm25 {bm25['ndcg10']:.4f}, hybrid {hybrid['ndcg10']:.4f}")
         if hybrid["ndcg10"] < bm25["ndcg10"]:
             fail(f"hybrid nDCG@10 {hybrid['ndcg10']:.4f} is below bm25 {bm25['ndcg10']:.4f}")
+
+        # --depth 10 ranks 10 documents from the configured retrieval.candidates (default 30)
+        # instead of raising them to 200: how that default was chosen. Its nDCG@10 must stay
+        # close to the deep run's, and no query may rank more than 10 documents.
+        run_out = os.path.join(tmp, "shallow.run")
+        proc = subprocess.run([binary, "eval", pgdocs, "--data", data, "--mode", "hybrid",
+                               "--depth", "10", "--run-out", run_out],
+                              capture_output=True, text=True, timeout=1200, env=env)
+        if proc.returncode != 0:
+            fail(f"ragd eval --depth 10 exited {proc.returncode}\n{proc.stderr[-3000:]}")
+        _, rows = parse_report(proc.stdout, "hybrid")
+        check_run_file(run_out, "hybrid", corpus_ids, query_ids, depth=10)
+        shallow = rows["all"]
+        print(f"nDCG@10 at depth 10 (default candidates): {shallow['ndcg10']:.4f}")
+        if shallow["recall100"] != shallow["recall10"]:
+            fail(f"depth 10: Recall@100 {shallow['recall100']} counts more than 10 documents")
+        if shallow["ndcg10"] < hybrid["ndcg10"] - 0.01:
+            fail(f"depth 10 nDCG@10 {shallow['ndcg10']:.4f} is more than 0.01 below the deep "
+                 f"run's {hybrid['ndcg10']:.4f}: retrieval.candidates' default costs quality")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("PASSED")
