@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <limits>
 #include <sstream>
+
 #include <toml++/toml.h>
 
 #include "core/auth_config.hpp"
@@ -107,7 +108,8 @@ std::string format_double(double value) {
 // Helpers that build table entries for a member reached through `pick`.
 template <class Pick>
 ConfigKey string_key(std::string name, std::string help, Pick pick) {
-    return {std::move(name), std::move(help),
+    return {std::move(name),
+            std::move(help),
             // toml_quote escapes control characters too, which a raw quote would leave
             // unloadable (a variable or a TOML escape can put them into any string key).
             [pick](const Config& c) { return toml_quote(pick(const_cast<Config&>(c))); },
@@ -118,154 +120,193 @@ ConfigKey string_key(std::string name, std::string help, Pick pick) {
 }
 template <class Pick>
 ConfigKey bool_key(std::string name, std::string help, Pick pick) {
-    return {std::move(name), std::move(help),
+    return {std::move(name),
+            std::move(help),
             [pick](const Config& c) {
                 return std::string(pick(const_cast<Config&>(c)) ? "true" : "false");
             },
-            [pick](Config& c, const std::string& v) { return parse_bool(v, pick(c)); }};
+            [pick](Config& c, const std::string& v) {
+                return parse_bool(v, pick(c));
+            }};
 }
 template <class Pick>
 ConfigKey size_key(std::string name, std::string help, Pick pick) {
-    return {std::move(name), std::move(help),
+    return {std::move(name),
+            std::move(help),
             [pick](const Config& c) { return std::to_string(pick(const_cast<Config&>(c))); },
-            [pick](Config& c, const std::string& v) { return parse_size(v, pick(c)); }};
+            [pick](Config& c, const std::string& v) {
+                return parse_size(v, pick(c));
+            }};
 }
 template <class Pick>
 ConfigKey unsigned_key(std::string name, std::string help, Pick pick) {
-    return {std::move(name), std::move(help),
+    return {std::move(name),
+            std::move(help),
             [pick](const Config& c) { return std::to_string(pick(const_cast<Config&>(c))); },
-            [pick](Config& c, const std::string& v) { return parse_unsigned(v, pick(c)); }};
+            [pick](Config& c, const std::string& v) {
+                return parse_unsigned(v, pick(c));
+            }};
 }
 template <class Pick>
 ConfigKey double_key(std::string name, std::string help, Pick pick) {
-    return {std::move(name), std::move(help),
+    return {std::move(name),
+            std::move(help),
             [pick](const Config& c) { return format_double(pick(const_cast<Config&>(c))); },
-            [pick](Config& c, const std::string& v) { return parse_double(v, pick(c)); }};
+            [pick](Config& c, const std::string& v) {
+                return parse_double(v, pick(c));
+            }};
 }
 template <class Pick>
 ConfigKey ms_key(std::string name, std::string help, Pick pick) {
-    return {std::move(name), std::move(help),
-            [pick](const Config& c) {
-                return std::to_string(pick(const_cast<Config&>(c)).count());
-            },
-            [pick](Config& c, const std::string& v) { return parse_ms(v, pick(c)); }};
+    return {
+        std::move(name),
+        std::move(help),
+        [pick](const Config& c) { return std::to_string(pick(const_cast<Config&>(c)).count()); },
+        [pick](Config& c, const std::string& v) {
+            return parse_ms(v, pick(c));
+        }};
 }
 
 std::vector<ConfigKey> build_keys() {
     std::vector<ConfigKey> keys;
-    keys.push_back(string_key("server.listen", "address to listen on, HOST:PORT (port 0 = any)",
+    keys.push_back(string_key("server.listen",
+                              "address to listen on, HOST:PORT (port 0 = any)",
                               [](Config& c) -> std::string& { return c.server.listen; }));
-    keys.push_back(unsigned_key("server.threads", "I/O threads, 0 = one per core",
+    keys.push_back(unsigned_key("server.threads",
+                                "I/O threads, 0 = one per core",
                                 [](Config& c) -> unsigned& { return c.server.threads; }));
     keys.push_back(unsigned_key("server.compute_threads",
                                 "threads for retrieval/answering/ingest, 0 = one per core",
                                 [](Config& c) -> unsigned& { return c.server.compute_threads; }));
-    keys.push_back(size_key("server.max_queued_requests",
-                            "requests waiting for a compute thread before 503",
-                            [](Config& c) -> std::size_t& { return c.server.max_queued_requests; }));
-    keys.push_back(size_key("server.max_header_bytes", "largest request head in bytes (431 above)",
-                            [](Config& c) -> std::size_t& { return c.server.max_header_bytes; }));
-    keys.push_back(size_key("server.max_query_body_bytes",
-                            "largest query/search body in bytes (413 above)",
-                            [](Config& c) -> std::size_t& { return c.server.max_query_body_bytes; }));
     keys.push_back(
-        size_key("server.max_document_body_bytes", "largest document body in bytes (413 above)",
+        size_key("server.max_queued_requests",
+                 "requests waiting for a compute thread before 503",
+                 [](Config& c) -> std::size_t& { return c.server.max_queued_requests; }));
+    keys.push_back(size_key("server.max_header_bytes",
+                            "largest request head in bytes (431 above)",
+                            [](Config& c) -> std::size_t& { return c.server.max_header_bytes; }));
+    keys.push_back(
+        size_key("server.max_query_body_bytes",
+                 "largest query/search body in bytes (413 above)",
+                 [](Config& c) -> std::size_t& { return c.server.max_query_body_bytes; }));
+    keys.push_back(
+        size_key("server.max_document_body_bytes",
+                 "largest document body in bytes (413 above)",
                  [](Config& c) -> std::size_t& { return c.server.max_document_body_bytes; }));
-    keys.push_back(ms_key("server.header_timeout_ms", "time to receive a request head, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.server.header_timeout;
-                          }));
-    keys.push_back(ms_key("server.body_timeout_ms", "time to receive a request body, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.server.body_timeout;
-                          }));
-    keys.push_back(ms_key("server.idle_timeout_ms", "keep-alive idle time before closing, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.server.idle_timeout;
-                          }));
-    keys.push_back(size_key("server.max_inflight_queries",
-                            "queries in progress at once (LLM waits included)",
-                            [](Config& c) -> std::size_t& { return c.server.max_inflight_queries; }));
-    keys.push_back(size_key("server.max_waiting_queries",
-                            "queries waiting for a slot before 503",
-                            [](Config& c) -> std::size_t& { return c.server.max_waiting_queries; }));
-    keys.push_back(ms_key("server.query_queue_timeout_ms", "longest wait for a query slot, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.server.query_queue_timeout;
-                          }));
-    keys.push_back(ms_key("server.drain_delay_ms",
-                          "after SIGTERM: keep serving (not ready) this long before closing, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.server.drain_delay;
-                          }));
-    keys.push_back(ms_key("server.drain_timeout_ms",
-                          "after the drain delay: wait this long for in-flight requests, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.server.drain_timeout;
-                          }));
+    keys.push_back(
+        ms_key("server.header_timeout_ms",
+               "time to receive a request head, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.server.header_timeout; }));
+    keys.push_back(
+        ms_key("server.body_timeout_ms",
+               "time to receive a request body, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.server.body_timeout; }));
+    keys.push_back(
+        ms_key("server.idle_timeout_ms",
+               "keep-alive idle time before closing, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.server.idle_timeout; }));
+    keys.push_back(
+        size_key("server.max_inflight_queries",
+                 "queries in progress at once (LLM waits included)",
+                 [](Config& c) -> std::size_t& { return c.server.max_inflight_queries; }));
+    keys.push_back(
+        size_key("server.max_waiting_queries",
+                 "queries waiting for a slot before 503",
+                 [](Config& c) -> std::size_t& { return c.server.max_waiting_queries; }));
+    keys.push_back(ms_key(
+        "server.query_queue_timeout_ms",
+        "longest wait for a query slot, ms",
+        [](Config& c) -> std::chrono::milliseconds& { return c.server.query_queue_timeout; }));
+    keys.push_back(
+        ms_key("server.drain_delay_ms",
+               "after SIGTERM: keep serving (not ready) this long before closing, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.server.drain_delay; }));
+    keys.push_back(
+        ms_key("server.drain_timeout_ms",
+               "after the drain delay: wait this long for in-flight requests, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.server.drain_timeout; }));
     keys.push_back(size_key("server.max_connections",
                             "open connections at most; at the limit accepting pauses",
                             [](Config& c) -> std::size_t& { return c.server.max_connections; }));
-    keys.push_back(size_key("server.max_connections_per_ip",
-                            "open connections per client IP, 0 = unlimited (503 above)",
-                            [](Config& c) -> std::size_t& {
-                                return c.server.max_connections_per_ip;
-                            }));
-    keys.push_back(size_key("server.max_requests_per_connection",
-                            "requests per connection, 0 = unlimited (then Connection: close)",
-                            [](Config& c) -> std::size_t& {
-                                return c.server.max_requests_per_connection;
-                            }));
-    keys.push_back(ms_key("server.max_stream_ms",
-                          "longest streamed (SSE) response, ms; then an error event and close",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.server.max_stream;
-                          }));
+    keys.push_back(
+        size_key("server.max_connections_per_ip",
+                 "open connections per client IP, 0 = unlimited (503 above)",
+                 [](Config& c) -> std::size_t& { return c.server.max_connections_per_ip; }));
+    keys.push_back(
+        size_key("server.max_requests_per_connection",
+                 "requests per connection, 0 = unlimited (then Connection: close)",
+                 [](Config& c) -> std::size_t& { return c.server.max_requests_per_connection; }));
+    keys.push_back(
+        ms_key("server.max_stream_ms",
+               "longest streamed (SSE) response, ms; then an error event and close",
+               [](Config& c) -> std::chrono::milliseconds& { return c.server.max_stream; }));
     keys.push_back(bool_key("server.metrics",
                             "record metrics and serve GET /metrics (off: measure their cost)",
                             [](Config& c) -> bool& { return c.server.metrics; }));
-    keys.push_back(string_key("storage.data_dir", "data directory (database and indexes)",
+    keys.push_back(string_key("storage.data_dir",
+                              "data directory (database and indexes)",
                               [](Config& c) -> std::string& { return c.storage.data_dir; }));
     keys.push_back(bool_key("storage.durable_commits",
                             "fsync each committed document (ragd ingest batches instead)",
                             [](Config& c) -> bool& { return c.storage.durable_commits; }));
-    keys.push_back(size_key("ingest.chunk_tokens", "target chunk size in approximate tokens",
+    keys.push_back(size_key("ingest.chunk_tokens",
+                            "target chunk size in approximate tokens",
                             [](Config& c) -> std::size_t& { return c.ingest.chunk_tokens; }));
-    keys.push_back(double_key("ingest.chunk_overlap", "overlap between chunks, fraction 0..0.5",
+    keys.push_back(double_key("ingest.chunk_overlap",
+                              "overlap between chunks, fraction 0..0.5",
                               [](Config& c) -> double& { return c.ingest.chunk_overlap; }));
-    keys.push_back(size_key("ingest.max_file_bytes", "files larger than this are skipped, bytes",
+    keys.push_back(size_key("ingest.max_file_bytes",
+                            "files larger than this are skipped, bytes",
                             [](Config& c) -> std::size_t& { return c.ingest.max_file_bytes; }));
-    keys.push_back(string_key("embed.provider", "embedder: lexical-hash (built-in, offline)",
+    keys.push_back(string_key("embed.provider",
+                              "embedder: lexical-hash (built-in, offline)",
                               [](Config& c) -> std::string& { return c.embed.provider; }));
-    keys.push_back(size_key("embed.dimensions", "vector dimensions of the built-in embedder",
+    keys.push_back(size_key("embed.dimensions",
+                            "vector dimensions of the built-in embedder",
                             [](Config& c) -> std::size_t& { return c.embed.dimensions; }));
-    keys.push_back(size_key("retrieval.top_k", "results when a request does not say",
+    keys.push_back(size_key("retrieval.top_k",
+                            "results when a request does not say",
                             [](Config& c) -> std::size_t& { return c.retrieval.top_k; }));
-    keys.push_back(size_key("retrieval.max_top_k", "largest top_k a request may ask for",
+    keys.push_back(size_key("retrieval.max_top_k",
+                            "largest top_k a request may ask for",
                             [](Config& c) -> std::size_t& { return c.retrieval.max_top_k; }));
-    keys.push_back(size_key("retrieval.candidates", "candidates per retriever before fusion",
+    keys.push_back(size_key("retrieval.candidates",
+                            "candidates per retriever before fusion",
                             [](Config& c) -> std::size_t& { return c.retrieval.candidates; }));
-    keys.push_back(double_key("retrieval.rrf_k", "reciprocal rank fusion constant",
+    keys.push_back(double_key("retrieval.rrf_k",
+                              "reciprocal rank fusion constant",
                               [](Config& c) -> double& { return c.retrieval.rrf_k; }));
-    keys.push_back(double_key("retrieval.vector_weight", "weight of vector results in fusion",
+    keys.push_back(double_key("retrieval.vector_weight",
+                              "weight of vector results in fusion",
                               [](Config& c) -> double& { return c.retrieval.vector_weight; }));
-    keys.push_back(double_key("retrieval.bm25_weight", "weight of BM25 results in fusion",
+    keys.push_back(double_key("retrieval.bm25_weight",
+                              "weight of BM25 results in fusion",
                               [](Config& c) -> double& { return c.retrieval.bm25_weight; }));
-    keys.push_back(size_key("retrieval.hnsw_m", "HNSW graph degree",
-                            [](Config& c) -> std::size_t& { return c.retrieval.hnsw_m; }));
-    keys.push_back(
-        size_key("retrieval.hnsw_ef_construction", "HNSW ef at construction",
-                 [](Config& c) -> std::size_t& { return c.retrieval.hnsw_ef_construction; }));
-    keys.push_back(size_key("retrieval.hnsw_ef_search", "HNSW ef at search",
+    keys.push_back(string_key("retrieval.bm25_backend",
+                              "BM25 index: memory (ragd's own, in memory) or xapian",
+                              [](Config& c) -> std::string& { return c.retrieval.bm25_backend; }));
+    keys.push_back(size_key("retrieval.hnsw_m", "HNSW graph degree", [](Config& c) -> std::size_t& {
+        return c.retrieval.hnsw_m;
+    }));
+    keys.push_back(size_key(
+        "retrieval.hnsw_ef_construction", "HNSW ef at construction", [](Config& c) -> std::size_t& {
+            return c.retrieval.hnsw_ef_construction;
+        }));
+    keys.push_back(size_key("retrieval.hnsw_ef_search",
+                            "HNSW ef at search",
                             [](Config& c) -> std::size_t& { return c.retrieval.hnsw_ef_search; }));
-    keys.push_back(string_key("llm.provider", "primary generator: extractive, openai, anthropic",
+    keys.push_back(string_key("llm.provider",
+                              "primary generator: extractive, openai, anthropic",
                               [](Config& c) -> std::string& { return c.llm.provider; }));
     keys.push_back(
-        size_key("llm.extractive_max_sentences", "sentences in an extractive answer",
+        size_key("llm.extractive_max_sentences",
+                 "sentences in an extractive answer",
                  [](Config& c) -> std::size_t& { return c.llm.extractive_max_sentences; }));
-    keys.push_back(string_key("llm.base_url", "primary upstream URL, \"\" = provider's public API",
+    keys.push_back(string_key("llm.base_url",
+                              "primary upstream URL, \"\" = provider's public API",
                               [](Config& c) -> std::string& { return c.llm.base_url; }));
-    keys.push_back(string_key("llm.model", "model sent upstream, \"\" = provider default",
+    keys.push_back(string_key("llm.model",
+                              "model sent upstream, \"\" = provider default",
                               [](Config& c) -> std::string& { return c.llm.model; }));
     keys.push_back(string_key("llm.api_key_env",
                               "environment variable holding the API key, \"\" = provider's usual",
@@ -273,118 +314,153 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(string_key("llm.api_key_header",
                               "header carrying the key, \"\" = provider's (e.g. api-key for Azure)",
                               [](Config& c) -> std::string& { return c.llm.api_key_header; }));
-    keys.push_back(string_key("llm.extra_query", "query string added to upstream requests",
+    keys.push_back(string_key("llm.extra_query",
+                              "query string added to upstream requests",
                               [](Config& c) -> std::string& { return c.llm.extra_query; }));
-    keys.push_back(string_key("llm.extra_headers", "extra upstream headers, 'Name: value; ...'",
+    keys.push_back(string_key("llm.extra_headers",
+                              "extra upstream headers, 'Name: value; ...'",
                               [](Config& c) -> std::string& { return c.llm.extra_headers; }));
     keys.push_back(string_key("llm.fallback",
                               "comma-separated generators tried after the primary fails",
                               [](Config& c) -> std::string& { return c.llm.fallback; }));
-    keys.push_back(string_key("llm.anthropic_version", "anthropic-version header",
+    keys.push_back(string_key("llm.anthropic_version",
+                              "anthropic-version header",
                               [](Config& c) -> std::string& { return c.llm.anthropic_version; }));
-    keys.push_back(string_key("llm.ca_file", "extra CA bundle (PEM) for upstream TLS",
+    keys.push_back(string_key("llm.ca_file",
+                              "extra CA bundle (PEM) for upstream TLS",
                               [](Config& c) -> std::string& { return c.llm.ca_file; }));
-    keys.push_back(string_key("llm.system_prompt", "system prompt, \"\" = built-in",
+    keys.push_back(string_key("llm.system_prompt",
+                              "system prompt, \"\" = built-in",
                               [](Config& c) -> std::string& { return c.llm.system_prompt; }));
     keys.push_back(string_key("llm.prompt_template",
                               "user message with {passages} and {question}, \"\" = built-in",
                               [](Config& c) -> std::string& { return c.llm.prompt_template; }));
-    keys.push_back(size_key("llm.max_tokens", "answer tokens when a request does not say",
+    keys.push_back(size_key("llm.max_tokens",
+                            "answer tokens when a request does not say",
                             [](Config& c) -> std::size_t& { return c.llm.max_tokens; }));
-    keys.push_back(size_key("llm.max_tokens_limit", "largest max_tokens a request may ask for",
+    keys.push_back(size_key("llm.max_tokens_limit",
+                            "largest max_tokens a request may ask for",
                             [](Config& c) -> std::size_t& { return c.llm.max_tokens_limit; }));
-    keys.push_back(double_key("llm.temperature", "temperature when a request does not say",
+    keys.push_back(double_key("llm.temperature",
+                              "temperature when a request does not say",
                               [](Config& c) -> double& { return c.llm.temperature; }));
-    keys.push_back(size_key("llm.max_context_tokens", "prompt budget for passages, tokens",
+    keys.push_back(size_key("llm.max_context_tokens",
+                            "prompt budget for passages, tokens",
                             [](Config& c) -> std::size_t& { return c.llm.max_context_tokens; }));
-    keys.push_back(ms_key("llm.connect_timeout_ms", "upstream DNS+TCP+TLS, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.llm.connect_timeout;
-                          }));
-    keys.push_back(ms_key("llm.first_token_timeout_ms", "request sent to first byte, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.llm.first_token_timeout;
-                          }));
-    keys.push_back(ms_key("llm.idle_timeout_ms", "longest gap between streamed tokens, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.llm.idle_timeout;
-                          }));
-    keys.push_back(ms_key("llm.total_timeout_ms", "whole upstream call, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.llm.total_timeout;
-                          }));
-    keys.push_back(size_key("llm.max_attempts", "attempts per upstream call (retries + 1)",
+    keys.push_back(
+        ms_key("llm.connect_timeout_ms",
+               "upstream DNS+TCP+TLS, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.llm.connect_timeout; }));
+    keys.push_back(
+        ms_key("llm.first_token_timeout_ms",
+               "request sent to first byte, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.llm.first_token_timeout; }));
+    keys.push_back(
+        ms_key("llm.idle_timeout_ms",
+               "longest gap between streamed tokens, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.llm.idle_timeout; }));
+    keys.push_back(
+        ms_key("llm.total_timeout_ms",
+               "whole upstream call, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.llm.total_timeout; }));
+    keys.push_back(size_key("llm.max_attempts",
+                            "attempts per upstream call (retries + 1)",
                             [](Config& c) -> std::size_t& { return c.llm.max_attempts; }));
-    keys.push_back(double_key("llm.retry_budget_ratio", "retries as a fraction of recent calls",
+    keys.push_back(double_key("llm.retry_budget_ratio",
+                              "retries as a fraction of recent calls",
                               [](Config& c) -> double& { return c.llm.retry_budget_ratio; }));
-    keys.push_back(size_key("llm.max_connections", "connections per upstream",
+    keys.push_back(size_key("llm.max_connections",
+                            "connections per upstream",
                             [](Config& c) -> std::size_t& { return c.llm.max_connections; }));
-    keys.push_back(size_key("llm.max_concurrent", "concurrent calls per upstream (bulkhead)",
+    keys.push_back(size_key("llm.max_concurrent",
+                            "concurrent calls per upstream (bulkhead)",
                             [](Config& c) -> std::size_t& { return c.llm.max_concurrent; }));
-    keys.push_back(size_key("llm.max_queue", "calls waiting for a bulkhead slot",
+    keys.push_back(size_key("llm.max_queue",
+                            "calls waiting for a bulkhead slot",
                             [](Config& c) -> std::size_t& { return c.llm.max_queue; }));
-    keys.push_back(ms_key("llm.queue_timeout_ms", "longest wait for a bulkhead slot, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.llm.queue_timeout;
-                          }));
-    keys.push_back(double_key("llm.requests_per_minute", "client-side request quota, 0 = none",
+    keys.push_back(
+        ms_key("llm.queue_timeout_ms",
+               "longest wait for a bulkhead slot, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.llm.queue_timeout; }));
+    keys.push_back(double_key("llm.requests_per_minute",
+                              "client-side request quota, 0 = none",
                               [](Config& c) -> double& { return c.llm.requests_per_minute; }));
-    keys.push_back(double_key("llm.tokens_per_minute", "client-side token quota, 0 = none",
+    keys.push_back(double_key("llm.tokens_per_minute",
+                              "client-side token quota, 0 = none",
                               [](Config& c) -> double& { return c.llm.tokens_per_minute; }));
-    keys.push_back(ms_key("llm.quota_wait_ms", "longest wait for quota before falling back, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.llm.quota_wait;
-                          }));
-    keys.push_back(size_key("llm.breaker_failures", "consecutive failures that open the breaker",
+    keys.push_back(
+        ms_key("llm.quota_wait_ms",
+               "longest wait for quota before falling back, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.llm.quota_wait; }));
+    keys.push_back(size_key("llm.breaker_failures",
+                            "consecutive failures that open the breaker",
                             [](Config& c) -> std::size_t& { return c.llm.breaker_failures; }));
-    keys.push_back(ms_key("llm.breaker_open_ms", "how long an open breaker rejects calls, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.llm.breaker_open;
-                          }));
-    keys.push_back(size_key("cache.l1_max_bytes", "in-process answer cache bytes, 0 = off",
+    keys.push_back(
+        ms_key("llm.breaker_open_ms",
+               "how long an open breaker rejects calls, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.llm.breaker_open; }));
+    keys.push_back(size_key("cache.l1_max_bytes",
+                            "in-process answer cache bytes, 0 = off",
                             [](Config& c) -> std::size_t& { return c.cache.l1_max_bytes; }));
-    keys.push_back(size_key("cache.l1_shards", "in-process cache shards",
+    keys.push_back(size_key("cache.l1_shards",
+                            "in-process cache shards",
                             [](Config& c) -> std::size_t& { return c.cache.l1_shards; }));
-    keys.push_back(ms_key("cache.ttl_ms", "lifetime of a cached answer, ms",
+    keys.push_back(ms_key("cache.ttl_ms",
+                          "lifetime of a cached answer, ms",
                           [](Config& c) -> std::chrono::milliseconds& { return c.cache.ttl; }));
-    keys.push_back(string_key("cache.redis_url", "shared L2 cache redis://host:port, \"\" = off",
+    keys.push_back(string_key("cache.redis_url",
+                              "shared L2 cache redis://host:port, \"\" = off",
                               [](Config& c) -> std::string& { return c.cache.redis_url; }));
-    keys.push_back(string_key("cache.redis_prefix", "prefix of ragd's Redis keys",
+    keys.push_back(string_key("cache.redis_prefix",
+                              "prefix of ragd's Redis keys",
                               [](Config& c) -> std::string& { return c.cache.redis_prefix; }));
-    keys.push_back(size_key("cache.redis_max_connections", "Redis connections",
-                            [](Config& c) -> std::size_t& { return c.cache.redis_max_connections; }));
-    keys.push_back(ms_key("cache.redis_command_timeout_ms", "Redis command deadline, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.cache.redis_command_timeout;
-                          }));
-    keys.push_back(ms_key("cache.redis_connect_timeout_ms", "Redis connect deadline, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.cache.redis_connect_timeout;
-                          }));
-    keys.push_back(ms_key("cache.redis_down_backoff_ms", "Redis skipped after a failure, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.cache.redis_down_backoff;
-                          }));
-    keys.push_back(bool_key("cache.semantic_enabled", "reuse answers of near-identical questions",
+    keys.push_back(
+        size_key("cache.redis_max_connections", "Redis connections", [](Config& c) -> std::size_t& {
+            return c.cache.redis_max_connections;
+        }));
+    keys.push_back(ms_key(
+        "cache.redis_command_timeout_ms",
+        "Redis command deadline, ms",
+        [](Config& c) -> std::chrono::milliseconds& { return c.cache.redis_command_timeout; }));
+    keys.push_back(ms_key(
+        "cache.redis_connect_timeout_ms",
+        "Redis connect deadline, ms",
+        [](Config& c) -> std::chrono::milliseconds& { return c.cache.redis_connect_timeout; }));
+    keys.push_back(
+        ms_key("cache.redis_down_backoff_ms",
+               "Redis skipped after a failure, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.cache.redis_down_backoff; }));
+    keys.push_back(bool_key("cache.semantic_enabled",
+                            "reuse answers of near-identical questions",
                             [](Config& c) -> bool& { return c.cache.semantic_enabled; }));
-    keys.push_back(double_key("cache.semantic_threshold", "cosine similarity for a semantic hit",
+    keys.push_back(double_key("cache.semantic_threshold",
+                              "cosine similarity for a semantic hit",
                               [](Config& c) -> double& { return c.cache.semantic_threshold; }));
-    keys.push_back(size_key("cache.semantic_max_entries", "semantic entries per scope",
-                            [](Config& c) -> std::size_t& { return c.cache.semantic_max_entries; }));
-    keys.push_back(string_key("log.level", "trace, debug, info, warn, error or off",
+    keys.push_back(size_key(
+        "cache.semantic_max_entries", "semantic entries per scope", [](Config& c) -> std::size_t& {
+            return c.cache.semantic_max_entries;
+        }));
+    keys.push_back(string_key("log.level",
+                              "trace, debug, info, warn, error or off",
                               [](Config& c) -> std::string& { return c.log.level; }));
-    keys.push_back(string_key("log.format", "json (for log pipelines) or text (for a terminal)",
+    keys.push_back(string_key("log.format",
+                              "json (for log pipelines) or text (for a terminal)",
                               [](Config& c) -> std::string& { return c.log.format; }));
-    keys.push_back(bool_key("log.access", "one access-log line per request",
+    keys.push_back(bool_key("log.access",
+                            "one access-log line per request",
                             [](Config& c) -> bool& { return c.log.access; }));
-    keys.push_back(string_key("log.file", "file to append log lines to, \"\" = standard error",
+    keys.push_back(string_key("log.file",
+                              "file to append log lines to, \"\" = standard error",
                               [](Config& c) -> std::string& { return c.log.file; }));
-    keys.push_back(string_key("auth.enabled", "auto (on when keys are configured), true or false",
+    keys.push_back(string_key("auth.enabled",
+                              "auto (on when keys are configured), true or false",
                               [](Config& c) -> std::string& { return c.auth.enabled; }));
-    keys.push_back(bool_key("auth.allow_unauthenticated_remote",
-                            "serve without API keys on a non-loopback address",
-                            [](Config& c) -> bool& { return c.auth.allow_unauthenticated_remote; }));
-    keys.push_back(bool_key("auth.protect_metrics", "GET /metrics requires an admin key",
+    keys.push_back(
+        bool_key("auth.allow_unauthenticated_remote",
+                 "serve without API keys on a non-loopback address",
+                 [](Config& c) -> bool& { return c.auth.allow_unauthenticated_remote; }));
+    keys.push_back(bool_key("auth.protect_metrics",
+                            "GET /metrics requires an admin key",
                             [](Config& c) -> bool& { return c.auth.protect_metrics; }));
     keys.push_back(string_key("auth.rate_limit_store",
                               "rate-limit buckets: local (this process) or redis (shared)",
@@ -392,10 +468,10 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(string_key("auth.redis_url",
                               "Redis for shared rate limits, \"\" = cache.redis_url",
                               [](Config& c) -> std::string& { return c.auth.redis_url; }));
-    keys.push_back(ms_key("auth.redis_timeout_ms", "rate-limit Redis deadline, then local, ms",
-                          [](Config& c) -> std::chrono::milliseconds& {
-                              return c.auth.redis_timeout;
-                          }));
+    keys.push_back(
+        ms_key("auth.redis_timeout_ms",
+               "rate-limit Redis deadline, then local, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.auth.redis_timeout; }));
     return keys;
 }
 
@@ -436,7 +512,8 @@ const std::vector<ConfigKey>& config_keys() {
 std::string env_name_for(const std::string& key) {
     std::string out = "RAGD_";
     for (char c : key) {
-        out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        out.push_back(c == '.' ? '_'
+                               : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     }
     return out;
 }
@@ -465,15 +542,18 @@ std::vector<std::string> validate_config(const Config& c) {
             "ingest.chunk_tokens: must be between 16 and 8192");
     require(c.ingest.chunk_overlap >= 0 && c.ingest.chunk_overlap <= 0.5,
             "ingest.chunk_overlap: must be between 0 and 0.5");
-    require(c.embed.provider == "lexical-hash",
-            "embed.provider: unknown embedder '" + c.embed.provider +
-                "' (available: lexical-hash)");
+    require(
+        c.embed.provider == "lexical-hash",
+        "embed.provider: unknown embedder '" + c.embed.provider + "' (available: lexical-hash)");
     require(c.embed.dimensions >= 64 && c.embed.dimensions <= 4096,
             "embed.dimensions: must be between 64 and 4096");
     require(c.retrieval.top_k >= 1, "retrieval.top_k: must be at least 1");
     require(c.retrieval.max_top_k >= c.retrieval.top_k,
             "retrieval.max_top_k: must be at least retrieval.top_k");
     require(c.retrieval.candidates >= 1, "retrieval.candidates: must be at least 1");
+    require(c.retrieval.bm25_backend == "memory" || c.retrieval.bm25_backend == "xapian",
+            "retrieval.bm25_backend: must be memory or xapian (got '" + c.retrieval.bm25_backend +
+                "')");
     require(c.retrieval.rrf_k > 0, "retrieval.rrf_k: must be positive");
     require(c.retrieval.vector_weight >= 0 && c.retrieval.bm25_weight >= 0 &&
                 c.retrieval.vector_weight + c.retrieval.bm25_weight > 0,
@@ -506,11 +586,14 @@ std::vector<std::string> validate_config(const Config& c) {
             name.erase(name.find_last_not_of(" \t") + 1);
             const bool defined =
                 name.empty() || name == "extractive" || name == c.llm.provider ||
-                std::any_of(c.llm.upstreams.begin(), c.llm.upstreams.end(),
+                std::any_of(c.llm.upstreams.begin(),
+                            c.llm.upstreams.end(),
                             [&name](const UpstreamConfig& u) { return u.name == name; });
-            require(defined, "llm.fallback: '" + name +
-                                 "' is neither extractive, the primary provider nor an "
-                                 "[llm.upstreams." + name + "] table");
+            require(defined,
+                    "llm.fallback: '" + name +
+                        "' is neither extractive, the primary provider nor an "
+                        "[llm.upstreams." +
+                        name + "] table");
             start = comma + 1;
         }
     }
@@ -540,8 +623,8 @@ std::vector<std::string> validate_config(const Config& c) {
     require(c.llm.extractive_max_sentences >= 1,
             "llm.extractive_max_sentences: must be at least 1");
     require(parse_log_level(c.log.level).has_value(),
-            "log.level: must be one of trace, debug, info, warn, error, off (got '" +
-                c.log.level + "')");
+            "log.level: must be one of trace, debug, info, warn, error, off (got '" + c.log.level +
+                "')");
     require(c.log.format == "json" || c.log.format == "text",
             "log.format: must be json or text (got '" + c.log.format + "')");
     require(c.auth.rate_limit_store != "redis" || !c.auth.redis_url.empty() ||
@@ -586,9 +669,9 @@ void read_upstream_tables(const std::string& file,
         };
         for (auto&& [field_key, field_value] : *fields) {
             const std::string field(field_key.str());
-            const auto* match = std::find_if(std::begin(known), std::end(known), [&](const auto& k) {
-                return field == k.first;
-            });
+            const auto* match = std::find_if(std::begin(known),
+                                             std::end(known),
+                                             [&](const auto& k) { return field == k.first; });
             const auto* text = field_value.as_string();
             if (match == std::end(known)) {
                 problems.push_back(file + ": unknown key '" + prefix + "." + field + "'");
@@ -651,7 +734,8 @@ void read_api_key_tables(const std::string& file,
         for (auto&& [field_key, value] : *fields) {
             const std::string field(field_key.str());
             const std::string where = prefix + "." + field;
-            const auto* number = std::find_if(std::begin(numbers), std::end(numbers),
+            const auto* number = std::find_if(std::begin(numbers),
+                                              std::end(numbers),
                                               [&](const auto& n) { return field == n.first; });
             if (field == "name" || field == "sha256") {
                 const auto* text = value.as_string();
@@ -667,8 +751,9 @@ void read_api_key_tables(const std::string& file,
             } else if (field == "filter") {
                 const toml::table* pairs = value.as_table();
                 if (pairs == nullptr) {
-                    problems.push_back(where + ": must be a table of strings, e.g. "
-                                               "{ tenant = \"acme\" }");
+                    problems.push_back(where +
+                                       ": must be a table of strings, e.g. "
+                                       "{ tenant = \"acme\" }");
                     continue;
                 }
                 for (auto&& [filter_key, filter_value] : *pairs) {

@@ -12,6 +12,7 @@
 
 #include "embed/lexical_embedder.hpp"
 #include "llm/extractive_generator.hpp"
+#include "retrieval/memory_bm25_index.hpp"
 
 namespace ragd::pipeline {
 namespace fs = std::filesystem;
@@ -108,7 +109,9 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
     }
     engine->vectors_ = std::move(*vectors);
     problem.clear();
-    auto bm25 = retrieval::open_bm25_index(dir, &problem);
+    auto bm25 = config.retrieval.bm25_backend == "xapian"
+                    ? retrieval::open_bm25_index(dir, &problem)
+                    : retrieval::open_memory_bm25_index(dir, retrieval::Bm25Options{}, &problem);
     if (!bm25) {
         return bm25.error();
     }

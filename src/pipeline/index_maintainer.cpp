@@ -244,7 +244,7 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
         }
         if (unsaved_changes_ >= kSaveAfterChunks &&
             std::chrono::steady_clock::now() - last_save_ >= kSaveInterval) {
-            if (auto saved = save_vectors_locked(); !saved) {
+            if (auto saved = save_indexes_locked(); !saved) {
                 return saved.error();
             }
         }
@@ -280,15 +280,18 @@ core::Result<CatchUpReport> IndexMaintainer::rebuild_from_storage(bool vectors, 
     report.chunks_removed += caught_up->chunks_removed;
     report.to_seq = caught_up->to_seq;
     std::lock_guard lock(mutex_);
-    if (auto saved = save_vectors_locked(); !saved) {
+    if (auto saved = save_indexes_locked(); !saved) {
         return saved.error();
     }
     return report;
 }
 
-core::Result<void> IndexMaintainer::save_vectors_locked() {
+core::Result<void> IndexMaintainer::save_indexes_locked() {
     if (auto saved = vectors_.save(); !saved) {
         return saved.error();
+    }
+    if (auto persisted = bm25_.persist(); !persisted) {
+        return persisted.error();
     }
     unsaved_changes_ = 0;
     vectors_seq_changed_ = false;
@@ -299,9 +302,9 @@ core::Result<void> IndexMaintainer::save_vectors_locked() {
 core::Result<void> IndexMaintainer::flush() {
     std::lock_guard lock(mutex_);
     if (unsaved_changes_ == 0 && !vectors_seq_changed_) {
-        return {};
+        return bm25_.persist();  // a BM25-only rebuild leaves the vectors as saved
     }
-    return save_vectors_locked();
+    return save_indexes_locked();
 }
 
 }  // namespace ragd::pipeline

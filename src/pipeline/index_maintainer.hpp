@@ -69,7 +69,7 @@ private:
                                     bool vectors,
                                     bool bm25,
                                     CatchUpReport& report);
-    core::Result<void> save_vectors_locked();
+    core::Result<void> save_indexes_locked();
     /// The offered chunks of `document_id` if they were stored by change `seq`.
     std::optional<std::vector<storage::IndexableChunk>> take_offer(const std::string& document_id,
                                                                    std::int64_t seq);

@@ -134,6 +134,11 @@ def doc_id_for(path):
 # ---------------------------------------------------------------- running ragd
 
 
+# The BM25 backend under test: set from the seed (or RAGD_CRASH_BM25_BACKEND) before any Ragd
+# is made, so that successive CI runs cover both.
+BM25_BACKEND = ["memory"]
+
+
 class Ragd:
     def __init__(self, binary, data_dir, work_dir):
         self.binary = binary
@@ -147,6 +152,7 @@ class Ragd:
             # A cheaper HNSW graph (same code paths) halves the index rebuilds this test forces.
             self.env["RAGD_RETRIEVAL_HNSW_M"] = "8"
             self.env["RAGD_RETRIEVAL_HNSW_EF_CONSTRUCTION"] = "48"
+        self.env["RAGD_RETRIEVAL_BM25_BACKEND"] = BM25_BACKEND[0]
         self.searches = 0
 
     def run(self, *args, timeout=120, check=True):
@@ -320,6 +326,9 @@ class Test:
         log(f"seed {self.seed} (rerun with RAGD_CRASH_SEED={self.seed}); rounds {self.rounds}, "
             f"files {self.n_files}")
         self.rng = random.Random(self.seed)
+        BM25_BACKEND[0] = os.environ.get("RAGD_CRASH_BM25_BACKEND",
+                                         "memory" if self.seed % 2 == 0 else "xapian")
+        log(f"BM25 backend: {BM25_BACKEND[0]} (RAGD_CRASH_BM25_BACKEND picks one)")
         self.tmp = os.path.realpath(tempfile.mkdtemp(prefix="ragd-crash-"))
         self.corpus_root = os.path.join(self.tmp, "corpus")
         self.data = os.path.join(self.tmp, "data")
@@ -522,16 +531,22 @@ class Test:
     def index_damage(self, baseline):
         """Corrupt, then delete, the derived indexes; each time they must come back from storage
         with the same counts, and searches must work."""
-        bm25_dir = os.path.join(self.data, "bm25")
+        bm25_dir = os.path.join(self.data, "bm25")  # the Xapian backend's tables
+        bm25_snapshot = os.path.join(self.data, "bm25-memory.bin")  # the default backend's file
         hnsw = os.path.join(self.data, "vectors.hnsw")
 
-        # 1. vectors.hnsw truncated, Xapian's version file overwritten (both detected at open).
+        # 1. vectors.hnsw truncated, the BM25 index's file overwritten in part (the memory
+        # backend's snapshot checksum, or Xapian's version file; both detected at open).
         with open(hnsw, "r+b") as f:
             f.truncate(os.path.getsize(hnsw) // 3)
-        target = os.path.join(bm25_dir, "iamglass")
-        if not os.path.exists(target):
-            target = os.path.join(bm25_dir, sorted(os.listdir(bm25_dir))[0])
-        self.scribble(target, 0, max(64, os.path.getsize(target)))
+        if os.path.exists(bm25_snapshot):
+            target = bm25_snapshot
+            self.scribble(target, os.path.getsize(target) // 2, 64)
+        else:
+            target = os.path.join(bm25_dir, "iamglass")
+            if not os.path.exists(target):
+                target = os.path.join(bm25_dir, sorted(os.listdir(bm25_dir))[0])
+            self.scribble(target, 0, max(64, os.path.getsize(target)))
         self.expect_rebuilt(f"truncated vectors.hnsw, garbage {os.path.basename(target)}",
                             baseline, r"(?s)vector.*rebuil.*bm25.*rebuil")
         self.verify("after corruption", cli_sample=2, http_sample=HTTP_SAMPLE)
@@ -540,7 +555,10 @@ class Test:
         for name in ("vectors.hnsw", "vectors.meta"):
             if os.path.exists(os.path.join(self.data, name)):
                 os.remove(os.path.join(self.data, name))
-        shutil.rmtree(bm25_dir)
+        if os.path.exists(bm25_snapshot):
+            os.remove(bm25_snapshot)
+        else:
+            shutil.rmtree(bm25_dir)
         proc = subprocess.Popen([self.ragd.binary, "stats", "--data", self.data],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env=self.ragd.env)

@@ -1,7 +1,7 @@
 // Reciprocal rank fusion against hand-computed scores.
-#include <gtest/gtest.h>
-
 #include "retrieval/fusion.hpp"
+
+#include <gtest/gtest.h>
 
 namespace ragd::retrieval {
 namespace {

@@ -11,26 +11,16 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_dir.hpp"
+
 namespace ragd::retrieval {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
+class TempDir : public testing::TempDir {
 public:
-    TempDir() {
-        path_ = fs::temp_directory_path() / ("ragd_vector_test_" + std::to_string(::getpid()) +
-                                             "_" + std::to_string(counter_++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() { fs::remove_all(path_); }
-    std::string str() const { return path_.string(); }
-    fs::path path() const { return path_; }
-
-private:
-    static inline int counter_ = 0;
-    fs::path path_;
+    TempDir() : testing::TempDir("ragd_vector_test_", true) {}
 };
 
 std::vector<float> random_unit(std::mt19937& rng, std::size_t dims) {
