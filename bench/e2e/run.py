@@ -5,9 +5,17 @@ Each scenario runs the same load twice where it matters: through ragd, and again
 directly ("harness only"), so the difference is ragd's own cost. ragd's CPU comes from
 /proc/PID/stat (utime + stime) and its memory from /proc/PID/status (VmRSS).
 
-    bench/e2e/run.py --ragd build/ragd [--scenarios latency,cpu,cachehit,overload,metricscost,chat,idle] [--quick]
+    bench/e2e/run.py --ragd build/ragd
+        [--scenarios latency,cpu,cachehit,overload,metricscost,chat,saturation,chat15k,idle]
+        [--quick] [--duration 5s] [--chat-users 5000] [--saturation-levels 100,500,1000,2000,5000]
+        [--chat15k-users 15000] [--results bench/e2e/results.json]
 
-Prints one table per scenario and writes bench/e2e/results.json (overwritten).
+While a level runs, a background thread samples ragd's (and the mock's) CPU time and VmRSS
+every 0.5 s: CPU % is taken over the measured part of the level (after the ramp-up), RSS is
+the peak over the whole level.
+
+Prints one table per scenario and writes bench/e2e/results.json (overwritten; --results
+elsewhere for smoke runs).
 """
 import argparse
 import json
@@ -19,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,6 +48,46 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+class ProcSampler(threading.Thread):
+    """Samples a process's CPU seconds and VmRSS every interval_s until close()."""
+
+    def __init__(self, pid, interval_s=0.5):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval_s = interval_s
+        self.samples = []  # (time.monotonic(), cpu seconds, rss bytes)
+        self._done = threading.Event()
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                self.samples.append((time.monotonic(), cpu_seconds(self.pid),
+                                     rss_bytes(self.pid)))
+            except (OSError, ValueError, IndexError):
+                pass  # the process is gone; keep what we have
+            if self._done.wait(self.interval_s):
+                break
+
+    def close(self):
+        self._done.set()
+        self.join()
+        # One last sample so the CPU window ends when the load ended, not up to 0.5 s before.
+        try:
+            self.samples.append((time.monotonic(), cpu_seconds(self.pid), rss_bytes(self.pid)))
+        except (OSError, ValueError, IndexError):
+            pass
+
+    def summary(self, measure_from):
+        """CPU % (100 = one core) from measure_from (a time.monotonic()) on; peak RSS overall."""
+        window = [s for s in self.samples if s[0] >= measure_from] or self.samples[-1:]
+        cpu_pct = None
+        if len(window) >= 2 and window[-1][0] > window[0][0]:
+            cpu_pct = 100 * (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+        return {"cpu_pct": cpu_pct,
+                "peak_rss": max((s[2] for s in self.samples), default=None)}
 
 
 def start_listening(argv, env=None):
@@ -70,6 +119,75 @@ def bench(ragd, url, out, *args):
     with open(out) as f:
         levels = json.load(f)
     return levels["levels"]
+
+
+def warm_up(ragd, url, queries, out):
+    """A short unmeasured load so a fresh ragd's first queries (page faults in the index and
+    the database, first upstream connections) do not land in a measured level."""
+    subprocess.run([ragd, "bench", "--url", url, "--json", out, "--users", "20", "--duration",
+                    "2s", "--queries", queries], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=120)
+
+
+def bench_sampled(ragd, stack, ramp_s, url, out, *args):
+    """bench() with ragd's and the mock's CPU % and peak RSS sampled while it runs."""
+    samplers = {"ragd": ProcSampler(stack.ragd.pid), "mock": ProcSampler(stack.mock.pid)}
+    measure_from = time.monotonic() + ramp_s
+    try:
+        levels = bench(ragd, url, out, "--ramp-up", "%gs" % ramp_s, *args)
+    finally:
+        for sampler in samplers.values():
+            sampler.close()
+    return levels, {name: sampler.summary(measure_from) for name, sampler in samplers.items()}
+
+
+def chat_users_run(ragd, data, queries, out, users, duration):
+    """The chat scenario at one user count: through ragd, then against the mock directly.
+
+    The answer streams over ~2 s, the user thinks 8 s, repeats; ragd's RSS is sampled
+    every 0.5 s while the load runs and the peak kept.
+    """
+    mock_args = ["--latency-ms", "200", "--tokens-per-second", "25", "--output-tokens", "45"]
+    ramp_s = 10
+    stack = Stack(ragd, data, mock_args, {"RAGD_CACHE_L1_MAX_BYTES": "0"})
+    try:
+        warm_up(ragd, "http://127.0.0.1:%d/v1/query" % stack.port, queries, out)
+        rss_before = rss_bytes(stack.ragd.pid)
+        via, procs = bench_sampled(ragd, stack, ramp_s,
+                                   "http://127.0.0.1:%d/v1/query" % stack.port, out,
+                                   "--users", users, "--duration", duration,
+                                   "--think-time", "8s", "--stream", "--queries", queries,
+                                   "--timeout", "60s",
+                                   "--body-template", '{"query": "{query}", "stream": true}')
+        rss_after = rss_bytes(stack.ragd.pid)
+        direct, direct_procs = bench_sampled(
+            ragd, stack, ramp_s, "http://127.0.0.1:%d/v1/chat/completions" % stack.mock_port,
+            out, "--users", users, "--duration", duration, "--think-time", "8s", "--stream",
+            "--queries", queries, "--timeout", "60s", "--header", "Authorization: Bearer x",
+            "--body-template", chat_body())
+        ragd_p95 = via[0].get("latency_ms", {}).get("p95")
+        mock_p95 = direct[0].get("latency_ms", {}).get("p95")
+        return {"ragd": level_summary(via[0]), "mock_only": level_summary(direct[0]),
+                "ragd_rss_before": rss_before, "ragd_rss_after_load": rss_after,
+                "ragd_rss_peak": procs["ragd"]["peak_rss"],
+                "ragd_cpu_pct": procs["ragd"]["cpu_pct"],
+                "mock_cpu_pct": procs["mock"]["cpu_pct"],
+                "mock_only_mock_cpu_pct": direct_procs["mock"]["cpu_pct"],
+                "p95_delta_ms": (ragd_p95 - mock_p95
+                                 if ragd_p95 is not None and mock_p95 is not None else None)}
+    finally:
+        stack.close()
+
+
+def fmt(value, spec="%.1f"):
+    return "-" if value is None else spec % value
+
+
+def print_table(title, header, rows):
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    print(title)
+    for row in [header] + rows:
+        print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)))
 
 
 def level_summary(level):
@@ -124,15 +242,26 @@ def main():
     parser.add_argument("--scenarios", default="latency,cpu,cachehit,chat,idle")
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--chat-users", default="5000")
+    parser.add_argument("--saturation-levels", default="100,500,1000,2000,5000",
+                        help="closed-loop users per saturation level")
+    parser.add_argument("--chat15k-users", type=int, default=15000)
+    parser.add_argument("--results", default=os.path.join(HERE, "results.json"),
+                        help="where to write the JSON results (smoke runs: a temp file)")
+    parser.add_argument("--duration", help="override every level's measured duration "
+                        "(e.g. 5s for a smoke run)")
     args = parser.parse_args()
     ragd = os.path.abspath(args.ragd)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     scenarios = args.scenarios.split(",")
-    duration = "10s" if args.quick else "20s"
+    duration = args.duration or ("10s" if args.quick else "20s")
+    chat_duration = args.duration or "30s"
     work = tempfile.mkdtemp(prefix="ragd-e2e-")
     results = {}
     try:
+        # Run a private copy, so a rebuild of the binary during a long run cannot break it.
+        shutil.copy2(ragd, os.path.join(work, "ragd"))
+        ragd = os.path.join(work, "ragd")
         data = os.path.join(work, "data")
         queries = os.path.join(work, "queries.txt")
         write_queries(queries)
@@ -252,30 +381,106 @@ def main():
 
         if "chat" in scenarios:
             # Chat users: the answer streams over ~2 s, the user thinks 8 s, repeats.
-            mock_args = ["--latency-ms", "200", "--tokens-per-second", "25",
-                         "--output-tokens", "45"]
+            # Target at 5,000 users: >= 99.9 % success, p95 within 50 ms of harness only.
             for users in [int(u) for u in args.chat_users.split(",")]:
-                stack = Stack(ragd, data, mock_args, {"RAGD_CACHE_L1_MAX_BYTES": "0"})
+                result = chat_users_run(ragd, data, queries, out, users, chat_duration)
+                results["chat_%d" % users] = result
+                print_table("chat, %d users" % users,
+                            ["run", "ok%", "rps", "p50", "p95", "p99", "ragd cpu%",
+                             "ragd peak RSS MiB"],
+                            [[label, fmt(result[key]["success_pct"], "%.3f"),
+                              fmt(result[key]["rps"]), fmt(result[key]["p50"]),
+                              fmt(result[key]["p95"]), fmt(result[key]["p99"]),
+                              fmt(result["ragd_cpu_pct"] if key == "ragd" else None),
+                              fmt(result["ragd_rss_peak"] / 2**20
+                                  if key == "ragd" and result["ragd_rss_peak"] else None)]
+                             for label, key in (("ragd", "ragd"), ("harness", "mock_only"))])
+
+        if "saturation" in scenarios:
+            # Saturation: closed loop, no think time, unique questions, a 1,000 ms mock
+            # (non-streaming, as in "cpu"), each level run through ragd and then against the
+            # mock directly (harness only). Levels run one bench each, so a bad level cannot
+            # skip the ones after it. Targets: ragd's p95 within 10 % of harness-only p95 up to
+            # 2,000 users; >= 99.9 % success at 5,000.
+            levels_out, rows = [], []
+            for users in [int(u) for u in args.saturation_levels.split(",")]:
+                ramp_s = min(5.0, users / 1000)
+                stack = Stack(ragd, data, ["--latency-ms", "1000", "--output-tokens", "50"],
+                              {"RAGD_CACHE_L1_MAX_BYTES": "0"})
                 try:
+                    warm_up(ragd, "http://127.0.0.1:%d/v1/query" % stack.port, queries, out)
                     rss_before = rss_bytes(stack.ragd.pid)
-                    via = bench(ragd, "http://127.0.0.1:%d/v1/query" % stack.port, out,
-                                "--users", users, "--duration", "30s", "--ramp-up", "10s",
-                                "--think-time", "8s", "--stream", "--queries", queries,
-                                "--timeout", "60s",
-                                "--body-template", '{"query": "{query}", "stream": true}')
-                    rss_peak = rss_bytes(stack.ragd.pid)
-                    direct = bench(ragd, "http://127.0.0.1:%d/v1/chat/completions"
-                                   % stack.mock_port, out, "--users", users, "--duration", "30s",
-                                   "--ramp-up", "10s", "--think-time", "8s", "--stream",
-                                   "--queries", queries, "--timeout", "60s",
-                                   "--header", "Authorization: Bearer x",
-                                   "--body-template", chat_body())
-                    results["chat_%d" % users] = {"ragd": level_summary(via[0]),
-                                                  "mock_only": level_summary(direct[0]),
-                                                  "ragd_rss_before": rss_before,
-                                                  "ragd_rss_after_load": rss_peak}
+                    via, procs = bench_sampled(
+                        ragd, stack, ramp_s, "http://127.0.0.1:%d/v1/query" % stack.port, out,
+                        "--users", users, "--duration", duration, "--queries", queries)
+                    direct, direct_procs = bench_sampled(
+                        ragd, stack, ramp_s,
+                        "http://127.0.0.1:%d/v1/chat/completions" % stack.mock_port, out,
+                        "--users", users, "--duration", duration, "--queries", queries,
+                        "--header", "Authorization: Bearer x", "--body-template",
+                        '{"model":"m","messages":[{"role":"user","content":"{query}"}],'
+                        '"max_tokens":64}')
                 finally:
                     stack.close()
+                via_s, direct_s = level_summary(via[0]), level_summary(direct[0])
+                ratio = (via_s["p95"] / direct_s["p95"]
+                         if via_s["p95"] and direct_s["p95"] else None)
+                level = {"users": users, "ragd": via_s, "mock_only": direct_s,
+                         "p95_ratio_ragd_over_harness": ratio,
+                         "ragd_cpu_pct": procs["ragd"]["cpu_pct"],
+                         "ragd_rss_before": rss_before,
+                         "ragd_rss_peak": procs["ragd"]["peak_rss"],
+                         "mock_cpu_pct": procs["mock"]["cpu_pct"],
+                         "mock_only_mock_cpu_pct": direct_procs["mock"]["cpu_pct"]}
+                levels_out.append(level)
+                for label, summary in (("ragd", via_s), ("harness", direct_s)):
+                    is_ragd = label == "ragd"
+                    rows.append([users, label, fmt(summary["success_pct"], "%.3f"),
+                                 fmt(summary["rps"]), fmt(summary["p50"]), fmt(summary["p95"]),
+                                 fmt(summary["p99"]), fmt(ratio, "%.3f") if is_ragd else "",
+                                 fmt(procs["ragd"]["cpu_pct"]) if is_ragd else "",
+                                 fmt(procs["ragd"]["peak_rss"] / 2**20
+                                     if procs["ragd"]["peak_rss"] else None) if is_ragd else ""])
+            checked = [lv for lv in levels_out if lv["users"] <= 2000]
+            at_5000 = [lv for lv in levels_out if lv["users"] == 5000]
+            results["saturation"] = {
+                "levels": levels_out,
+                "p95_within_10pct_up_to_2000": (
+                    all(lv["p95_ratio_ragd_over_harness"] is not None
+                        and lv["p95_ratio_ragd_over_harness"] <= 1.10 for lv in checked)
+                    if checked else None),
+                "success_at_5000_ge_99_9": (at_5000[0]["ragd"]["success_pct"] >= 99.9
+                                            if at_5000 else None)}
+            print_table("saturation (latency ms; ratio = ragd p95 / harness p95)",
+                        ["users", "run", "ok%", "rps", "p50", "p95", "p99", "ratio",
+                         "ragd cpu%", "ragd peak RSS MiB"], rows)
+            print("p95 within 10%% up to 2,000 users: %s; >= 99.9%% success at 5,000: %s"
+                  % (results["saturation"]["p95_within_10pct_up_to_2000"],
+                     results["saturation"]["success_at_5000_ge_99_9"]))
+
+        if "chat15k" in scenarios:
+            # The chat scenario near the 20,000 fd limit. Targets: >= 99.9 % success, ragd's
+            # peak RSS <= 1 GiB.
+            users = args.chat15k_users
+            result = chat_users_run(ragd, data, queries, out, users, chat_duration)
+            result["success_ge_99_9"] = result["ragd"]["success_pct"] >= 99.9
+            result["rss_peak_le_1gib"] = (result["ragd_rss_peak"] is not None
+                                          and result["ragd_rss_peak"] <= 2**30)
+            results["chat15k"] = result
+            print_table("chat15k, %d users" % users,
+                        ["run", "ok%", "rps", "p95", "p99", "ragd peak RSS MiB", "errors"],
+                        [["ragd", fmt(result["ragd"]["success_pct"], "%.3f"),
+                          fmt(result["ragd"]["rps"]), fmt(result["ragd"]["p95"]),
+                          fmt(result["ragd"]["p99"]),
+                          fmt(result["ragd_rss_peak"] / 2**20
+                              if result["ragd_rss_peak"] else None),
+                          json.dumps(result["ragd"]["errors"])],
+                         ["harness", fmt(result["mock_only"]["success_pct"], "%.3f"),
+                          fmt(result["mock_only"]["rps"]), fmt(result["mock_only"]["p95"]),
+                          fmt(result["mock_only"]["p99"]), "",
+                          json.dumps(result["mock_only"]["errors"])]])
+            print(">= 99.9%% success: %s; peak RSS <= 1 GiB: %s"
+                  % (result["success_ge_99_9"], result["rss_peak_le_1gib"]))
 
         if "idle" in scenarios:
             # Memory per idle keep-alive connection: 10,000 connections that did one request.
@@ -304,7 +509,7 @@ def main():
                 stack.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    with open(os.path.join(HERE, "results.json"), "w") as f:
+    with open(args.results, "w") as f:
         json.dump(results, f, indent=2)
     print(json.dumps(results, indent=2))
 

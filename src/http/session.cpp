@@ -443,6 +443,22 @@ public:
         bytes_out_ += data.size();
         at_event_boundary_ =
             data.ends_with("\n\n") || data.ends_with("\r\r") || data.ends_with("\r\n\r\n");
+        std::size_t written = 0;
+        if (!try_write_now(data, written)) {
+            co_return false;
+        }
+        if (written == framed_size(data.size())) {
+            co_return true;
+        }
+        if (written > 0) {
+            // Part of the frame went out: send the rest as plain bytes, on the timed path.
+            std::string rest = frame(data).substr(written);
+            stream_->expires_after(write_time());
+            auto [write_ec, bytes] =
+                co_await net::async_write(*stream_, net::buffer(rest), kNoThrow);
+            (void)bytes;
+            co_return check(write_ec);
+        }
         stream_->expires_after(write_time());
         beast::error_code ec;
         if (chunked_) {
@@ -498,6 +514,60 @@ public:
 
 private:
     enum class Phase { kNone, kStreaming, kDone };
+
+    /// The bytes write() puts on the wire for `size` bytes of body.
+    std::size_t framed_size(std::size_t size) const {
+        if (!chunked_) {
+            return size;
+        }
+        std::size_t digits = 1;
+        for (std::size_t rest = size >> 4; rest != 0; rest >>= 4) {
+            ++digits;
+        }
+        return digits + 2 + size + 2;  // hex size CRLF, data, CRLF
+    }
+
+    /// `data` as write() frames it (the rare path that finishes a partial write).
+    std::string frame(std::string_view data) const {
+        if (!chunked_) {
+            return std::string(data);
+        }
+        char hex[20];
+        int length = std::snprintf(hex, sizeof hex, "%zx\r\n", data.size());
+        std::string out(hex, static_cast<std::size_t>(length));
+        out.append(data);
+        out += "\r\n";
+        return out;
+    }
+
+    /// Streams write small pieces (SSE events) that the socket buffer almost always takes at
+    /// once: a non-blocking send now skips the timer, the composed async write and a suspension
+    /// per event, which were most of the CPU of relaying a token (bench/README.md). `written`
+    /// gets what was sent (0 when the buffer is full); false means the connection failed.
+    bool try_write_now(std::string_view data, std::size_t& written) {
+        auto& socket = stream_->socket();
+        beast::error_code ec;
+        if (!socket.non_blocking()) {
+            socket.non_blocking(true, ec);  // only synchronous calls look at this flag
+            if (ec) {
+                return true;  // leave it to the async path
+            }
+        }
+        std::array<net::const_buffer, 3> pieces{};  // chunk size line, data, CRLF
+        char hex[20];
+        pieces[1] = net::const_buffer(data.data(), data.size());
+        if (chunked_) {
+            int length = std::snprintf(hex, sizeof hex, "%zx\r\n", data.size());
+            pieces[0] = net::const_buffer(hex, static_cast<std::size_t>(length));
+            pieces[2] = net::const_buffer("\r\n", 2);
+        }
+        written = socket.write_some(pieces, ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) {
+            written = 0;
+            return true;
+        }
+        return check(ec);
+    }
 
     bool check(const beast::error_code& ec) {
         if (ec) {
