@@ -101,6 +101,12 @@ int setup(const std::string& pgdocs) {
     state().data_dir = pattern;
     ragd::core::Config config;
     config.storage.data_dir = pattern;
+    // The one config key this benchmark compares; everything else stays at its default.
+    if (const char* backend = std::getenv("RAGD_RETRIEVAL_BM25_BACKEND"); backend != nullptr) {
+        config.retrieval.bm25_backend = backend;
+    }
+    std::fprintf(
+        stderr, "retrieval_bench: BM25 backend %s\n", config.retrieval.bm25_backend.c_str());
     auto engine = ragd::pipeline::Engine::open(config);
     if (!engine) {
         std::fprintf(stderr, "retrieval_bench: %s\n", engine.error().detail.c_str());

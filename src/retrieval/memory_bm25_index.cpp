@@ -57,8 +57,14 @@ struct PendingOp {
 
 /// Per-thread scoring scratch: dense per-document accumulators, reused across queries.
 struct ScoreScratch {
-    std::vector<double> score;
-    std::vector<std::uint32_t> stamp;  ///< == round: score[doc] belongs to this query
+    /// A document's score and the query it belongs to, side by side: one memory access per
+    /// posting instead of two.
+    struct Accumulator {
+        std::uint32_t stamp = 0;  ///< == round: score belongs to this query
+        double score = 0;
+    };
+    std::vector<Accumulator> accumulators;              ///< by document slot
+    std::vector<std::pair<double, std::int64_t>> best;  ///< the top-k heap
     std::uint32_t round = 0;
     std::vector<std::uint32_t> touched;
     std::vector<std::int8_t> meta_ok;  ///< per metadata set: -1 unknown, 0 rejected, 1 accepted
@@ -273,40 +279,46 @@ public:
                 continue;
             }
             const double weight = term_weight(docs, doc_freq_[term.term], term.wdf);
+            // Postings of removed documents stay until compaction; they are scored like the
+            // rest (a dead slot's length term is as good as any) and dropped below.
             for (const Posting& posting : postings_[term.term]) {
-                if (live_[posting.doc] == 0) {
-                    continue;
-                }
-                double wdf = posting.wdf;
-                double part = weight * wdf / (length_norm_[posting.doc] + wdf);
-                if (scratch.stamp[posting.doc] != scratch.round) {
-                    scratch.stamp[posting.doc] = scratch.round;
-                    scratch.score[posting.doc] = 0;
+                const double wdf = posting.wdf;
+                const double part = weight * wdf / (length_norm_[posting.doc] + wdf);
+                ScoreScratch::Accumulator& slot = scratch.accumulators[posting.doc];
+                if (slot.stamp != scratch.round) {
+                    slot.stamp = scratch.round;
+                    slot.score = 0;
                     scratch.touched.push_back(posting.doc);
                 }
-                scratch.score[posting.doc] += part;
+                slot.score += part;
             }
-        }
-        hits.reserve(std::min(k, scratch.touched.size()));
-        std::vector<std::pair<double, std::int64_t>> ranked;
-        ranked.reserve(scratch.touched.size());
-        for (std::uint32_t doc : scratch.touched) {
-            if (!filter.empty() && !accepts(scratch, doc_meta_[doc], filter)) {
-                continue;
-            }
-            ranked.emplace_back(scratch.score[doc], chunk_ids_[doc]);
         }
         // Best score first; equal scores by chunk id, as Xapian orders equal weights by docid.
+        // `better` as a heap order keeps the worst of the best k on top.
         auto better = [](const auto& a, const auto& b) {
             return a.first != b.first ? a.first > b.first : a.second < b.second;
         };
-        std::size_t take = std::min(k, ranked.size());
-        std::partial_sort(ranked.begin(),
-                          ranked.begin() + static_cast<std::ptrdiff_t>(take),
-                          ranked.end(),
-                          better);
-        for (std::size_t at = 0; at < take; ++at) {
-            hits.push_back(Bm25Hit{ranked[at].second, ranked[at].first});
+        auto& best = scratch.best;
+        best.clear();
+        for (std::uint32_t doc : scratch.touched) {
+            if (live_[doc] == 0 || (!filter.empty() && !accepts(scratch, doc_meta_[doc], filter))) {
+                continue;
+            }
+            std::pair<double, std::int64_t> candidate{scratch.accumulators[doc].score,
+                                                      chunk_ids_[doc]};
+            if (best.size() < k) {
+                best.push_back(candidate);
+                std::push_heap(best.begin(), best.end(), better);
+            } else if (better(candidate, best.front())) {
+                std::pop_heap(best.begin(), best.end(), better);
+                best.back() = candidate;
+                std::push_heap(best.begin(), best.end(), better);
+            }
+        }
+        std::sort_heap(best.begin(), best.end(), better);
+        hits.reserve(best.size());
+        for (const auto& [score, chunk_id] : best) {
+            hits.push_back(Bm25Hit{chunk_id, score});
         }
         return hits;
     }
@@ -393,12 +405,13 @@ private:
     }
 
     void prepare(ScoreScratch& scratch) const {
-        if (scratch.score.size() < chunk_ids_.size()) {
-            scratch.score.resize(chunk_ids_.size());
-            scratch.stamp.resize(chunk_ids_.size(), 0);
+        if (scratch.accumulators.size() < chunk_ids_.size()) {
+            scratch.accumulators.resize(chunk_ids_.size());
         }
         if (++scratch.round == 0) {  // wrapped: old stamps could alias the new round
-            std::fill(scratch.stamp.begin(), scratch.stamp.end(), 0);
+            for (auto& slot : scratch.accumulators) {
+                slot.stamp = 0;
+            }
             scratch.round = 1;
         }
         scratch.touched.clear();
