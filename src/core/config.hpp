@@ -104,7 +104,7 @@ struct RetrievalConfig {
     /// Weight of the BM25 retriever in fusion (default 1.0).
     double bm25_weight = 1.0;
     /// BM25 index: "memory" (ragd's own: postings in memory, a snapshot file beside the
-    /// database; ~10x cheaper queries and ~4x cheaper indexing than Xapian on pgdocs, same
+    /// database; ~6x cheaper queries and ~4.5x cheaper indexing than Xapian on pgdocs, same
     /// ranking formula; bench/README.md) or "xapian" (Xapian glass tables on disk, for corpora
     /// whose postings should not live in RAM). Switching rebuilds the index from storage.
     std::string bm25_backend = "memory";
