@@ -6,6 +6,7 @@
 //            u32 n, n × (i64 chunk id, u32 meta, u32 terms, terms × (u32 term, u32 wdf))
 #include "retrieval/bm25_snapshot.hpp"
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -25,28 +26,76 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::uint32_t kByteOrder = 0x01020304;
 constexpr std::size_t kHeaderBytes = 8 + 4 + 4 + 8 + 8 + 8 + 8;
 
-std::uint64_t fnv1a64(const char* data, std::size_t size) {
-    std::uint64_t hash = 0xcbf29ce484222325ULL;
+constexpr std::uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+
+std::uint64_t fnv1a64_continue(std::uint64_t hash, const char* data, std::size_t size) {
     for (std::size_t at = 0; at < size; ++at) {
         hash = (hash ^ static_cast<unsigned char>(data[at])) * 0x100000001b3ULL;
     }
     return hash;
 }
 
+std::uint64_t fnv1a64(const char* data, std::size_t size) {
+    return fnv1a64_continue(kFnvOffset, data, size);
+}
+
+/// The fixed-size header; written last (over a placeholder) once the payload is known.
+std::string header_bytes(std::uint64_t options_fingerprint,
+                         std::int64_t applied_seq,
+                         std::uint64_t payload_bytes,
+                         std::uint64_t payload_hash) {
+    std::string header(kMagic, sizeof kMagic);
+    auto put = [&header](auto value) {
+        header.append(reinterpret_cast<const char*>(&value), sizeof value);
+    };
+    put(kVersion);
+    put(kByteOrder);
+    put(options_fingerprint);
+    put(applied_seq);
+    put(payload_bytes);
+    put(payload_hash);
+    assert(header.size() == kHeaderBytes);
+    return header;
+}
+
+/// Appends values to a file through a bounded buffer, hashing what it writes: the payload of a
+/// large index is never held in memory whole.
 class Writer {
 public:
+    explicit Writer(std::ofstream& out) : out_(&out) { buffer_.reserve(kFlushBytes); }
+
     template <class T>
     void put(T value) {
-        bytes_.append(reinterpret_cast<const char*>(&value), sizeof value);
+        append(reinterpret_cast<const char*>(&value), sizeof value);
     }
     void put_string(const std::string& text) {
         put(static_cast<std::uint32_t>(text.size()));
-        bytes_.append(text);
+        append(text.data(), text.size());
     }
-    std::string& bytes() { return bytes_; }
+    /// Writes out what is buffered; size() and hash() then cover everything put so far.
+    void flush() {
+        hash_ = fnv1a64_continue(hash_, buffer_.data(), buffer_.size());
+        out_->write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+        size_ += buffer_.size();
+        buffer_.clear();
+    }
+    std::uint64_t size() const { return size_; }
+    std::uint64_t hash() const { return hash_; }
 
 private:
-    std::string bytes_;
+    static constexpr std::size_t kFlushBytes = 1 << 20;
+
+    void append(const char* data, std::size_t size) {
+        buffer_.append(data, size);
+        if (buffer_.size() >= kFlushBytes) {
+            flush();
+        }
+    }
+
+    std::ofstream* out_;
+    std::string buffer_;
+    std::uint64_t size_ = 0;
+    std::uint64_t hash_ = kFnvOffset;
 };
 
 class Reader {
@@ -108,47 +157,42 @@ core::Error corrupt(const std::string& path, const std::string& why) {
 core::Result<void> write_bm25_snapshot(const std::string& path,
                                        const Bm25Snapshot& snapshot,
                                        std::uint64_t options_fingerprint) {
-    Writer payload;
-    payload.put(static_cast<std::uint32_t>(snapshot.terms.size()));
-    for (const std::string& term : snapshot.terms) {
-        payload.put_string(term);
-    }
-    payload.put(static_cast<std::uint32_t>(snapshot.metas.size()));
-    for (const SnapshotMeta& meta : snapshot.metas) {
-        payload.put_string(meta.source);
-        payload.put(static_cast<std::uint32_t>(meta.metadata.size()));
-        for (const auto& [key, value] : meta.metadata) {
-            payload.put_string(key);
-            payload.put_string(value);
-        }
-    }
-    payload.put(static_cast<std::uint32_t>(snapshot.docs.size()));
-    for (const SnapshotDoc& doc : snapshot.docs) {
-        payload.put(doc.chunk_id);
-        payload.put(doc.meta);
-        payload.put(static_cast<std::uint32_t>(doc.terms.size()));
-        for (const SnapshotTerm& term : doc.terms) {
-            payload.put(term.term);
-            payload.put(term.wdf);
-        }
-    }
-    const std::string& body = payload.bytes();
-    Writer header;
-    header.bytes().append(kMagic, sizeof kMagic);
-    header.put(kVersion);
-    header.put(kByteOrder);
-    header.put(options_fingerprint);
-    header.put(snapshot.applied_seq);
-    header.put(static_cast<std::uint64_t>(body.size()));
-    header.put(fnv1a64(body.data(), body.size()));
-
     fs::path target(path);
     fs::path temp = target;
     temp += ".tmp";
     {
         std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-        out.write(header.bytes().data(), static_cast<std::streamsize>(header.bytes().size()));
-        out.write(body.data(), static_cast<std::streamsize>(body.size()));
+        out.write(std::string(kHeaderBytes, '\0').data(),
+                  static_cast<std::streamsize>(kHeaderBytes));  // a placeholder for now
+        Writer payload(out);
+        payload.put(static_cast<std::uint32_t>(snapshot.terms.size()));
+        for (const std::string& term : snapshot.terms) {
+            payload.put_string(term);
+        }
+        payload.put(static_cast<std::uint32_t>(snapshot.metas.size()));
+        for (const SnapshotMeta& meta : snapshot.metas) {
+            payload.put_string(meta.source);
+            payload.put(static_cast<std::uint32_t>(meta.metadata.size()));
+            for (const auto& [key, value] : meta.metadata) {
+                payload.put_string(key);
+                payload.put_string(value);
+            }
+        }
+        payload.put(static_cast<std::uint32_t>(snapshot.docs.size()));
+        for (const SnapshotDoc& doc : snapshot.docs) {
+            payload.put(doc.chunk_id);
+            payload.put(doc.meta);
+            payload.put(static_cast<std::uint32_t>(doc.terms.size()));
+            for (const SnapshotTerm& term : doc.terms) {
+                payload.put(term.term);
+                payload.put(term.wdf);
+            }
+        }
+        payload.flush();
+        const std::string header =
+            header_bytes(options_fingerprint, snapshot.applied_seq, payload.size(), payload.hash());
+        out.seekp(0);
+        out.write(header.data(), static_cast<std::streamsize>(header.size()));
         out.flush();
         if (!out) {
             std::error_code ec;

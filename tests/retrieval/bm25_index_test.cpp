@@ -5,6 +5,7 @@
 #include "retrieval/bm25_index.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -331,11 +332,21 @@ TEST_P(Bm25Index, SearchesRunWhileWriterAddsAndCommits) {
             }
         });
     }
+    // The in-memory index can take all 400 chunks before a reader thread is even scheduled, so
+    // the writer waits for searches to happen between its commits (bounded, in case none can).
+    auto wait_for_searches = [&](int at_least) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (searches.load() < at_least && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::yield();
+        }
+    };
+    wait_for_searches(3);
     for (int chunk_id = 2; chunk_id <= 400; ++chunk_id) {
         ASSERT_TRUE(
             index->add(make_chunk(chunk_id, "filler text number " + std::to_string(chunk_id))));
         if (chunk_id % 20 == 0) {
             ASSERT_TRUE(index->commit(chunk_id));
+            wait_for_searches(searches.load() + 1);
         }
     }
     ASSERT_TRUE(index->commit(401));
