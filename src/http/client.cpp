@@ -1,8 +1,16 @@
 // HttpClient: connections (TCP, CONNECT tunnel, TLS), the request/response exchange and the
-// incremental body. Every operation on a connection runs on that connection's strand: send()
-// and read_some() hop onto it with co_spawn, and a CancelToken (which may fire on any thread)
-// only posts an abort there. Each use of a connection has an id, so an abort posted for an
-// earlier use cannot close the connection under its next user.
+// incremental body. Every operation of one use of a connection runs on that use's strand, and a
+// CancelToken (which may fire on any thread) only posts an abort there. Each use of a connection
+// has an id, so an abort posted for an earlier use cannot close the connection under its next
+// user.
+//
+// A use's strand is the caller's own when the caller runs on a strand (ragd's HTTP sessions
+// do): send() and read_some() then run inline in the caller's coroutine, with no hop per body
+// piece; relaying a streamed answer costs one strand dispatch per token instead of three. A
+// caller on a bare multi-threaded executor gets a new strand per use and hops onto it with
+// co_spawn. A pooled connection moves to its next use's strand: its socket and timers are idle
+// in between, and Asio and Beast run every completion and timeout handler on the executor of the
+// operation's handler, never on the socket's own.
 #include "http/client.hpp"
 
 #include <algorithm>
@@ -15,6 +23,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -22,6 +31,7 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -119,6 +129,13 @@ std::optional<bhttp::verb> to_verb(Method method) {
     return std::nullopt;
 }
 
+/// True when handlers run on `executor` one at a time: a strand of the io_context (what ragd's
+/// sessions use) or of any executor.
+bool is_strand(const net::any_io_executor& executor) {
+    return executor.target<net::strand<net::io_context::executor_type>>() != nullptr ||
+           executor.target<net::strand<net::any_io_executor>>() != nullptr;
+}
+
 /// Errors that mean "the peer is gone", as opposed to a malformed response.
 bool is_disconnect(const error_code& ec) {
     return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
@@ -182,6 +199,9 @@ public:
         plain.emplace(strand);
     }
 
+    /// Only while idle (just leased, before the use starts): the next use runs on `use_strand`.
+    void move_to(net::any_io_executor use_strand) { strand = std::move(use_strand); }
+
     beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 
     /// On the strand.
@@ -225,7 +245,8 @@ public:
         net::post(strand, [self = shared_from_this()] { self->close(); });
     }
 
-    const net::any_io_executor strand;
+    /// The strand of the current use (see move_to()); every operation runs there.
+    net::any_io_executor strand;
     std::optional<beast::tcp_stream> plain;  ///< until TLS takes it over
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
     beast::flat_buffer buffer;
@@ -248,6 +269,13 @@ struct ResponseState {
     std::string upstream;  ///< for messages
     bool done = false;
     std::optional<ClientError> failure;
+    // The body's read timeouts: one timer per use that re-arms itself at most once per
+    // read_idle_timeout, instead of a timer started and cancelled around every read (two trips
+    // through the strand per streamed token). On the use's strand only.
+    std::optional<net::steady_timer> watchdog;
+    bool watchdog_armed = false;
+    std::optional<Deadline> waiting;  ///< the deadline of the read in progress, if any
+    bool timed_out = false;           ///< the watchdog cancelled the read in progress
     std::array<char, kPieceBytes> scratch{};
 };
 
@@ -692,11 +720,57 @@ net::awaitable<error_code> write_and_read_head(Connection& connection,
     }
 }
 
+void stop_watchdog(ResponseState& state) {
+    if (state.watchdog) {
+        state.watchdog->cancel();
+    }
+    state.watchdog_armed = false;
+    state.waiting.reset();
+}
+
+void arm_watchdog(const std::shared_ptr<ResponseState>& state, Clock::time_point at);
+
+/// On the use's strand: the watchdog's time came. A read still waiting past its deadline is
+/// cancelled (read_piece() then reports the timeout); otherwise the watchdog sleeps until the
+/// current read's deadline, or until the next read starts one.
+void on_watchdog(const std::shared_ptr<ResponseState>& state) {
+    if (!state->connection || !state->waiting) {
+        state->watchdog_armed = false;
+        return;
+    }
+    if (Clock::now() >= state->waiting->at) {
+        state->timed_out = true;
+        error_code ignored;
+        state->connection->tcp().socket().cancel(ignored);
+        state->watchdog_armed = false;
+        return;
+    }
+    arm_watchdog(state, state->waiting->at);
+}
+
+void arm_watchdog(const std::shared_ptr<ResponseState>& state, Clock::time_point at) {
+    if (!state->watchdog) {
+        state->watchdog.emplace(state->strand);
+    }
+    state->watchdog_armed = true;
+    state->watchdog->expires_at(at);
+    // Weak: a pending wait must not keep an abandoned response alive.
+    state->watchdog->async_wait([weak = std::weak_ptr<ResponseState>(state)](error_code ec) {
+        if (ec) {
+            return;  // cancelled: the body ended or the response is gone
+        }
+        if (auto alive = weak.lock()) {
+            on_watchdog(alive);
+        }
+    });
+}
+
 /// Ends a body that was read to the end: the connection goes back to the pool when it can.
 void finish_body(ResponseState& state) {
     std::shared_ptr<Connection> connection = std::move(state.connection);
     connection->use_id.fetch_add(1);  // aborts posted for this use become no-ops
     state.registration.reset();
+    stop_watchdog(state);
     connection->tcp().expires_never();
     const bool reusable = !connection->cancelled && connection->parser->keep_alive() &&
                           connection->buffer.size() == 0;
@@ -712,6 +786,7 @@ ClientError fail_body(ResponseState& state, ClientError error) {
     std::shared_ptr<Connection> connection = std::move(state.connection);
     connection->use_id.fetch_add(1);
     state.registration.reset();
+    stop_watchdog(state);
     connection->close();
     connection->parser.reset();
     state.failure = error;
@@ -719,7 +794,7 @@ ClientError fail_body(ResponseState& state, ClientError error) {
     return error;
 }
 
-/// On the connection's strand.
+/// On the use's strand.
 net::awaitable<ClientResult<std::optional<std::string>>> read_piece(
     std::shared_ptr<ResponseState> state) {
     if (state->failure) {
@@ -742,7 +817,10 @@ net::awaitable<ClientResult<std::optional<std::string>>> read_piece(
                                                  ClientErrorKind::kReadIdleTimeout,
                                                  state->total_deadline,
                                                  state->total_timeout);
-        connection.tcp().expires_at(deadline.at);
+        state->waiting = deadline;
+        if (!state->watchdog_armed) {
+            arm_watchdog(state, deadline.at);
+        }
         error_code ec;
         if (connection.tls) {
             std::tie(ec, std::ignore) = co_await bhttp::async_read_some(
@@ -756,10 +834,16 @@ net::awaitable<ClientResult<std::optional<std::string>>> read_piece(
         }
         const std::size_t got = state->scratch.size() - body.size;
         body.data = nullptr;
+        state->waiting.reset();
         if (ec) {
+            if (state->timed_out && !connection.cancelled) {
+                co_return fail_body(*state,
+                                    timeout_error(deadline, state->upstream, "reading the body"));
+            }
             co_return fail_body(
                 *state, io_error(ec, connection, deadline, state->upstream, "reading the body"));
         }
+        state->timed_out = false;  // the read finished before the watchdog's cancel reached it
         if (got > 0) {
             std::string piece(state->scratch.data(), got);
             if (parser.is_done()) {
@@ -770,7 +854,7 @@ net::awaitable<ClientResult<std::optional<std::string>>> read_piece(
     }
 }
 
-/// On the connection's strand.
+/// On the use's strand.
 net::awaitable<ClientResult<std::string>> read_rest(std::shared_ptr<ResponseState> state,
                                                     std::size_t max_bytes) {
     std::string body;
@@ -824,7 +908,7 @@ std::unique_ptr<core::CancelRegistration> register_abort(
         });
 }
 
-/// On the connection's strand: connects when `fresh`, sends, reads the head. A reused
+/// On the use's strand: connects when `fresh`, sends, reads the head. A reused
 /// connection that fails before any response byte is replaced once by a fresh one.
 net::awaitable<ClientResult<std::unique_ptr<ClientResponse>>> exchange(
     std::shared_ptr<ClientImpl> impl,
@@ -868,6 +952,8 @@ net::awaitable<ClientResult<std::unique_ptr<ClientResponse>>> exchange(
             state->read_idle_timeout = impl->options.read_idle_timeout;
             state->upstream = impl->upstream;
             const int status = static_cast<int>(head.result_int());
+            // Body reads are timed by the response's watchdog, not by the stream's own timer.
+            connection->tcp().expires_never();
             if (connection->parser->is_done()) {
                 finish_body(*state);  // no body (204, HEAD, Content-Length: 0): pool it now
             }
@@ -925,6 +1011,9 @@ net::awaitable<ClientResult<std::optional<std::string>>> ClientResponse::read_so
     if (state->done) {
         co_return std::optional<std::string>();
     }
+    if (state->strand == co_await net::this_coro::executor) {
+        co_return co_await read_piece(state);
+    }
     co_return co_await net::co_spawn(state->strand, read_piece(state), net::use_awaitable);
 }
 
@@ -935,6 +1024,9 @@ net::awaitable<ClientResult<std::string>> ClientResponse::read_all(std::size_t m
     }
     if (state->done) {
         co_return std::string();
+    }
+    if (state->strand == co_await net::this_coro::executor) {
+        co_return co_await read_rest(state, max_bytes);
     }
     co_return co_await net::co_spawn(
         state->strand, read_rest(state, max_bytes), net::use_awaitable);
@@ -990,9 +1082,15 @@ net::awaitable<ClientResult<std::unique_ptr<ClientResponse>>> HttpClient::send(
     }
     const Clock::time_point wait_deadline =
         std::min(Clock::now() + impl->options.connect_timeout, total_deadline);
-    const net::any_io_executor strand = net::make_strand(impl->executor);
-    auto lease = co_await net::co_spawn(
-        strand, impl->pool->acquire(wait_deadline, cancel), net::use_awaitable);
+    const net::any_io_executor caller = co_await net::this_coro::executor;
+    const bool inline_use = is_strand(caller);
+    const net::any_io_executor strand = inline_use ? caller : net::make_strand(impl->executor);
+    // Not `cond ? co_await a : co_await b`: g++ 12 destroys that expression's temporaries twice.
+    auto acquiring = impl->pool->acquire(wait_deadline, cancel);
+    if (!inline_use) {
+        acquiring = net::co_spawn(strand, std::move(acquiring), net::use_awaitable);
+    }
+    auto lease = co_await std::move(acquiring);
     if (!lease) {
         ClientError error = lease.error();
         error.message = "upstream " + impl->upstream + ": " + error.message;
@@ -1002,20 +1100,22 @@ net::awaitable<ClientResult<std::unique_ptr<ClientResponse>>> HttpClient::send(
     bool fresh = false;
     if (lease->connection) {
         connection = std::static_pointer_cast<Connection>(std::move(lease->connection));
+        connection->move_to(strand);
     } else {
         connection = std::make_shared<Connection>(strand);
         impl->pool->count_created();
         fresh = true;
     }
-    const net::any_io_executor connection_strand = connection->strand;
-    co_return co_await net::co_spawn(connection_strand,
-                                     exchange(impl,
-                                              std::move(connection),
-                                              fresh,
-                                              std::move(*outbound),
-                                              std::move(cancel),
-                                              total_deadline),
-                                     net::use_awaitable);
+    auto exchanged = exchange(impl,
+                              std::move(connection),
+                              fresh,
+                              std::move(*outbound),
+                              std::move(cancel),
+                              total_deadline);
+    if (inline_use) {
+        co_return co_await std::move(exchanged);
+    }
+    co_return co_await net::co_spawn(strand, std::move(exchanged), net::use_awaitable);
 }
 
 HttpClient::Stats HttpClient::stats() const {

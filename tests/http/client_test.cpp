@@ -5,6 +5,8 @@
 #include <filesystem>
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include "client_test_server.hpp"
@@ -111,7 +113,18 @@ std::size_t open_fds() {
     return count;
 }
 
-TEST(HttpClient, GetWithContentLength) {
+/// Every case runs with both kinds of caller: inline on the caller's strand, and hopping onto
+/// a strand of the client's own.
+class HttpClientTest : public ::testing::TestWithParam<test::Caller> {};
+
+INSTANTIATE_TEST_SUITE_P(Callers,
+                         HttpClientTest,
+                         ::testing::Values(test::Caller::kStrand, test::Caller::kBareExecutor),
+                         [](const ::testing::TestParamInfo<test::Caller>& info) {
+                             return std::string(test::caller_name(info.param));
+                         });
+
+TEST_P(HttpClientTest, GetWithContentLength) {
     test::Captured<ReceivedRequest> captured;
     TestServer server([&](ServerConnection& connection) {
         if (auto request = connection.read_request()) {
@@ -120,7 +133,7 @@ TEST(HttpClient, GetWithContentLength) {
         }
         connection.wait_closed();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     const Fetched got =
         runner.run(fetch(client, get("/v1/models?x=1", {{"Authorization", "Bearer k"}})));
@@ -140,7 +153,7 @@ TEST(HttpClient, GetWithContentLength) {
     EXPECT_TRUE(found);
 }
 
-TEST(HttpClient, PostWithChunkedResponseAndPathPrefix) {
+TEST_P(HttpClientTest, PostWithChunkedResponseAndPathPrefix) {
     test::Captured<ReceivedRequest> captured;
     TestServer server([&](ServerConnection& connection) {
         if (auto request = connection.read_request()) {
@@ -150,7 +163,7 @@ TEST(HttpClient, PostWithChunkedResponseAndPathPrefix) {
         }
         connection.wait_closed();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.base_url += "/openai/v1/";
     HttpClient client(runner.io().get_executor(), options);
@@ -168,7 +181,7 @@ TEST(HttpClient, PostWithChunkedResponseAndPathPrefix) {
     EXPECT_EQ(seen.header("content-type"), "application/json");
 }
 
-TEST(HttpClient, BodyPiecesArriveAsTheyAreSent) {
+TEST_P(HttpClientTest, BodyPiecesArriveAsTheyAreSent) {
     Signal first_piece;
     TestServer server([&](ServerConnection& connection) {
         if (connection.read_request()) {
@@ -182,7 +195,7 @@ TEST(HttpClient, BodyPiecesArriveAsTheyAreSent) {
         }
         connection.wait_closed();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.read_idle_timeout = 15s;
     HttpClient client(runner.io().get_executor(), options);
@@ -195,13 +208,13 @@ TEST(HttpClient, BodyPiecesArriveAsTheyAreSent) {
     EXPECT_EQ(client.stats().idle, 1U);  // back in the pool after the last chunk
 }
 
-TEST(HttpClient, BodyEndingAtEofIsNotPooled) {
+TEST_P(HttpClientTest, BodyEndingAtEofIsNotPooled) {
     TestServer server([](ServerConnection& connection) {
         if (connection.read_request()) {
             connection.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end");
         }
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     const Fetched got = runner.run(fetch(client, get("/")));
     ASSERT_FALSE(got.error) << got.error->message;
@@ -210,13 +223,13 @@ TEST(HttpClient, BodyEndingAtEofIsNotPooled) {
     EXPECT_EQ(client.stats().in_use, 0U);
 }
 
-TEST(HttpClient, KeepAliveReusesOneConnection) {
+TEST_P(HttpClientTest, KeepAliveReusesOneConnection) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest& request) {
             return test::ok_response(request.target);
         });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     const Fetched last = runner.run(fetch_many(client, 20));
     ASSERT_FALSE(last.error) << last.error->message;
@@ -230,7 +243,7 @@ TEST(HttpClient, KeepAliveReusesOneConnection) {
     EXPECT_EQ(stats.in_use, 0U);
 }
 
-TEST(HttpClient, HeadAndNoContentResponsesKeepTheConnection) {
+TEST_P(HttpClientTest, HeadAndNoContentResponsesKeepTheConnection) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest& request) -> std::string {
             if (request.method == "HEAD") {
@@ -239,7 +252,7 @@ TEST(HttpClient, HeadAndNoContentResponsesKeepTheConnection) {
             return "HTTP/1.1 204 No Content\r\n\r\n";
         });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     ClientRequest head = get("/");
     head.method = Method::kHead;
@@ -252,7 +265,7 @@ TEST(HttpClient, HeadAndNoContentResponsesKeepTheConnection) {
     EXPECT_EQ(server.connections(), 1);
 }
 
-TEST(HttpClient, IdleConnectionClosedByUpstreamIsReplaced) {
+TEST_P(HttpClientTest, IdleConnectionClosedByUpstreamIsReplaced) {
     Signal closed;
     TestServer server([&](ServerConnection& connection) {
         if (connection.read_request()) {
@@ -267,7 +280,7 @@ TEST(HttpClient, IdleConnectionClosedByUpstreamIsReplaced) {
         test::serve_each(
             server, connection, [](const ReceivedRequest&) { return test::ok_response("later"); });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     ASSERT_FALSE(runner.run(fetch(client, get("/"))).error);
     ASSERT_TRUE(closed.wait_for(5s));
@@ -280,7 +293,7 @@ TEST(HttpClient, IdleConnectionClosedByUpstreamIsReplaced) {
     EXPECT_EQ(client.stats().connections_created, 2U);
 }
 
-TEST(HttpClient, ReusedConnectionFailingBeforeAnyByteIsRetriedOnce) {
+TEST_P(HttpClientTest, ReusedConnectionFailingBeforeAnyByteIsRetriedOnce) {
     TestServer server([&](ServerConnection& connection) {
         if (connection.index() == 1) {
             if (connection.read_request()) {
@@ -297,7 +310,7 @@ TEST(HttpClient, ReusedConnectionFailingBeforeAnyByteIsRetriedOnce) {
         test::serve_each(
             server, connection, [](const ReceivedRequest&) { return test::ok_response("two"); });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     ASSERT_FALSE(runner.run(fetch(client, get("/"))).error);
     const Fetched got = runner.run(fetch(client, get("/")));
@@ -309,13 +322,13 @@ TEST(HttpClient, ReusedConnectionFailingBeforeAnyByteIsRetriedOnce) {
     EXPECT_EQ(client.stats().connections_created, 2U);
 }
 
-TEST(HttpClient, FreshConnectionFailingIsNotRetried) {
+TEST_P(HttpClientTest, FreshConnectionFailingIsNotRetried) {
     TestServer server([&](ServerConnection& connection) {
         if (connection.read_request()) {
             server.count_request();
         }
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     const Fetched got = runner.run(fetch(client, get("/")));
     ASSERT_TRUE(got.error);
@@ -323,14 +336,14 @@ TEST(HttpClient, FreshConnectionFailingIsNotRetried) {
     EXPECT_EQ(server.connections(), 1);
 }
 
-TEST(HttpClient, ConnectionRefused) {
+TEST_P(HttpClientTest, ConnectionRefused) {
     std::uint16_t port = 0;
     {
         net::io_context io;
         net::ip::tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
         port = acceptor.local_endpoint().port();
     }  // closed: nothing listens there now
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options;
     options.base_url = "http://127.0.0.1:" + std::to_string(port);
     options.proxy_url = "none";
@@ -346,13 +359,13 @@ TEST(HttpClient, ConnectionRefused) {
     EXPECT_EQ(client.stats().in_use, 0U);
 }
 
-TEST(HttpClient, InvalidOptionsFailEverySend) {
+TEST_P(HttpClientTest, InvalidOptionsFailEverySend) {
     ClientOptions options;
     options.base_url = "ftp://user:pw@host";
     const auto validated = HttpClient::validate(options);
     ASSERT_FALSE(validated);
     EXPECT_EQ(validated.error().detail.find("pw"), std::string::npos);
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options);
     const Fetched got = runner.run(fetch(client, get("/")));
     ASSERT_TRUE(got.error);
@@ -368,9 +381,9 @@ TEST(HttpClient, InvalidOptionsFailEverySend) {
     EXPECT_EQ(bad_header.error->kind, ClientErrorKind::kProtocol);
 }
 
-TEST(HttpClient, ConnectTimeoutWhenTlsHandshakeIsNeverAnswered) {
+TEST_P(HttpClientTest, ConnectTimeoutWhenTlsHandshakeIsNeverAnswered) {
     TestServer server([](ServerConnection& connection) { connection.wait_closed(); });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.base_url = server.url("https");
     options.connect_timeout = 300ms;
@@ -385,12 +398,12 @@ TEST(HttpClient, ConnectTimeoutWhenTlsHandshakeIsNeverAnswered) {
     EXPECT_EQ(client.stats().in_use, 0U);
 }
 
-TEST(HttpClient, FirstByteTimeout) {
+TEST_P(HttpClientTest, FirstByteTimeout) {
     TestServer server([](ServerConnection& connection) {
         (void)connection.read_request();
         connection.wait_closed();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.first_byte_timeout = 300ms;
     HttpClient client(runner.io().get_executor(), options);
@@ -402,7 +415,7 @@ TEST(HttpClient, FirstByteTimeout) {
     EXPECT_LT(Clock::now() - started, 5s);
 }
 
-TEST(HttpClient, ReadIdleTimeout) {
+TEST_P(HttpClientTest, ReadIdleTimeout) {
     TestServer server([](ServerConnection& connection) {
         if (connection.read_request()) {
             connection.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
@@ -410,7 +423,7 @@ TEST(HttpClient, ReadIdleTimeout) {
         }
         connection.wait_closed();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.read_idle_timeout = 300ms;
     HttpClient client(runner.io().get_executor(), options);
@@ -422,7 +435,89 @@ TEST(HttpClient, ReadIdleTimeout) {
     EXPECT_EQ(client.stats().idle, 0U);
 }
 
-TEST(HttpClient, TotalTimeoutWhileBodyTrickles) {
+TEST_P(HttpClientTest, ReadIdleTimeoutAfterManyPiecesCountsFromTheLastOne) {
+    // Pieces for longer than read_idle_timeout, then silence: the timeout must still fire, and
+    // only once the silence itself is longer than read_idle_timeout.
+    Signal last_piece_sent;
+    TestServer server([&](ServerConnection& connection) {
+        if (!connection.read_request()) {
+            return;
+        }
+        connection.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        for (int piece_idx = 0; piece_idx < 20; ++piece_idx) {
+            if (!connection.write(test::chunk("tick\n"))) {
+                return;
+            }
+            std::this_thread::sleep_for(40ms);
+        }
+        last_piece_sent.notify();
+        connection.wait_closed();
+    });
+    IoRunner runner(GetParam());
+    ClientOptions options = options_for(server);
+    options.read_idle_timeout = 300ms;
+    HttpClient client(runner.io().get_executor(), options);
+    auto task = runner.start(stream_pieces(client, get("/"), nullptr, nullptr));
+    ASSERT_TRUE(last_piece_sent.wait_for(10s));
+    const auto silence_started = Clock::now();
+    ASSERT_EQ(task.wait_for(10s), std::future_status::ready);
+    const auto [pieces, error] = task.get();
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->kind, ClientErrorKind::kReadIdleTimeout) << error->message;
+    EXPECT_EQ(pieces.size(), 20U);
+    EXPECT_GE(Clock::now() - silence_started, 200ms);
+    EXPECT_EQ(client.stats().in_use, 0U);
+}
+
+/// Reads one piece, then waits `pause` before each further read_some().
+net::awaitable<std::pair<std::string, std::optional<ClientError>>> read_slowly(
+    HttpClient& client, std::chrono::milliseconds pause) {
+    auto response = co_await client.send(get("/"));
+    if (!response) {
+        co_return std::make_pair(std::string(), std::optional<ClientError>(response.error()));
+    }
+    std::string body;
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (;;) {
+        auto piece = co_await (*response)->read_some();
+        if (!piece) {
+            co_return std::make_pair(body, std::optional<ClientError>(piece.error()));
+        }
+        if (!*piece) {
+            co_return std::make_pair(body, std::optional<ClientError>());
+        }
+        body += **piece;
+        timer.expires_after(pause);
+        co_await timer.async_wait(net::use_awaitable);
+    }
+}
+
+TEST_P(HttpClientTest, ReadIdleTimeoutDoesNotCountTimeSpentByTheCaller) {
+    // The upstream sends every piece at once; the caller takes longer than read_idle_timeout
+    // between reads. Only time spent waiting for the upstream counts.
+    TestServer server([](ServerConnection& connection) {
+        if (!connection.read_request()) {
+            return;
+        }
+        std::string response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for (int piece_idx = 0; piece_idx < 3; ++piece_idx) {
+            response += test::chunk(std::string(100, static_cast<char>('a' + piece_idx)));
+        }
+        response += "0\r\n\r\n";
+        connection.write(response);
+        connection.wait_closed();
+    });
+    IoRunner runner(GetParam());
+    ClientOptions options = options_for(server);
+    options.read_idle_timeout = 150ms;
+    HttpClient client(runner.io().get_executor(), options);
+    const auto [body, error] = runner.run(read_slowly(client, 400ms), 60s);
+    ASSERT_FALSE(error) << error->message;
+    EXPECT_EQ(body.size(), 300U);
+    EXPECT_EQ(client.stats().idle, 1U);
+}
+
+TEST_P(HttpClientTest, TotalTimeoutWhileBodyTrickles) {
     TestServer server([](ServerConnection& connection) {
         if (!connection.read_request()) {
             return;
@@ -436,7 +531,7 @@ TEST(HttpClient, TotalTimeoutWhileBodyTrickles) {
             std::this_thread::sleep_for(50ms);
         }
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.read_idle_timeout = 5s;
     options.total_timeout = 500ms;
@@ -449,7 +544,7 @@ TEST(HttpClient, TotalTimeoutWhileBodyTrickles) {
     EXPECT_LT(Clock::now() - started, 5s);
 }
 
-TEST(HttpClient, CancelDuringStreamingReadClosesTheConnection) {
+TEST_P(HttpClientTest, CancelDuringStreamingReadClosesTheConnection) {
     Signal first_piece;
     Signal server_saw_close;
     TestServer server([&](ServerConnection& connection) {
@@ -460,7 +555,7 @@ TEST(HttpClient, CancelDuringStreamingReadClosesTheConnection) {
         connection.wait_closed();
         server_saw_close.notify();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     HttpClient client(runner.io().get_executor(), options);
     auto cancel = core::CancelToken::create();
@@ -483,7 +578,7 @@ TEST(HttpClient, CancelDuringStreamingReadClosesTheConnection) {
     EXPECT_EQ(client.stats().idle, 0U);
 }
 
-TEST(HttpClient, CancelWhileWaitingForTheHead) {
+TEST_P(HttpClientTest, CancelWhileWaitingForTheHead) {
     Signal request_seen;
     Signal server_saw_close;
     TestServer server([&](ServerConnection& connection) {
@@ -493,7 +588,7 @@ TEST(HttpClient, CancelWhileWaitingForTheHead) {
         connection.wait_closed();
         server_saw_close.notify();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     auto cancel = core::CancelToken::create();
     std::thread canceller([&] {
@@ -513,7 +608,7 @@ TEST(HttpClient, CancelWhileWaitingForTheHead) {
     EXPECT_EQ(again.error->kind, ClientErrorKind::kCancelled);
 }
 
-TEST(HttpClient, DestroyingAnUnfinishedResponseClosesItsConnection) {
+TEST_P(HttpClientTest, DestroyingAnUnfinishedResponseClosesItsConnection) {
     Signal server_saw_close;
     TestServer server([&](ServerConnection& connection) {
         if (connection.read_request()) {
@@ -522,7 +617,7 @@ TEST(HttpClient, DestroyingAnUnfinishedResponseClosesItsConnection) {
         connection.wait_closed();
         server_saw_close.notify();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     auto response = runner.run(client.send(get("/")));
     ASSERT_TRUE(response);
@@ -530,13 +625,13 @@ TEST(HttpClient, DestroyingAnUnfinishedResponseClosesItsConnection) {
     EXPECT_TRUE(server_saw_close.wait_for(5s));
 }
 
-TEST(HttpClient, ReadAllEnforcesItsLimit) {
+TEST_P(HttpClientTest, ReadAllEnforcesItsLimit) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest&) {
             return test::ok_response(std::string(5000, 'x'));
         });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     auto response = runner.run(client.send(get("/")));
     ASSERT_TRUE(response);
@@ -561,13 +656,13 @@ net::awaitable<std::pair<Fetched, Fetched>> exhaust_pool(HttpClient& client) {
     co_return std::make_pair(first, second);
 }
 
-TEST(HttpClient, PoolExhaustedAfterWaitingConnectTimeout) {
+TEST_P(HttpClientTest, PoolExhaustedAfterWaitingConnectTimeout) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest& request) {
             return test::ok_response(request.target);
         });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.max_connections = 1;
     options.connect_timeout = 300ms;
@@ -581,13 +676,13 @@ TEST(HttpClient, PoolExhaustedAfterWaitingConnectTimeout) {
     EXPECT_EQ(server.connections(), 1);
 }
 
-TEST(HttpClient, PoolWaiterGetsTheReleasedConnection) {
+TEST_P(HttpClientTest, PoolWaiterGetsTheReleasedConnection) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest& request) {
             return test::ok_response(request.target);
         });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.max_connections = 1;
     options.connect_timeout = 10s;
@@ -611,13 +706,13 @@ TEST(HttpClient, PoolWaiterGetsTheReleasedConnection) {
     EXPECT_EQ(client.stats().reused, 1U);
 }
 
-TEST(HttpClient, CancelWhileWaitingForAPoolSlot) {
+TEST_P(HttpClientTest, CancelWhileWaitingForAPoolSlot) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest& request) {
             return test::ok_response(request.target);
         });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.max_connections = 1;
     options.connect_timeout = 10s;
@@ -644,13 +739,13 @@ TEST(HttpClient, CancelWhileWaitingForAPoolSlot) {
     EXPECT_EQ(client.stats().idle, 1U);
 }
 
-TEST(HttpClient, ConcurrentSendsShareThePool) {
+TEST_P(HttpClientTest, ConcurrentSendsShareThePool) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest& request) {
             return test::ok_response(request.target);
         });
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.max_connections = 4;
     HttpClient client(runner.io().get_executor(), options);
@@ -670,14 +765,14 @@ TEST(HttpClient, ConcurrentSendsShareThePool) {
     EXPECT_EQ(stats.connections_created, static_cast<std::size_t>(server.connections()));
 }
 
-TEST(HttpClient, IdleConnectionsExpire) {
+TEST_P(HttpClientTest, IdleConnectionsExpire) {
     Signal server_saw_close;
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(
             server, connection, [](const ReceivedRequest&) { return test::ok_response("ok"); });
         server_saw_close.notify();
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
     options.idle_keepalive = 200ms;
     HttpClient client(runner.io().get_executor(), options);
@@ -687,7 +782,7 @@ TEST(HttpClient, IdleConnectionsExpire) {
     EXPECT_EQ(client.stats().idle, 0U);
 }
 
-TEST(HttpClient, TenThousandRequestsDoNotLeakDescriptors) {
+TEST_P(HttpClientTest, TenThousandRequestsDoNotLeakDescriptors) {
     // Every other answer closes the connection, so both new and reused connections are
     // exercised; at the end only the pooled idle connection may stay open.
     TestServer server([&](ServerConnection& connection) {
@@ -702,7 +797,7 @@ TEST(HttpClient, TenThousandRequestsDoNotLeakDescriptors) {
             }
         }
     });
-    IoRunner runner;
+    IoRunner runner(GetParam());
     HttpClient client(runner.io().get_executor(), options_for(server));
     ASSERT_FALSE(runner.run(fetch_many(client, 10)).error);
     client.close_idle();

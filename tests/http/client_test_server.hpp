@@ -25,6 +25,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
@@ -343,10 +344,20 @@ inline std::string chunk(std::string_view data) {
     return std::string(size) + std::string(data) + "\r\n";
 }
 
+/// Who calls the client: a coroutine on a strand (ragd's HTTP sessions; the client then runs
+/// inline in the caller) or on the bare io_context executor run by two threads (the client then
+/// hops onto a strand of its own).
+enum class Caller { kStrand, kBareExecutor };
+
+inline const char* caller_name(Caller caller) {
+    return caller == Caller::kStrand ? "strand" : "bare_executor";
+}
+
 /// Runs the client's io_context on two threads (so strand mistakes show up) until destroyed.
 class IoRunner {
 public:
-    IoRunner() : guard_(net::make_work_guard(io_)) {
+    explicit IoRunner(Caller caller = Caller::kStrand)
+        : caller_(caller), guard_(net::make_work_guard(io_)) {
         for (int thread_idx = 0; thread_idx < 2; ++thread_idx) {
             threads_.emplace_back([this] { io_.run(); });
         }
@@ -364,7 +375,7 @@ public:
     /// Runs `task` to completion on the io_context; fails the test after `timeout`.
     template <class T>
     T run(net::awaitable<T> task, std::chrono::milliseconds timeout = 20s) {
-        auto future = net::co_spawn(io_, std::move(task), net::use_future);
+        auto future = net::co_spawn(caller_executor(), std::move(task), net::use_future);
         if (future.wait_for(timeout) != std::future_status::ready) {
             ADD_FAILURE() << "client task did not finish within " << timeout.count() << " ms";
             std::abort();  // the task still refers to this test's objects
@@ -375,10 +386,19 @@ public:
     /// Starts `task` without waiting; get() the future later.
     template <class T>
     std::future<T> start(net::awaitable<T> task) {
-        return net::co_spawn(io_, std::move(task), net::use_future);
+        return net::co_spawn(caller_executor(), std::move(task), net::use_future);
     }
 
 private:
+    /// A new strand per task, as each ragd session has its own.
+    net::any_io_executor caller_executor() {
+        if (caller_ == Caller::kStrand) {
+            return net::make_strand(io_);
+        }
+        return io_.get_executor();
+    }
+
+    Caller caller_;
     net::io_context io_;
     net::executor_work_guard<net::io_context::executor_type> guard_;
     std::vector<std::thread> threads_;
