@@ -136,6 +136,16 @@ bool is_strand(const net::any_io_executor& executor) {
            executor.target<net::strand<net::any_io_executor>>() != nullptr;
 }
 
+/// `task` to be awaited on `strand`: as is when the caller already runs there (`here`), else
+/// through co_spawn. Not a coroutine itself, so the inline case costs no extra frame.
+template <class T>
+net::awaitable<T> on_strand(const net::any_io_executor& strand, bool here, net::awaitable<T> task) {
+    if (here) {
+        return task;
+    }
+    return net::co_spawn(strand, std::move(task), net::use_awaitable);
+}
+
 /// Errors that mean "the peer is gone", as opposed to a malformed response.
 bool is_disconnect(const error_code& ec) {
     return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
@@ -771,7 +781,6 @@ void finish_body(ResponseState& state) {
     connection->use_id.fetch_add(1);  // aborts posted for this use become no-ops
     state.registration.reset();
     stop_watchdog(state);
-    connection->tcp().expires_never();
     const bool reusable = !connection->cancelled && connection->parser->keep_alive() &&
                           connection->buffer.size() == 0;
     connection->parser.reset();
@@ -1011,10 +1020,8 @@ net::awaitable<ClientResult<std::optional<std::string>>> ClientResponse::read_so
     if (state->done) {
         co_return std::optional<std::string>();
     }
-    if (state->strand == co_await net::this_coro::executor) {
-        co_return co_await read_piece(state);
-    }
-    co_return co_await net::co_spawn(state->strand, read_piece(state), net::use_awaitable);
+    const bool here = state->strand == co_await net::this_coro::executor;
+    co_return co_await on_strand(state->strand, here, read_piece(state));
 }
 
 net::awaitable<ClientResult<std::string>> ClientResponse::read_all(std::size_t max_bytes) {
@@ -1025,11 +1032,8 @@ net::awaitable<ClientResult<std::string>> ClientResponse::read_all(std::size_t m
     if (state->done) {
         co_return std::string();
     }
-    if (state->strand == co_await net::this_coro::executor) {
-        co_return co_await read_rest(state, max_bytes);
-    }
-    co_return co_await net::co_spawn(
-        state->strand, read_rest(state, max_bytes), net::use_awaitable);
+    const bool here = state->strand == co_await net::this_coro::executor;
+    co_return co_await on_strand(state->strand, here, read_rest(state, max_bytes));
 }
 
 HttpClient::HttpClient(net::any_io_executor executor, ClientOptions options)
@@ -1085,12 +1089,9 @@ net::awaitable<ClientResult<std::unique_ptr<ClientResponse>>> HttpClient::send(
     const net::any_io_executor caller = co_await net::this_coro::executor;
     const bool inline_use = is_strand(caller);
     const net::any_io_executor strand = inline_use ? caller : net::make_strand(impl->executor);
-    // Not `cond ? co_await a : co_await b`: g++ 12 destroys that expression's temporaries twice.
-    auto acquiring = impl->pool->acquire(wait_deadline, cancel);
-    if (!inline_use) {
-        acquiring = net::co_spawn(strand, std::move(acquiring), net::use_awaitable);
-    }
-    auto lease = co_await std::move(acquiring);
+    // Never `cond ? co_await a : co_await b` here: g++ 12 destroys that expression's
+    // temporaries twice (it freed a pooled connection the pool still held).
+    auto lease = co_await on_strand(strand, inline_use, impl->pool->acquire(wait_deadline, cancel));
     if (!lease) {
         ClientError error = lease.error();
         error.message = "upstream " + impl->upstream + ": " + error.message;
@@ -1106,16 +1107,14 @@ net::awaitable<ClientResult<std::unique_ptr<ClientResponse>>> HttpClient::send(
         impl->pool->count_created();
         fresh = true;
     }
-    auto exchanged = exchange(impl,
-                              std::move(connection),
-                              fresh,
-                              std::move(*outbound),
-                              std::move(cancel),
-                              total_deadline);
-    if (inline_use) {
-        co_return co_await std::move(exchanged);
-    }
-    co_return co_await net::co_spawn(strand, std::move(exchanged), net::use_awaitable);
+    co_return co_await on_strand(strand,
+                                 inline_use,
+                                 exchange(impl,
+                                          std::move(connection),
+                                          fresh,
+                                          std::move(*outbound),
+                                          std::move(cancel),
+                                          total_deadline));
 }
 
 HttpClient::Stats HttpClient::stats() const {

@@ -435,6 +435,21 @@ TEST_P(HttpClientTest, ReadIdleTimeout) {
     EXPECT_EQ(client.stats().idle, 0U);
 }
 
+/// Answers with a chunked head, then `count` pieces "tick\n" `interval` apart; false when the
+/// client went away.
+bool trickle_ticks(ServerConnection& connection, int count, std::chrono::milliseconds interval) {
+    if (!connection.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")) {
+        return false;
+    }
+    for (int piece_idx = 0; piece_idx < count; ++piece_idx) {
+        if (!connection.write(test::chunk("tick\n"))) {
+            return false;
+        }
+        std::this_thread::sleep_for(interval);
+    }
+    return true;
+}
+
 TEST_P(HttpClientTest, ReadIdleTimeoutAfterManyPiecesCountsFromTheLastOne) {
     // Pieces for longer than read_idle_timeout, then silence: the timeout must still fire, and
     // only once the silence itself is longer than read_idle_timeout.
@@ -443,12 +458,8 @@ TEST_P(HttpClientTest, ReadIdleTimeoutAfterManyPiecesCountsFromTheLastOne) {
         if (!connection.read_request()) {
             return;
         }
-        connection.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-        for (int piece_idx = 0; piece_idx < 20; ++piece_idx) {
-            if (!connection.write(test::chunk("tick\n"))) {
-                return;
-            }
-            std::this_thread::sleep_for(40ms);
+        if (!trickle_ticks(connection, 20, 40ms)) {
+            return;
         }
         last_piece_sent.notify();
         connection.wait_closed();
@@ -522,14 +533,8 @@ TEST_P(HttpClientTest, TotalTimeoutWhileBodyTrickles) {
         if (!connection.read_request()) {
             return;
         }
-        connection.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
         // A piece every 50 ms keeps the read-idle timer happy; only the total deadline ends it.
-        for (int piece_idx = 0; piece_idx < 200; ++piece_idx) {
-            if (!connection.write(test::chunk("tick\n"))) {
-                return;
-            }
-            std::this_thread::sleep_for(50ms);
-        }
+        trickle_ticks(connection, 200, 50ms);
     });
     IoRunner runner(GetParam());
     ClientOptions options = options_for(server);
