@@ -335,7 +335,7 @@ def main():
             try:
                 url = "http://127.0.0.1:%d/v1/query" % stack.port
                 capacity, sweep = 0.0, []
-                for rate in (200, 400, 600, 800, 1000, 1200, 1500):
+                for rate in (200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000):
                     level = bench(ragd, url, out, "--rate", rate, "--users", 4000,
                                   "--duration", duration, "--ramp-up", "0s",
                                   "--queries", queries)[0]

@@ -230,13 +230,13 @@ cache::CacheKey make_key(const QueryState& state) {
     return cache::make_cache_key(decoded.query, params);
 }
 
-/// L1 → L2, then (when on) the semantic tier on the compute pool, which embeds the question.
+/// L1 → L2, then (when on) the semantic tier, which embeds the question (run_quick).
 net::awaitable<std::optional<cache::CacheHit>> look_up(QueryState& state) {
     const auto started = Clock::now();
     cache::AnswerCache& answers = *state.deps->cache;
     cache::CacheLookup found = co_await answers.lookup(state.key, std::nullopt);
     if (!found.hit && answers.options().semantic_enabled) {
-        const bool ran = co_await state.context->run_compute([&state, &answers, &found] {
+        const bool ran = co_await state.context->run_quick([&state, &answers, &found] {
             const std::string_view question = state.decoded->query;
             auto vectors = state.deps->engine->embedder().embed(
                 std::span<const std::string_view>(&question, 1), embed::EmbedKind::kQuery);
@@ -331,10 +331,10 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     const bool offline = deps.answerer == nullptr || deps.answerer->offline();
 
     if (offline) {
-        // Retrieval and the extractive answer in one compute job.
+        // Retrieval and the extractive answer in one quick job.
         core::Result<pipeline::AnswerOutcome> outcome =
             core::fail(core::ErrorCode::kInternal, "not run");
-        const bool ran = co_await context.run_compute(
+        const bool ran = co_await context.run_quick(
             [&] { outcome = engine.query().answer(decoded.query, decoded.options); });
         if (!ran) {
             co_return overloaded_compute();
@@ -355,7 +355,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
 
     core::Result<pipeline::SearchOutcome> searched =
         core::fail(core::ErrorCode::kInternal, "not run");
-    const bool ran = co_await context.run_compute(
+    const bool ran = co_await context.run_quick(
         [&] { searched = engine.query().search(decoded.query, decoded.options); });
     if (!ran) {
         co_return overloaded_compute();
@@ -366,7 +366,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     pipeline::StageTimings timings = searched->timings;
     llm::AnswerRequest answer_request = make_answer_request(state, *searched);
     const auto compute = [&context](std::function<void()> work) {
-        return context.run_compute(std::move(work));
+        return context.run_quick(std::move(work));
     };
     const auto generate_started = Clock::now();
     // Not a conditional expression: GCC 12 mishandles co_await inside ?: (use-after-free).
@@ -400,7 +400,7 @@ net::awaitable<void> stream_answer(QueryState& state, http::ResponseWriter& writ
     http::RequestContext& context = *state.context;
     core::Result<pipeline::SearchOutcome> searched =
         core::fail(core::ErrorCode::kInternal, "not run");
-    const bool ran = co_await context.run_compute(
+    const bool ran = co_await context.run_quick(
         [&] { searched = deps.engine->query().search(decoded.query, decoded.options); });
     if (!ran) {
         co_await writer.send(error_response(overloaded_compute()));
@@ -413,7 +413,7 @@ net::awaitable<void> stream_answer(QueryState& state, http::ResponseWriter& writ
     pipeline::StageTimings timings = searched->timings;
     llm::AnswerRequest answer_request = make_answer_request(state, *searched);
     const auto compute = [&context](std::function<void()> work) {
-        return context.run_compute(std::move(work));
+        return context.run_quick(std::move(work));
     };
     const auto generate_started = Clock::now();
 

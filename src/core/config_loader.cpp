@@ -182,6 +182,9 @@ std::vector<ConfigKey> build_keys() {
         size_key("server.max_queued_requests",
                  "requests waiting for a compute thread before 503",
                  [](Config& c) -> std::size_t& { return c.server.max_queued_requests; }));
+    keys.push_back(bool_key("server.inline_queries",
+                            "run a query's retrieval on its I/O thread, not a compute thread",
+                            [](Config& c) -> bool& { return c.server.inline_queries; }));
     keys.push_back(size_key("server.max_header_bytes",
                             "largest request head in bytes (431 above)",
                             [](Config& c) -> std::size_t& { return c.server.max_header_bytes; }));

@@ -8,9 +8,10 @@
 // do): send() and read_some() then run inline in the caller's coroutine, with no hop per body
 // piece; relaying a streamed answer costs one strand dispatch per token instead of three. A
 // caller on a bare multi-threaded executor gets a new strand per use and hops onto it with
-// co_spawn. A pooled connection moves to its next use's strand: its socket and timers are idle
-// in between, and Asio and Beast run every completion and timeout handler on the executor of the
-// operation's handler, never on the socket's own.
+// co_spawn. A pooled connection moves to its next use's strand, always one of the io_context its
+// socket was opened on (the pool lends it to no other): its socket and timers are idle in
+// between, and Asio and Beast run every completion and timeout handler on the executor of the
+// operation's handler.
 #include "http/client.hpp"
 
 #include <algorithm>
@@ -207,9 +208,11 @@ class Connection final : public PooledConnection, public std::enable_shared_from
 public:
     explicit Connection(net::any_io_executor strand_in) : strand(std::move(strand_in)) {
         plain.emplace(strand);
+        affinity = ConnectionPool::context_of(strand);
     }
 
-    /// Only while idle (just leased, before the use starts): the next use runs on `use_strand`.
+    /// Only while idle (just leased, before the use starts): the next use runs on `use_strand`,
+    /// a strand of the same io_context (the pool sees to that).
     void move_to(net::any_io_executor use_strand) { strand = std::move(use_strand); }
 
     beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }

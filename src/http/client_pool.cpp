@@ -36,9 +36,14 @@ ConnectionPool::ConnectionPool(net::any_io_executor executor, PoolSettings setti
       sweep_strand_(net::make_strand(std::move(executor))),
       sweep_timer_(sweep_strand_) {}
 
+const void* ConnectionPool::context_of(const net::any_io_executor& executor) {
+    return &net::query(executor, net::execution::context);
+}
+
 net::awaitable<ClientResult<ConnectionPool::Lease>> ConnectionPool::acquire(
     Clock::time_point wait_deadline, std::shared_ptr<core::CancelToken> cancel) {
     const net::any_io_executor executor = co_await net::this_coro::executor;
+    const void* const affinity = context_of(executor);
     std::shared_ptr<Waiter> waiter;
     std::optional<core::CancelRegistration> registration;
     for (;;) {
@@ -64,9 +69,13 @@ net::awaitable<ClientResult<ConnectionPool::Lease>> ConnectionPool::acquire(
                 waiter->notified = false;
             }
             const Clock::time_point now = Clock::now();
-            while (!idle_.empty()) {
-                std::shared_ptr<PooledConnection> candidate = std::move(idle_.back());
-                idle_.pop_back();
+            // Newest first; erasing at `pos` leaves the indexes below it as they were.
+            for (std::size_t pos = idle_.size(); pos-- > 0;) {
+                if (idle_[pos]->affinity != affinity) {
+                    continue;
+                }
+                std::shared_ptr<PooledConnection> candidate = std::move(idle_[pos]);
+                idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(pos));
                 if (candidate->idle_since + settings_.idle_keepalive > now &&
                     candidate->probe_alive()) {
                     lease.connection = std::move(candidate);
@@ -74,6 +83,13 @@ net::awaitable<ClientResult<ConnectionPool::Lease>> ConnectionPool::acquire(
                     break;
                 }
                 stale.push_back(std::move(candidate));
+                --open_;
+            }
+            if (!lease.connection && open_ >= settings_.max_connections && !idle_.empty()) {
+                // Every slot is taken but some are idle on other io_contexts: the oldest makes
+                // room for a connection on this one.
+                stale.push_back(std::move(idle_.front()));
+                idle_.pop_front();
                 --open_;
             }
             if (!lease.connection && open_ < settings_.max_connections) {

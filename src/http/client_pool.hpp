@@ -1,6 +1,9 @@
 // The keep-alive pool behind HttpClient: counts open connections against max_connections,
 // keeps up to max_idle idle ones (most recently used first), expires them after idle_keepalive
-// and queues senders when every slot is taken. It never touches a socket itself: connections
+// and queues senders when every slot is taken. A connection is only lent to callers on the
+// io_context whose reactor serves its socket: ragd's server runs one io_context per I/O thread,
+// and a socket used from another thread would cost a thread wake-up per read (and could outlive
+// its io_context at shutdown). It never touches a socket itself: connections
 // close themselves on their own strand. Internal to http/ (client.cpp and tests).
 #pragma once
 
@@ -31,6 +34,9 @@ public:
     virtual void close_async() = 0;
 
     std::chrono::steady_clock::time_point idle_since;  ///< guarded by the pool's mutex
+    /// The io_context its socket was opened on (context_of() of the creating strand); set
+    /// before the connection is first released, then read-only.
+    const void* affinity = nullptr;
 };
 
 struct PoolSettings {
@@ -48,10 +54,14 @@ public:
 
     ConnectionPool(boost::asio::any_io_executor executor, PoolSettings settings);
 
-    /// Takes the most recently used live idle connection, else reserves a slot when fewer than
-    /// max_connections are open, else waits until `wait_deadline` for one to be released
-    /// (kPoolExhausted) or `cancel` to fire (kCancelled). Must run on a strand: the wait uses
-    /// the coroutine's executor.
+    /// The key of the io_context behind `executor`, for PooledConnection::affinity.
+    static const void* context_of(const boost::asio::any_io_executor& executor);
+
+    /// Takes the most recently used live idle connection opened on the caller's io_context,
+    /// else reserves a slot when fewer than max_connections are open (closing the oldest idle
+    /// connection of another io_context when that makes room), else waits until
+    /// `wait_deadline` for one to be released (kPoolExhausted) or `cancel` to fire
+    /// (kCancelled). Must run on a strand: the wait uses the coroutine's executor.
     boost::asio::awaitable<ClientResult<Lease>> acquire(
         std::chrono::steady_clock::time_point wait_deadline,
         std::shared_ptr<core::CancelToken> cancel);

@@ -71,7 +71,6 @@ bool is_json_content_type(std::string_view value) {
 
 }  // namespace
 
-
 HeadCheck check_head(const Parser& parser, const Router& router, Request& request) {
     HeadCheck check;
     const auto& head = parser.get();

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -13,6 +14,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -244,15 +246,20 @@ struct Server::Impl {
     Impl(const core::ServerConfig& config, Router router)
         : state(config, std::move(router)),
           io_threads(or_core_count(config.threads)),
-          io(static_cast<int>(io_threads)),
+          io(1),
           control(net::make_strand(io)),
           acceptor(control),
           signals(control),
           grace_timer(control),
           drain_timer(control),
           accept_gate(control) {
+        for (unsigned thread_idx = 1; thread_idx < io_threads; ++thread_idx) {
+            workers.push_back(std::make_unique<net::io_context>(1));
+            // A worker with no connection yet must keep running, not return from run().
+            worker_guards.push_back(net::make_work_guard(*workers.back()));
+        }
         state.on_drained = [this] {
-            io.stop();
+            stop_contexts();
         };
         state.wake_accept = [this] {
             net::post(control, [this] { accept_gate.cancel(); });
@@ -266,13 +273,25 @@ struct Server::Impl {
     void request_stop();
     void begin_shutdown();
     void force_shutdown();
-    void run_io();
+    void stop_contexts();
+    /// Where the next connection lives: each I/O thread runs an io_context of its own, so the
+    /// thread that reads a request also computes and writes its answer, and an idle thread
+    /// waits in epoll_wait alone, never woken to help another (a hand-off costs more CPU than
+    /// most of the work handed off).
+    net::io_context& next_session_context();
+    static void run_io(net::io_context& context);
 
-    // Declared first so that it outlives the io_context, whose destruction destroys any
+    // Declared first so that it outlives the io_contexts, whose destruction destroys any
     // suspended session frames that still refer to it.
     detail::ServerState state;
     unsigned io_threads;
+    /// Threads 1..io_threads-1 each run one. They outlive `io`: the accept loop's frame, which
+    /// `io` destroys, may hold a socket made for the next worker.
+    std::vector<std::unique_ptr<net::io_context>> workers;
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> worker_guards;
+    /// Thread 0's context: sessions, and the acceptor, signals and timers below.
     net::io_context io;
+    std::size_t next_context = 0;  ///< on the control strand
     /// Serializes the acceptor, signal set and grace timer, used from several I/O threads.
     net::strand<net::io_context::executor_type> control;
     tcp::acceptor acceptor;
@@ -297,7 +316,7 @@ net::awaitable<void> Server::Impl::accept_loop() {
         }
         // Each connection gets its own strand: its coroutine and the close posted by stop()
         // never run concurrently, while different connections use all I/O threads.
-        tcp::socket socket(net::make_strand(io));
+        tcp::socket socket(net::make_strand(next_session_context()));
         auto [ec] = co_await acceptor.async_accept(socket, kNoThrow);
         if (ec == net::error::operation_aborted || !acceptor.is_open()) {
             co_return;
@@ -409,7 +428,7 @@ void Server::Impl::begin_shutdown() {
     // Idle connections close now; busy ones finish their response, then close.
     state.close_all_sessions(false);
     if (state.session_count() == 0) {
-        io.stop();
+        stop_contexts();
         return;
     }
     grace_timer.expires_after(state.config.drain_timeout);
@@ -428,16 +447,28 @@ void Server::Impl::force_shutdown() {
         state.stopping.store(true);
         state.close_all_sessions(true);
         grace_timer.expires_after(kForceGrace);
-        grace_timer.async_wait([this](const boost::system::error_code&) { io.stop(); });
+        grace_timer.async_wait([this](const boost::system::error_code&) { stop_contexts(); });
     });
 }
 
-void Server::Impl::run_io() {
+void Server::Impl::stop_contexts() {
+    io.stop();
+    for (const auto& worker : workers) {
+        worker->stop();
+    }
+}
+
+net::io_context& Server::Impl::next_session_context() {
+    const std::size_t index = next_context++ % io_threads;
+    return index == 0 ? io : *workers[index - 1];
+}
+
+void Server::Impl::run_io(net::io_context& context) {
     // A throwing handler must not take the server down; session code catches its own
     // exceptions, so this is a last resort.
     for (;;) {
         try {
-            io.run();
+            context.run();
             return;
         } catch (const std::exception& error) {
             std::fprintf(
@@ -508,20 +539,30 @@ void Server::run() {
     net::co_spawn(impl.control, impl.accept_loop(), net::detached);
 
     std::vector<std::thread> extra_threads;
-    for (unsigned thread_idx = 1; thread_idx < impl.io_threads; ++thread_idx) {
-        extra_threads.emplace_back([&impl] { impl.run_io(); });
+    for (const auto& worker : impl.workers) {
+        extra_threads.emplace_back([context = worker.get()] { Impl::run_io(*context); });
     }
-    impl.run_io();
+    Impl::run_io(impl.io);
     for (std::thread& thread : extra_threads) {
         thread.join();
     }
     // Sessions force-closed at the drain deadline may still be unwinding (their sockets are
     // closed and their cancel tokens fired, so every wait ends at once). Let them finish, so
     // that no request frame outlives run(): what they use (LLM clients, caches) may be
-    // destroyed as soon as run() returns.
+    // destroyed as soon as run() returns. All contexts at once: a session may wait on a
+    // completion that another context's reactor delivers.
     if (impl.state.session_count() > 0) {
+        impl.worker_guards.clear();
+        extra_threads.clear();
+        for (const auto& worker : impl.workers) {
+            worker->restart();
+            extra_threads.emplace_back([context = worker.get()] { context->run_for(kForceGrace); });
+        }
         impl.io.restart();
         impl.io.run_for(kForceGrace);
+        for (std::thread& thread : extra_threads) {
+            thread.join();
+        }
     }
     // Handlers already running finish; their sessions are gone with the stopped io_context.
     impl.state.compute.join();

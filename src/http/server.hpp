@@ -1,4 +1,5 @@
-// The HTTP/1.1 server: Asio io_context on N threads, one coroutine per connection, keep-alive,
+// The HTTP/1.1 server: N I/O threads, each running an io_context of its own (connections are
+// dealt to them in turn), one coroutine per connection, keep-alive,
 // pipelining-safe, header/body/idle timeouts and size limits. Handlers that need CPU run on a
 // bounded compute pool; when its queue is full the server answers 503 with Retry-After.
 #pragma once
@@ -53,8 +54,8 @@ public:
     /// Called once, on an I/O thread, when draining starts (e.g. to turn /ready to 503). Set
     /// before run().
     void set_drain_listener(std::function<void()> listener);
-    /// The io_context the server's I/O threads run, for clients that must share it (upstream
-    /// HTTP). Valid for the Server's lifetime.
+    /// The io_context of the first I/O thread (which also accepts), for clients that must share
+    /// the server's threads (upstream HTTP, Redis). Valid for the Server's lifetime.
     boost::asio::io_context& io_context();
     /// Reports connections, requests and shedding to `observer` (not owned; must outlive this
     /// Server). Call before run(). Null, the default, turns observation off at no cost.

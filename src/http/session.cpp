@@ -696,6 +696,20 @@ public:
     net::any_io_executor executor() const override { return executor_; }
 
     net::awaitable<bool> run_compute(std::function<void()> work) override {
+        return run(std::move(work), false);
+    }
+
+    net::awaitable<bool> run_quick(std::function<void()> work) override {
+        return run(std::move(work), state_->config.inline_queries);
+    }
+
+    void annotate(std::string_view key, std::string value) override {
+        annotations_.push_back(Header{std::string(key), std::move(value)});
+    }
+    const std::vector<Header>& annotations() const { return annotations_; }
+
+private:
+    net::awaitable<bool> run(std::function<void()> work, bool here) {
         const std::size_t in_flight =
             state_->compute_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
         ComputeSlot slot(state_->compute_in_flight);
@@ -705,6 +719,10 @@ public:
             }
             co_return false;
         }
+        if (here) {
+            work();  // exceptions propagate to the awaiting handler, as from the pool
+            co_return true;
+        }
         std::exception_ptr error;
         co_await net::co_spawn(state_->compute, run_work(&work, &error), net::use_awaitable);
         if (error) {
@@ -713,12 +731,6 @@ public:
         co_return true;
     }
 
-    void annotate(std::string_view key, std::string value) override {
-        annotations_.push_back(Header{std::string(key), std::move(value)});
-    }
-    const std::vector<Header>& annotations() const { return annotations_; }
-
-private:
     ServerState* state_;
     std::shared_ptr<core::CancelToken> cancel_;
     net::any_io_executor executor_;

@@ -210,6 +210,52 @@ TEST(AsyncHandler, RunsComputeWorkOffTheIoThreadAndRethrows) {
     EXPECT_EQ(response->error_type(), "internal");
 }
 
+/// Answers "same" when run_quick ran its work on the handler's own (I/O) thread, else "other";
+/// "shed" when it refused to run it.
+Router quick_router() {
+    Router router;
+    router.add_async(
+        Method::kGet,
+        "/quick",
+        [](Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            const auto io_thread = std::this_thread::get_id();
+            std::thread::id work_thread;
+            std::function<void()> work = [&work_thread] {
+                work_thread = std::this_thread::get_id();
+            };
+            const bool ran = co_await context.run_quick(std::move(work));
+            const char* where = !ran                       ? "\"shed\""
+                                : work_thread == io_thread ? "\"same\""
+                                                           : "\"other\"";
+            co_await writer.send(Response::json(200, where));
+        });
+    return router;
+}
+
+// A query's retrieval is quicker than the two thread wake-ups of a trip to the compute pool and
+// back: with server.inline_queries it runs on the I/O thread; without (the default), on the
+// pool; and either way it counts against max_queued_requests.
+TEST(AsyncHandler, QuickWorkRunsOnTheIoThreadUnlessInlineQueriesIsOff) {
+    for (const bool inline_queries : {true, false}) {
+        auto config = small_config();
+        config.inline_queries = inline_queries;
+        TestServer server(config, quick_router());
+        Client client(server.port());
+        ASSERT_TRUE(client.send(get("/quick")));
+        const auto response = client.read_response();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(response->body, inline_queries ? "\"same\"" : "\"other\"");
+    }
+    auto config = small_config();
+    config.max_queued_requests = 0;  // over the limit before it starts
+    TestServer server(config, quick_router());
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/quick")));
+    const auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "\"shed\"");
+}
+
 TEST(AsyncHandler, ComputeQueueFullIsReportedNotQueued) {
     auto config = small_config();
     config.max_queued_requests = 1;

@@ -711,6 +711,42 @@ TEST_P(HttpClientTest, PoolWaiterGetsTheReleasedConnection) {
     EXPECT_EQ(client.stats().reused, 1U);
 }
 
+// ragd's server runs one io_context per I/O thread. A pooled connection is lent only to callers
+// on the io_context its socket was opened on (from another, every read would wake the socket's
+// thread to hand the completion over); when every slot is held by idle connections of another
+// io_context, the oldest of them is closed to make room.
+TEST(HttpClientPool, ConnectionsAreLentOnlyWithinTheirIoContext) {
+    TestServer server([&](ServerConnection& connection) {
+        test::serve_each(server, connection, [](const ReceivedRequest& request) {
+            return test::ok_response(request.target);
+        });
+    });
+    IoRunner first(test::Caller::kStrand);
+    IoRunner second(test::Caller::kStrand);
+    ClientOptions options = options_for(server);
+    options.max_connections = 1;
+    HttpClient client(first.io().get_executor(), options);
+    const auto fetch_on = [&client](IoRunner& runner, std::string target) {
+        return runner.run(fetch(client, get(std::move(target))));
+    };
+    Fetched got = fetch_on(first, "/first");
+    ASSERT_FALSE(got.error) << got.error->message;
+    got = fetch_on(second, "/second");
+    ASSERT_FALSE(got.error) << got.error->message;
+    EXPECT_EQ(got.body, "/second");
+    EXPECT_EQ(client.stats().connections_created, 2U);
+    EXPECT_EQ(client.stats().reused, 0U);
+    got = fetch_on(second, "/second-again");
+    ASSERT_FALSE(got.error) << got.error->message;
+    EXPECT_EQ(client.stats().connections_created, 2U);
+    EXPECT_EQ(client.stats().reused, 1U);
+    got = fetch_on(first, "/first-again");
+    ASSERT_FALSE(got.error) << got.error->message;
+    EXPECT_EQ(client.stats().connections_created, 3U);
+    EXPECT_EQ(client.stats().idle, 1U);  // at most max_connections open, idle ones included
+    EXPECT_EQ(server.connections(), 3);
+}
+
 TEST_P(HttpClientTest, CancelWhileWaitingForAPoolSlot) {
     TestServer server([&](ServerConnection& connection) {
         test::serve_each(server, connection, [](const ReceivedRequest& request) {

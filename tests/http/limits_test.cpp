@@ -342,29 +342,6 @@ TEST(ServerLimits, StreamThatEndsInTimeKeepsTheConnection) {
     EXPECT_EQ(client.buffered().find("event: error"), std::string::npos);
 }
 
-/// Returns once all `threads` I/O threads of `server` are running: each posted handler waits
-/// (at most `timeout`) until every one has started, so they can only all start on distinct
-/// threads. A thread's first steps (std::thread's start routine, the scheduler's first reactor
-/// run) are UBSan's first checks of those types, which probe memory through pipe(2): with no
-/// descriptor free that probe fails and UBSan reports a false "invalid vptr". They must be over
-/// before a test takes every descriptor.
-bool wait_for_io_threads(Server& server, unsigned threads, std::chrono::milliseconds timeout) {
-    const auto started = std::make_shared<std::atomic<unsigned>>(0);
-    const auto deadline = Clock::now() + timeout;
-    for (unsigned thread_idx = 0; thread_idx < threads; ++thread_idx) {
-        net::post(server.io_context(), [started, threads, deadline] {
-            started->fetch_add(1);
-            while (started->load() < threads && Clock::now() < deadline) {
-                std::this_thread::yield();
-            }
-        });
-    }
-    while (started->load() < threads && Clock::now() < deadline) {
-        std::this_thread::sleep_for(1ms);
-    }
-    return started->load() == threads;
-}
-
 /// Restores the soft fd limit however the test ends.
 class SoftFdLimit {
 public:
@@ -392,18 +369,23 @@ TEST(ServerLimits, AcceptBacksOffAtEmfileAndRecovers) {
         RouteOptions{Dispatch::kCompute});
     TestServer server(config, std::move(router));
     // Every server thread has started, and a request's steps have all run once, before
-    // descriptors run out (see wait_for_io_threads): the I/O threads, then a compute thread and
-    // the session code through requests on a kept-alive connection. The second answer shows
-    // that the server finished with the first (the client can read a response before the
-    // server is done with its write); the connection stays open to the end, since closing it
-    // would free a descriptor mid-test.
-    ASSERT_TRUE(wait_for_io_threads(server.server(), config.threads, 5s));
-    Client warm_up(server.port());
-    for (int round = 0; round < 2; ++round) {
-        ASSERT_TRUE(warm_up.send(get("/compute-ping")));
-        const auto warmed = warm_up.read_response();
-        ASSERT_TRUE(warmed);
-        ASSERT_EQ(warmed->status, 200);
+    // descriptors run out: a thread's first steps (std::thread's start routine, the scheduler's
+    // first reactor run) are UBSan's first checks of those types, which probe memory through
+    // pipe(2); with no descriptor free that probe fails and UBSan reports a false "invalid
+    // vptr". Connections go to the I/O threads in turn, so one warm-up connection per thread
+    // runs each of them, a compute thread and the session code. The second answer shows that
+    // the server finished with the first (the client can read a response before the server is
+    // done with its write); the connections stay open to the end, since closing one would free
+    // a descriptor mid-test.
+    std::vector<std::unique_ptr<Client>> warm_ups;
+    for (unsigned thread_idx = 0; thread_idx < config.threads; ++thread_idx) {
+        warm_ups.push_back(std::make_unique<Client>(server.port()));
+        for (int round = 0; round < 2; ++round) {
+            ASSERT_TRUE(warm_ups.back()->send(get("/compute-ping")));
+            const auto warmed = warm_ups.back()->read_response();
+            ASSERT_TRUE(warmed);
+            ASSERT_EQ(warmed->status, 200);
+        }
     }
     // Sockets made before the limit drops; connected after, so the server's accept() is the
     // call that finds no descriptor free.

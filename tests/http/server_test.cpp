@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -399,6 +400,56 @@ TEST(HttpServer, ComputeHandlersRunOffTheIoThread) {
     EXPECT_EQ(inline_id, server.run_thread_id());
     EXPECT_NE(compute_id, server.run_thread_id());
     EXPECT_NE(compute_id, std::thread::id());
+}
+
+// Each I/O thread runs an io_context of its own and connections are dealt to them in turn: all
+// of a connection's requests run on one thread, and consecutive connections on different ones.
+// On one io_context shared by every thread, a connection's requests ran on whichever thread was
+// free, and an idle thread was woken to help with each event.
+TEST(HttpServer, ConnectionsAreDealtToIoThreadsInTurnAndStayOnTheirs) {
+    core::ServerConfig config = small_config();
+    config.threads = 2;
+    std::mutex ids_mutex;
+    std::map<std::string, std::vector<std::thread::id>> ids_by_client;
+    Router router;
+    router.add(
+        Method::kGet,
+        "/thread",
+        [&](const Request& request) {
+            std::lock_guard lock(ids_mutex);
+            ids_by_client[request.target].push_back(std::this_thread::get_id());
+            return Response::json(200, "{}");
+        },
+        RouteOptions{Dispatch::kInline});
+    TestServer server(config, std::move(router));
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int client_idx = 0; client_idx < 4; ++client_idx) {
+        clients.push_back(std::make_unique<Client>(server.port()));
+        // Answered before the next client connects, so the accept order is the client order.
+        ASSERT_TRUE(clients.back()->send(get("/thread?c" + std::to_string(client_idx))));
+        ASSERT_TRUE(clients.back()->read_response());
+    }
+    for (int round = 0; round < 20; ++round) {
+        for (int client_idx = 0; client_idx < 4; ++client_idx) {
+            ASSERT_TRUE(clients[client_idx]->send(get("/thread?c" + std::to_string(client_idx))));
+        }
+        for (const auto& client : clients) {
+            ASSERT_TRUE(client->read_response());
+        }
+    }
+    std::lock_guard lock(ids_mutex);
+    std::vector<std::thread::id> thread_of;
+    for (int client_idx = 0; client_idx < 4; ++client_idx) {
+        const auto& ids = ids_by_client["/thread?c" + std::to_string(client_idx)];
+        ASSERT_EQ(ids.size(), 21U);
+        for (const std::thread::id id : ids) {
+            EXPECT_EQ(id, ids.front()) << "client " << client_idx << " moved between threads";
+        }
+        thread_of.push_back(ids.front());
+    }
+    EXPECT_NE(thread_of[0], thread_of[1]);
+    EXPECT_EQ(thread_of[0], thread_of[2]);
+    EXPECT_EQ(thread_of[1], thread_of[3]);
 }
 
 TEST(HttpServer, FullComputeQueueGets503WithRetryAfter) {
