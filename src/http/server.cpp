@@ -5,6 +5,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -280,6 +281,9 @@ struct Server::Impl {
     /// most of the work handed off).
     net::io_context& next_session_context();
     static void run_io(net::io_context& context);
+    /// Runs `body` for every context at once: the workers' on threads of their own, `io`'s on
+    /// the calling thread; returns when all have returned.
+    void on_every_context(const std::function<void(net::io_context&)>& body);
 
     // Declared first so that it outlives the io_contexts, whose destruction destroys any
     // suspended session frames that still refer to it.
@@ -314,8 +318,9 @@ net::awaitable<void> Server::Impl::accept_loop() {
             co_await wait_for_room();
             continue;
         }
-        // Each connection gets its own strand: its coroutine and the close posted by stop()
-        // never run concurrently, while different connections use all I/O threads.
+        // Each connection gets its own strand, although its io_context has one thread: the
+        // upstream client runs a caller's reads inline only when the caller is on a strand
+        // (client.cpp), and stop()'s close is posted to that same executor.
         tcp::socket socket(net::make_strand(next_session_context()));
         auto [ec] = co_await acceptor.async_accept(socket, kNoThrow);
         if (ec == net::error::operation_aborted || !acceptor.is_open()) {
@@ -458,6 +463,17 @@ void Server::Impl::stop_contexts() {
     }
 }
 
+void Server::Impl::on_every_context(const std::function<void(net::io_context&)>& body) {
+    std::vector<std::thread> threads;
+    for (const auto& worker : workers) {
+        threads.emplace_back([&body, context = worker.get()] { body(*context); });
+    }
+    body(io);
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+}
+
 net::io_context& Server::Impl::next_session_context() {
     const std::size_t index = next_context++ % io_threads;
     return index == 0 ? io : *workers[index - 1];
@@ -538,31 +554,18 @@ void Server::run() {
     net::co_spawn(impl.control, impl.watch_signals(), net::detached);
     net::co_spawn(impl.control, impl.accept_loop(), net::detached);
 
-    std::vector<std::thread> extra_threads;
-    for (const auto& worker : impl.workers) {
-        extra_threads.emplace_back([context = worker.get()] { Impl::run_io(*context); });
-    }
-    Impl::run_io(impl.io);
-    for (std::thread& thread : extra_threads) {
-        thread.join();
-    }
+    impl.on_every_context(&Impl::run_io);
     // Sessions force-closed at the drain deadline may still be unwinding (their sockets are
     // closed and their cancel tokens fired, so every wait ends at once). Let them finish, so
     // that no request frame outlives run(): what they use (LLM clients, caches) may be
     // destroyed as soon as run() returns. All contexts at once: a session may wait on a
     // completion that another context's reactor delivers.
     if (impl.state.session_count() > 0) {
-        impl.worker_guards.clear();
-        extra_threads.clear();
-        for (const auto& worker : impl.workers) {
-            worker->restart();
-            extra_threads.emplace_back([context = worker.get()] { context->run_for(kForceGrace); });
-        }
-        impl.io.restart();
-        impl.io.run_for(kForceGrace);
-        for (std::thread& thread : extra_threads) {
-            thread.join();
-        }
+        impl.worker_guards.clear();  // run_for() may return as soon as a context is idle
+        impl.on_every_context([](net::io_context& context) {
+            context.restart();
+            context.run_for(kForceGrace);
+        });
     }
     // Handlers already running finish; their sessions are gone with the stopped io_context.
     impl.state.compute.join();
