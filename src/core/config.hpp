@@ -63,6 +63,11 @@ struct ServerConfig {
     /// Longest streamed (SSE) response, from its first byte, in ms; then the stream ends with an
     /// error event, the request is cancelled and the connection closed (default 600000).
     std::chrono::milliseconds max_stream{600000};
+    /// Streamed pieces written within this many ms of the last send are held back and leave
+    /// together at the end of the interval (or with the stream's end); the first piece after a
+    /// pause goes at once. Fewer sends per streamed answer for at most this much added delay
+    /// per token; 0 sends every piece as it is written (default 50).
+    std::chrono::milliseconds stream_flush{50};
     /// Record Prometheus metrics and serve GET /metrics (default true). Off only to measure
     /// what metrics cost; the access log does not depend on it.
     bool metrics = true;

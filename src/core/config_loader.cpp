@@ -243,6 +243,11 @@ std::vector<ConfigKey> build_keys() {
         ms_key("server.max_stream_ms",
                "longest streamed (SSE) response, ms; then an error event and close",
                [](Config& c) -> std::chrono::milliseconds& { return c.server.max_stream; }));
+    keys.push_back(
+        ms_key("server.stream_flush_ms",
+               "streamed pieces within this many ms of the last send leave together, 0 = each "
+               "at once",
+               [](Config& c) -> std::chrono::milliseconds& { return c.server.stream_flush; }));
     keys.push_back(bool_key("server.metrics",
                             "record metrics and serve GET /metrics (off: measure their cost)",
                             [](Config& c) -> bool& { return c.server.metrics; }));
@@ -540,6 +545,9 @@ std::vector<std::string> validate_config(const Config& c) {
             "server.max_connections_per_ip: must not exceed server.max_connections (0 = "
             "unlimited)");
     require(c.server.max_stream.count() > 0, "server.max_stream_ms: must be positive");
+    require(c.server.stream_flush.count() <= 1000,
+            "server.stream_flush_ms: must be at most 1000 (a longer pause reads as a stalled "
+            "stream)");
     require(!c.storage.data_dir.empty(), "storage.data_dir: must not be empty");
     require(c.ingest.chunk_tokens >= 16 && c.ingest.chunk_tokens <= 8192,
             "ingest.chunk_tokens: must be between 16 and 8192");

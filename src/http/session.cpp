@@ -49,6 +49,10 @@ constexpr std::chrono::milliseconds kLingerTime{500};
 /// Longest write of the error event that ends a stream at server.max_stream_ms: a client that
 /// stopped reading must not hold the connection a body timeout longer.
 constexpr std::chrono::milliseconds kStreamEndWriteTime{1000};
+/// server.stream_flush_ms holds back at most this much before sending at once.
+constexpr std::size_t kMaxHeldBytes = 16 * 1024;
+/// ... and sends it on a grid of this step, shared by every stream of an I/O thread.
+constexpr std::chrono::milliseconds kFlushGrid{10};
 
 using BeastResponse = bhttp::response<bhttp::string_body>;
 
@@ -370,7 +374,12 @@ public:
           stopping_(&stopping) {}
     SessionWriter(const SessionWriter&) = delete;
     SessionWriter& operator=(const SessionWriter&) = delete;
-    ~SessionWriter() override { disarm(); }
+    ~SessionWriter() override {
+        disarm();
+        if (flush_alive_) {
+            *flush_alive_ = false;  // a flush already queued on the strand must not touch us
+        }
+    }
 
     net::awaitable<bool> send(Response response) override {
         if (phase_ != Phase::kNone) {
@@ -443,6 +452,20 @@ public:
         bytes_out_ += data.size();
         at_event_boundary_ =
             data.ends_with("\n\n") || data.ends_with("\r\r") || data.ends_with("\r\n\r\n");
+        const auto now = std::chrono::steady_clock::now();
+        const auto interval = config_->stream_flush;
+        if (interval.count() > 0) {
+            const bool recent = now - last_send_ < interval;
+            if (recent || !held_.empty()) {
+                append_framed(held_, data);
+                if (!recent || held_.size() >= kMaxHeldBytes) {
+                    co_return co_await send_held(write_time());
+                }
+                arm_flush(last_send_ + interval);
+                co_return ok_;
+            }
+        }
+        last_send_ = now;
         std::size_t written = 0;
         if (!try_write_now(data, written)) {
             co_return false;
@@ -452,7 +475,9 @@ public:
         }
         if (written > 0) {
             // Part of the frame went out: send the rest as plain bytes, on the timed path.
-            std::string rest = frame(data).substr(written);
+            std::string rest;
+            append_framed(rest, data);
+            rest.erase(0, written);
             stream_->expires_after(write_time());
             auto [write_ec, bytes] =
                 co_await net::async_write(*stream_, net::buffer(rest), kNoThrow);
@@ -485,6 +510,12 @@ public:
         }
         phase_ = Phase::kDone;
         disarm();
+        if (!held_.empty()) {
+            if (chunked_) {
+                held_ += "0\r\n\r\n";  // the last chunk goes out with what was held back
+            }
+            co_return co_await send_held(write_time());
+        }
         if (!chunked_ || head_only_) {
             co_return true;
         }
@@ -497,10 +528,18 @@ public:
     /// After the handler returned: when server.max_stream_ms ended its stream while it was not
     /// writing, finish the body as write() would have (the error event), so the client learns
     /// why the stream ended.
-    net::awaitable<void> finish_expired_stream() {
-        if (phase_ == Phase::kStreaming && ok_ && stream_expired()) {
-            co_await end_expired_stream();
+    /// Also sends what server.stream_flush_ms held back when the handler returned without
+    /// end(): the client gets every byte written (the connection then closes on a cut body).
+    net::awaitable<void> finish_stream() {
+        if (phase_ != Phase::kStreaming || !ok_) {
+            co_return;
         }
+        if (stream_expired()) {
+            co_await end_expired_stream();
+        } else if (!held_.empty()) {
+            co_await send_held(write_time());
+        }
+        disarm();
     }
 
     bool started() const override { return phase_ != Phase::kNone; }
@@ -525,19 +564,6 @@ private:
             ++digits;
         }
         return digits + 2 + size + 2;  // hex size CRLF, data, CRLF
-    }
-
-    /// `data` as write() frames it (the rare path that finishes a partial write).
-    std::string frame(std::string_view data) const {
-        if (!chunked_) {
-            return std::string(data);
-        }
-        char hex[20];
-        int length = std::snprintf(hex, sizeof hex, "%zx\r\n", data.size());
-        std::string out(hex, static_cast<std::size_t>(length));
-        out.append(data);
-        out += "\r\n";
-        return out;
     }
 
     /// Streams write small pieces (SSE events) that the socket buffer almost always takes at
@@ -598,6 +624,9 @@ private:
             expiry_->armed = false;
             stream_timer_->cancel();
         }
+        if (flush_timer_) {
+            flush_timer_->cancel();
+        }
     }
 
     /// Also true when the deadline passed but the timer's handler has not run yet.
@@ -630,37 +659,121 @@ private:
         phase_ = Phase::kDone;
         disarm();
         expiry_->expired = true;
-        if (!ok_ || !event_stream_ || !at_event_boundary_ || head_only_) {
+        if (!ok_ || head_only_) {
             co_return;
         }
-        const std::string message = "streamed response exceeded server.max_stream_ms (" +
-                                    std::to_string(config_->max_stream.count()) + " ms)";
-        const std::string event =
-            "event: error\ndata: " + Response::error(504, "timeout", message).body + "\n\n";
-        stream_->expires_after(std::min<std::chrono::steady_clock::duration>(config_->body_timeout,
-                                                                             kStreamEndWriteTime));
-        beast::error_code ec;
-        if (chunked_) {
-            auto [write_ec, bytes] = co_await net::async_write(
-                *stream_, bhttp::make_chunk(net::buffer(event)), kNoThrow);
-            (void)bytes;
-            ec = write_ec;
-            if (!ec) {
-                auto [last_ec, last_bytes] =
-                    co_await net::async_write(*stream_, bhttp::make_chunk_last(), kNoThrow);
-                (void)last_bytes;
-                ec = last_ec;
+        if (event_stream_ && at_event_boundary_) {
+            const std::string message = "streamed response exceeded server.max_stream_ms (" +
+                                        std::to_string(config_->max_stream.count()) + " ms)";
+            const std::string event =
+                "event: error\ndata: " + Response::error(504, "timeout", message).body + "\n\n";
+            append_framed(held_, event);
+            if (chunked_) {
+                held_ += "0\r\n\r\n";
             }
+            bytes_out_ += event.size();
+        }
+        // Else the body is cut where it is (the connection closes); what was held back still
+        // goes out first.
+        if (!held_.empty()) {
+            co_await send_held(std::min<std::chrono::steady_clock::duration>(config_->body_timeout,
+                                                                             kStreamEndWriteTime));
+        }
+    }
+
+    /// Appends `data` to `out` as write() puts it on the wire (one chunk when chunked).
+    void append_framed(std::string& out, std::string_view data) const {
+        if (chunked_) {
+            char hex[20];
+            const int length = std::snprintf(hex, sizeof hex, "%zx\r\n", data.size());
+            out.append(hex, static_cast<std::size_t>(length));
+            out.append(data);
+            out += "\r\n";
         } else {
-            auto [write_ec, bytes] =
-                co_await net::async_write(*stream_, net::buffer(event), kNoThrow);
-            (void)bytes;
-            ec = write_ec;
+            out.append(data);
         }
-        bytes_out_ += event.size();
-        if (ec) {
-            ok_ = false;
+    }
+
+    /// Writes held_ now: a non-blocking send first, the rest on the timed async path.
+    net::awaitable<bool> send_held(std::chrono::steady_clock::duration time_limit) {
+        if (!send_held_now()) {
+            co_return false;
         }
+        if (held_.empty()) {
+            co_return true;
+        }
+        async_writing_ = true;
+        stream_->expires_after(time_limit);
+        auto [ec, bytes] = co_await net::async_write(*stream_, net::buffer(held_), kNoThrow);
+        (void)bytes;
+        async_writing_ = false;
+        held_.clear();
+        co_return check(ec);
+    }
+
+    /// One non-blocking send of held_, keeping what the socket did not take; false when the
+    /// connection failed.
+    bool send_held_now() {
+        last_send_ = std::chrono::steady_clock::now();
+        auto& socket = stream_->socket();
+        beast::error_code ec;
+        if (!socket.non_blocking()) {
+            socket.non_blocking(true, ec);
+            if (ec) {
+                return true;  // leave it to the async path
+            }
+        }
+        const std::size_t written = socket.write_some(net::buffer(held_), ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) {
+            return true;
+        }
+        if (!check(ec)) {
+            held_.clear();
+            return false;
+        }
+        held_.erase(0, written);
+        return true;
+    }
+
+    /// server.stream_flush_ms: sends what write() held back at `at`, unless the handler's own
+    /// write or end() sent it first. The timer runs on the session's strand, between the
+    /// handler's steps; it never starts an async write of its own (only the handler's coroutine
+    /// does), so a client that stops reading is retried each interval and otherwise left to
+    /// the next write() or end().
+    void arm_flush(std::chrono::steady_clock::time_point at) {
+        if (flush_armed_) {
+            return;
+        }
+        if (!flush_timer_) {
+            flush_timer_.emplace(stream_->get_executor());
+            flush_alive_ = std::make_shared<bool>(true);
+        }
+        flush_armed_ = true;
+        // Due times rounded up to a shared grid: the flushes of many streams then fire in one
+        // wake-up of the I/O thread instead of one wake-up each (which cost what the saved
+        // sends did).
+        const auto grid =
+            std::min<std::chrono::steady_clock::duration>(config_->stream_flush, kFlushGrid);
+        const auto since_epoch = at.time_since_epoch();
+        flush_timer_->expires_at(std::chrono::steady_clock::time_point(
+            (since_epoch + grid - std::chrono::steady_clock::duration(1)) / grid * grid));
+        flush_timer_->async_wait([this, alive = flush_alive_](const beast::error_code& ec) {
+            if (!*alive) {
+                return;
+            }
+            flush_armed_ = false;
+            if (ec || !ok_ || async_writing_ || held_.empty()) {
+                return;
+            }
+            const auto due = last_send_ + config_->stream_flush;
+            if (std::chrono::steady_clock::now() < due) {
+                arm_flush(due);  // the handler sent meanwhile: keep the interval from then
+                return;
+            }
+            if (send_held_now() && !held_.empty()) {
+                arm_flush(last_send_ + config_->stream_flush);
+            }
+        });
     }
 
     beast::tcp_stream* stream_;
@@ -683,6 +796,16 @@ private:
     bool ok_ = true;
     int status_ = 500;
     std::uint64_t bytes_out_ = 0;
+    /// server.stream_flush_ms: framed bytes written by the handler and not yet sent, so that
+    /// pieces written close together leave in one send (one system call and one wake-up of
+    /// the client instead of one per token).
+    std::string held_;
+    /// When bytes last went to the socket (the interval counts from here).
+    std::chrono::steady_clock::time_point last_send_{};
+    std::optional<net::steady_timer> flush_timer_;  ///< made on the first held write
+    std::shared_ptr<bool> flush_alive_;             ///< false once this writer is gone
+    bool flush_armed_ = false;
+    bool async_writing_ = false;  ///< the handler's coroutine has an async write of held_ out
 };
 
 class SessionContext final : public RequestContext {
@@ -997,7 +1120,7 @@ net::awaitable<Next> serve_one(beast::tcp_stream& stream,
             watch->arm();  // with pipelined bytes already buffered, EOF can't be seen
         }
         co_await invoke_async_handler(route, std::move(request), writer, context);
-        co_await writer.finish_expired_stream();
+        co_await writer.finish_stream();
         watch->finish();
         active.cancel.reset();
         report.set_bytes(body_bytes_in, writer.bytes_out());

@@ -78,6 +78,23 @@ TEST(ConfigLoader, ValidationNamesTheField) {
     EXPECT_NE(config.error().detail.find("ingest.chunk_overlap"), std::string::npos);
 }
 
+TEST(ConfigLoader, StreamFlushIsZeroToOneSecond) {
+    for (const char* ok : {"0", "50", "1000"}) {
+        ConfigSources sources = no_env();
+        sources.overrides["server.stream_flush_ms"] = ok;
+        auto config = load_config(sources);
+        ASSERT_TRUE(config.has_value()) << ok << ": " << config.error().detail;
+        EXPECT_EQ(config->server.stream_flush.count(), std::stoll(ok));
+    }
+    ConfigSources sources = no_env();
+    sources.overrides["server.stream_flush_ms"] = "1001";
+    auto config = load_config(sources);
+    ASSERT_FALSE(config.has_value());
+    EXPECT_NE(config.error().detail.find("server.stream_flush_ms: must be at most 1000"),
+              std::string::npos)
+        << config.error().detail;
+}
+
 TEST(ConfigLoader, TomlSyntaxErrorHasLocation) {
     auto file = write_temp("ragd_cfg_syntax.toml", "[server\nlisten=1\n");
     ConfigSources sources = no_env();

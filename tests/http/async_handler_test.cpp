@@ -22,6 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Client;
+using test::dechunk;
 using test::get;
 using test::small_config;
 using test::TestServer;
@@ -93,27 +94,6 @@ TEST(AsyncHandler, StreamsChunksAsTheyAreWritten) {
     client.buffered().clear();
     ASSERT_TRUE(client.send(get("/stream")));
     EXPECT_TRUE(client.read_until("data: second"));
-}
-
-/// Decodes a chunked body that ends with the last chunk; nullopt when malformed.
-std::optional<std::string> dechunk(std::string_view wire) {
-    std::string body;
-    for (;;) {
-        const std::size_t line_end = wire.find("\r\n");
-        if (line_end == std::string_view::npos) {
-            return std::nullopt;
-        }
-        const std::size_t size = std::stoul(std::string(wire.substr(0, line_end)), nullptr, 16);
-        wire.remove_prefix(line_end + 2);
-        if (size == 0) {
-            return body;
-        }
-        if (wire.size() < size + 2 || wire.substr(size, 2) != "\r\n") {
-            return std::nullopt;
-        }
-        body.append(wire.substr(0, size));
-        wire.remove_prefix(size + 2);
-    }
 }
 
 TEST(AsyncHandler, StreamToASlowReaderArrivesWholeAndInOrder) {

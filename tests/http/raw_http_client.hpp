@@ -181,6 +181,36 @@ private:
     std::string buffer_;
 };
 
+/// Decodes a chunked body; `complete` says whether it must end with the last chunk.
+inline std::optional<std::string> dechunk(std::string_view wire, bool complete = true) {
+    std::string body;
+    for (;;) {
+        const std::size_t line_end = wire.find("\r\n");
+        if (line_end == std::string_view::npos) {
+            return complete ? std::nullopt : std::optional<std::string>(body);
+        }
+        const std::size_t size = std::stoul(std::string(wire.substr(0, line_end)), nullptr, 16);
+        wire.remove_prefix(line_end + 2);
+        if (size == 0) {
+            return wire.empty() || wire == "\r\n" ? std::optional<std::string>(body) : std::nullopt;
+        }
+        if (wire.size() < size + 2 || wire.substr(size, 2) != "\r\n") {
+            return std::nullopt;
+        }
+        body.append(wire.substr(0, size));
+        wire.remove_prefix(size + 2);
+    }
+}
+
+/// The body of the response in `wire` (after its head).
+inline std::optional<std::string> body_of(const std::string& wire, bool complete = true) {
+    const std::size_t head_end = wire.find("\r\n\r\n");
+    if (head_end == std::string::npos) {
+        return std::nullopt;
+    }
+    return dechunk(std::string_view(wire).substr(head_end + 4), complete);
+}
+
 inline core::ServerConfig small_config() {
     core::ServerConfig config;
     config.listen = "127.0.0.1:0";
