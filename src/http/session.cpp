@@ -452,9 +452,9 @@ public:
         bytes_out_ += data.size();
         at_event_boundary_ =
             data.ends_with("\n\n") || data.ends_with("\r\r") || data.ends_with("\r\n\r\n");
-        const auto now = std::chrono::steady_clock::now();
         const auto interval = config_->stream_flush;
         if (interval.count() > 0) {
+            const auto now = std::chrono::steady_clock::now();
             const bool recent = now - last_send_ < interval;
             if (recent || !held_.empty()) {
                 append_framed(held_, data);
@@ -464,8 +464,8 @@ public:
                 arm_flush(last_send_ + interval);
                 co_return ok_;
             }
+            last_send_ = now;
         }
-        last_send_ = now;
         std::size_t written = 0;
         if (!try_write_now(data, written)) {
             co_return false;
@@ -473,31 +473,10 @@ public:
         if (written == framed_size(data.size())) {
             co_return true;
         }
-        if (written > 0) {
-            // Part of the frame went out: send the rest as plain bytes, on the timed path.
-            std::string rest;
-            append_framed(rest, data);
-            rest.erase(0, written);
-            stream_->expires_after(write_time());
-            auto [write_ec, bytes] =
-                co_await net::async_write(*stream_, net::buffer(rest), kNoThrow);
-            (void)bytes;
-            co_return check(write_ec);
-        }
-        stream_->expires_after(write_time());
-        beast::error_code ec;
-        if (chunked_) {
-            auto [write_ec, bytes] = co_await net::async_write(
-                *stream_, bhttp::make_chunk(net::const_buffer(data.data(), data.size())), kNoThrow);
-            (void)bytes;
-            ec = write_ec;
-        } else {
-            auto [write_ec, bytes] = co_await net::async_write(
-                *stream_, net::const_buffer(data.data(), data.size()), kNoThrow);
-            (void)bytes;
-            ec = write_ec;
-        }
-        co_return check(ec);
+        // The socket took part of the frame or none of it: the rest goes on the timed path.
+        append_framed(held_, data);
+        held_.erase(0, written);
+        co_return co_await write_held(write_time());
     }
 
     net::awaitable<bool> end() override {
@@ -699,6 +678,11 @@ private:
         if (!send_held_now()) {
             co_return false;
         }
+        co_return co_await write_held(time_limit);
+    }
+
+    /// Writes all of held_ on the timed async path (the flush timer stays off meanwhile).
+    net::awaitable<bool> write_held(std::chrono::steady_clock::duration time_limit) {
         if (held_.empty()) {
             co_return true;
         }

@@ -24,19 +24,11 @@ using namespace std::chrono_literals;
 using test::Client;
 using test::dechunk;
 using test::get;
+using test::pause;
 using test::small_config;
 using test::TestServer;
+using test::wait_for_release;
 namespace net = boost::asio;
-
-/// Waits `delay` on the request's strand, or until the request is cancelled.
-net::awaitable<bool> pause(RequestContext& context, std::chrono::milliseconds delay) {
-    net::steady_timer timer(context.executor(), delay);
-    core::CancelRegistration on_cancel(context.cancel(), [&timer] {
-        net::post(timer.get_executor(), [&timer] { timer.cancel(); });
-    });
-    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-    co_return !ec && !context.cancel()->cancelled();
-}
 
 TEST(AsyncHandler, SendsOneResponseAndKeepsTheConnection) {
     Router router;
@@ -72,10 +64,8 @@ TEST(AsyncHandler, StreamsChunksAsTheyAreWritten) {
             co_await writer.begin_stream(200, "text/event-stream", std::move(headers));
             co_await writer.write("data: first\n\n");
             // The client must see the first event before the second exists.
-            while (release.wait_for(0ms) != std::future_status::ready) {
-                if (!co_await pause(context, 5ms)) {
-                    co_return;
-                }
+            if (!co_await wait_for_release(release, context)) {
+                co_return;
             }
             co_await writer.write("data: second\n\n");
             co_await writer.end();

@@ -37,6 +37,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::Client;
 using test::get;
+using test::pause;
 using test::small_config;
 using test::TestServer;
 using Clock = std::chrono::steady_clock;
@@ -57,17 +58,6 @@ Router ping_router() {
                          co_await writer.send(Response::json(200, "\"async\""));
                      });
     return router;
-}
-
-/// Waits `delay` on the request's strand, or until the request is cancelled; true when the
-/// whole delay passed.
-net::awaitable<bool> pause(RequestContext& context, std::chrono::milliseconds delay) {
-    net::steady_timer timer(context.executor(), delay);
-    core::CancelRegistration on_cancel(context.cancel(), [&timer] {
-        net::post(timer.get_executor(), [&timer] { timer.cancel(); });
-    });
-    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-    co_return !ec && !context.cancel()->cancelled();
 }
 
 /// Reads (keeping the bytes) until the server closes the connection; true when it closed

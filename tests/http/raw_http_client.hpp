@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,6 +12,9 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -209,6 +213,34 @@ inline std::optional<std::string> body_of(const std::string& wire, bool complete
         return std::nullopt;
     }
     return dechunk(std::string_view(wire).substr(head_end + 4), complete);
+}
+
+/// Waits `delay` on the request's strand, or until the request is cancelled; true when the
+/// whole delay passed.
+inline boost::asio::awaitable<bool> pause(RequestContext& context,
+                                          std::chrono::milliseconds delay) {
+    namespace net = boost::asio;
+    net::steady_timer timer(context.executor(), delay);
+    core::CancelRegistration on_cancel(context.cancel(), [&timer] {
+        net::post(timer.get_executor(), [&timer] { timer.cancel(); });
+    });
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    co_return !ec && !context.cancel()->cancelled();
+}
+
+/// Waits on the request's strand until the test sets `release`; false when cancelled first.
+inline boost::asio::awaitable<bool> wait_for_release(std::shared_future<void> release,
+                                                     RequestContext& context) {
+    // Not `if (!co_await ...)` inside the loop: GCC 12 compiled that shape to a trap (SIGILL).
+    for (;;) {
+        if (release.wait_for(0ms) == std::future_status::ready) {
+            co_return true;
+        }
+        const bool waited = co_await pause(context, 5ms);
+        if (!waited) {
+            co_return false;
+        }
+    }
 }
 
 inline core::ServerConfig small_config() {

@@ -3,14 +3,9 @@
 // and server.max_stream_ms all send what was held, in order.
 #include <chrono>
 #include <future>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include "http/server.hpp"
@@ -23,8 +18,10 @@ using namespace std::chrono_literals;
 using test::body_of;
 using test::Client;
 using test::get;
+using test::pause;
 using test::small_config;
 using test::TestServer;
+using test::wait_for_release;
 namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 
@@ -32,18 +29,6 @@ core::ServerConfig flushing_config(std::chrono::milliseconds flush) {
     core::ServerConfig config = small_config();
     config.stream_flush = flush;
     return config;
-}
-
-/// Waits until `release` is ready, polling on the request's strand; false when cancelled.
-net::awaitable<bool> wait_for(std::shared_future<void> release, RequestContext& context) {
-    while (release.wait_for(0ms) != std::future_status::ready) {
-        net::steady_timer timer(context.executor(), 5ms);
-        auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-        if (ec || context.cancel()->cancelled()) {
-            co_return false;
-        }
-    }
-    co_return true;
 }
 
 TEST(StreamFlush, PiecesWrittenCloseTogetherLeaveTogetherWhenTheIntervalEnds) {
@@ -61,7 +46,7 @@ TEST(StreamFlush, PiecesWrittenCloseTogetherLeaveTogetherWhenTheIntervalEnds) {
             co_await writer.write("data: 3\n\n");
             co_await writer.write("data: 4\n\n");
             // Quiet until the client saw 2-4: only the flush timer can send them.
-            if (!co_await wait_for(release, context)) {
+            if (!co_await wait_for_release(release, context)) {
                 co_return;
             }
             co_await writer.end();
@@ -95,7 +80,7 @@ TEST(StreamFlush, ZeroSendsEveryPieceAsItIsWritten) {
             co_await writer.begin_stream(200, "text/event-stream", {});
             co_await writer.write("data: 1\n\n");
             co_await writer.write("data: 2\n\n");
-            if (!co_await wait_for(release, context)) {
+            if (!co_await wait_for_release(release, context)) {
                 co_return;
             }
             co_await writer.end();
@@ -171,11 +156,7 @@ TEST(StreamFlush, AnExpiredStreamSendsWhatWasHeldBeforeItsErrorEvent) {
             co_await writer.write("data: 1\n\n");
             co_await writer.write("data: 2\n\n");
             // Waits for a token that never comes; server.max_stream_ms cancels the wait.
-            net::steady_timer timer(context.executor(), 10s);
-            core::CancelRegistration on_cancel(context.cancel(), [&timer] {
-                net::post(timer.get_executor(), [&timer] { timer.cancel(); });
-            });
-            co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+            co_await pause(context, 10s);
         });
     TestServer server(config, std::move(router));
     Client client(server.port());
@@ -187,36 +168,45 @@ TEST(StreamFlush, AnExpiredStreamSendsWhatWasHeldBeforeItsErrorEvent) {
     EXPECT_NE(body->find("server.max_stream_ms"), std::string::npos);
 }
 
-TEST(StreamFlush, HeldPiecesToASlowReaderArriveWholeAndInOrder) {
-    // Many small pieces while the client does not read: what is held passes 16 KiB and goes
-    // out on the async path while more is written.
+TEST(StreamFlush, PiecesToASlowReaderArriveWholeAndInOrderHeldOrNot) {
+    // Many small pieces and some large ones while the client does not read. Held (1000 ms):
+    // what is held passes 16 KiB and goes out on the async path while more is written. Not
+    // held (0): a piece the socket takes only in part (the large ones), or not at all,
+    // finishes on that same async path.
     constexpr int kPieces = 20000;
+    const auto piece_text = [](int piece) {
+        const std::size_t filler = piece % 100 == 0 ? 65000 : 80;
+        return "data: " + std::to_string(piece) + std::string(filler, 'x') + "\n\n";
+    };
     std::string expected;
     for (int piece = 0; piece < kPieces; ++piece) {
-        expected += "data: " + std::to_string(piece) + std::string(80, 'x') + "\n\n";
+        expected += piece_text(piece);
     }
-    Router router;
-    router.add_async(Method::kGet,
-                     "/stream",
-                     [](Request, ResponseWriter& writer, RequestContext&) -> net::awaitable<void> {
-                         co_await writer.begin_stream(200, "text/event-stream", {});
-                         for (int piece = 0; piece < kPieces; ++piece) {
-                             if (!co_await writer.write("data: " + std::to_string(piece) +
-                                                        std::string(80, 'x') + "\n\n")) {
-                                 co_return;
-                             }
-                         }
-                         co_await writer.end();
-                     });
-    TestServer server(flushing_config(1000ms), std::move(router));
-    Client client(server.port());
-    ASSERT_TRUE(client.send(get("/stream")));
-    std::this_thread::sleep_for(200ms);  // let the server fill the socket buffers
-    ASSERT_TRUE(client.read_until("\r\n0\r\n\r\n", 10000ms));
-    const auto body = body_of(client.buffered());
-    ASSERT_TRUE(body.has_value());
-    EXPECT_EQ(body->size(), expected.size());
-    EXPECT_TRUE(*body == expected);
+    for (const auto flush : {1000ms, 0ms}) {
+        SCOPED_TRACE("server.stream_flush_ms " + std::to_string(flush.count()));
+        Router router;
+        router.add_async(
+            Method::kGet,
+            "/stream",
+            [piece_text](Request, ResponseWriter& writer, RequestContext&) -> net::awaitable<void> {
+                co_await writer.begin_stream(200, "text/event-stream", {});
+                for (int piece = 0; piece < kPieces; ++piece) {
+                    if (!co_await writer.write(piece_text(piece))) {
+                        co_return;
+                    }
+                }
+                co_await writer.end();
+            });
+        TestServer server(flushing_config(flush), std::move(router));
+        Client client(server.port());
+        ASSERT_TRUE(client.send(get("/stream")));
+        std::this_thread::sleep_for(200ms);  // let the server fill the socket buffers
+        ASSERT_TRUE(client.read_until("\r\n0\r\n\r\n", 10000ms));
+        const auto body = body_of(client.buffered());
+        ASSERT_TRUE(body.has_value());
+        EXPECT_EQ(body->size(), expected.size());
+        EXPECT_TRUE(*body == expected);
+    }
 }
 
 }  // namespace
