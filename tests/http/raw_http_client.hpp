@@ -152,7 +152,9 @@ public:
     /// Reads until the buffered bytes contain `needle`; false on EOF, reset or timeout.
     bool read_until(std::string_view needle, std::chrono::milliseconds timeout = 5000ms) {
         const auto deadline = Clock::now() + timeout;
-        while (buffer_.find(needle) == std::string::npos) {
+        std::size_t from = 0;  // bytes already searched: a long body is scanned once, not per read
+        while (buffer_.find(needle, from) == std::string::npos) {
+            from = buffer_.size() < needle.size() ? 0 : buffer_.size() - needle.size() + 1;
             if (!fill(deadline)) {
                 return false;
             }
