@@ -19,8 +19,11 @@ struct ServerConfig {
     unsigned threads = 0;
     /// Threads for CPU work (retrieval, answering, ingest); 0 means one per core (default 0).
     unsigned compute_threads = 0;
-    /// Requests waiting for a compute thread before new ones get 503 (default 1024).
-    std::size_t max_queued_requests = 1024;
+    /// Requests queued for or running on a compute thread before new ones get 503 (default
+    /// 4096). A backstop: the query limits below are what should bound a loaded server. At 1024
+    /// it shed a third of 5,000 closed-loop users whose retrievals queued ~2,000 deep (0.7 s of
+    /// work) while the server was still keeping up with them.
+    std::size_t max_queued_requests = 4096;
     /// Run a query's retrieval and extractive answer on the I/O thread that read the request,
     /// not on a compute thread (default false). Saves ~30 % of the CPU of an uncached query at
     /// moderate load, but under overload nothing sheds: the I/O threads compute instead of

@@ -76,6 +76,9 @@ constexpr std::size_t kKeptBufferBytes = 8UL * 1024;
 /// Pause after an accept error such as EMFILE, so a full descriptor table does not spin a core.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
+/// Connections taken from the listen backlog per wake-up of the accept loop.
+constexpr int kAcceptBatch = 64;
+
 /// State every connection shares; owned by MockServer::Impl, which outlives every frame.
 struct Shared {
     explicit Shared(MockLlmOptions options_in)
@@ -743,6 +746,7 @@ struct MockServer::Impl {
     }
 
     net::awaitable<void> accept_loop();
+    void start_connection(tcp::socket socket);
 
     Shared shared;
     std::vector<std::unique_ptr<net::io_context>> contexts;
@@ -754,10 +758,12 @@ struct MockServer::Impl {
 
 net::awaitable<void> MockServer::Impl::accept_loop() {
     std::size_t next_context = 0;
+    // Round-robin: a connection stays on one single-threaded context, so it needs no strand.
+    const auto next = [&]() -> net::io_context& {
+        return *contexts[next_context++ % contexts.size()];
+    };
     while (acceptor->is_open()) {
-        // Round-robin: a connection stays on one single-threaded context, so it needs no strand.
-        net::io_context& target = *contexts[next_context++ % contexts.size()];
-        tcp::socket socket(target);
+        tcp::socket socket(next());
         auto [ec] = co_await acceptor->async_accept(socket, kNoThrow);
         if (ec == net::error::operation_aborted || !acceptor->is_open()) {
             co_return;
@@ -769,13 +775,28 @@ net::awaitable<void> MockServer::Impl::accept_loop() {
             (void)timer_ec;
             continue;
         }
-        boost::system::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);  // tokens must not wait for Nagle
-        shared.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
-        net::co_spawn(target,
-                      run_connection(std::make_shared<Connection>(std::move(socket)), &shared),
-                      report_exception);
+        start_connection(std::move(socket));
+        // Then what else waits in the backlog (the acceptor is non-blocking): one accept per
+        // wake-up lets a burst of new connections overflow the listen backlog.
+        for (int taken = 0; taken < kAcceptBatch; ++taken) {
+            tcp::socket more(next());
+            acceptor->accept(more, ec);
+            if (ec) {
+                break;  // would_block; anything else meets the next async_accept
+            }
+            start_connection(std::move(more));
+        }
     }
+}
+
+void MockServer::Impl::start_connection(tcp::socket socket) {
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);  // tokens must not wait for Nagle
+    shared.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    const net::any_io_executor executor = socket.get_executor();
+    net::co_spawn(executor,
+                  run_connection(std::make_shared<Connection>(std::move(socket)), &shared),
+                  report_exception);
 }
 
 MockServer::MockServer(MockLlmOptions options)
@@ -810,6 +831,9 @@ core::Result<void> MockServer::listen() {
         !ec && (acceptor.set_option(net::socket_base::reuse_address(true), ec), !ec) &&
         (acceptor.bind(endpoint, ec), !ec)) {
         acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (!ec) {
+        acceptor.non_blocking(true, ec);  // accept_loop()'s batch must stop at an empty backlog
     }
     if (ec) {
         return core::fail(

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/config_loader.hpp"
+#include "http/observer.hpp"
 #include "http/server.hpp"
 #include "raw_http_client.hpp"
 
@@ -97,6 +98,92 @@ TEST(ServerLimits, MaxConnectionsPausesAcceptUntilOneCloses) {
     // The connections that were served stay usable.
     ASSERT_TRUE(second.send(get("/ping")));
     EXPECT_TRUE(second.read_response());
+}
+
+/// Counts connections the server has started (the only observer call these tests need).
+class OpenedCounter : public ServerObserver {
+public:
+    void on_connection_opened() override { opened.fetch_add(1); }
+    void on_connection_closed() override {}
+    void on_request_started() override {}
+    void on_request_done(const RequestRecord&) override {}
+    void on_request_abandoned() override {}
+    void on_shed() override {}
+    std::atomic<int> opened{0};
+};
+
+// Under overload the accept loop's single event loop is busy, and accepting one connection per
+// wake-up drained the listen backlog slower than clients arrived: the kernel dropped SYNs and
+// those clients waited seconds for a retransmit. One wake-up now takes what is waiting, up to
+// max_connections.
+TEST(ServerLimits, AcceptTakesTheWaitingBacklogAtOnceUpToMaxConnections) {
+    core::ServerConfig config = small_config();
+    config.threads = 1;  // one event loop: while /block holds it, connections wait in the backlog
+    config.max_connections = 30;
+    OpenedCounter counter;
+    Router router = ping_router();
+    router.add(
+        Method::kGet,
+        "/block",
+        [](const Request&) {
+            std::this_thread::sleep_for(300ms);
+            return Response::json(200, "{}");
+        },
+        RouteOptions{Dispatch::kInline});
+    router.add_async(
+        Method::kGet,
+        "/opened",
+        [&counter](
+            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            // One trip through the event loop first, so sessions started by the same wake-up
+            // as this request's read have started (each start is posted).
+            co_await net::post(context.executor(), net::use_awaitable);
+            co_await writer.send(Response::json(200, std::to_string(counter.opened.load())));
+        });
+    Server server(config, std::move(router));
+    server.set_observer(&counter);
+    ASSERT_TRUE(server.listen());
+    const std::string endpoint = server.local_endpoint();
+    const auto port =
+        static_cast<unsigned short>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+    std::thread runner([&server] { server.run(); });
+
+    Client blocker(port);
+    Client asker(port);
+    for (Client* client : {&blocker, &asker}) {
+        ASSERT_TRUE(client->send(get("/ping")));
+        ASSERT_TRUE(client->read_response());
+    }
+    ASSERT_TRUE(blocker.send(get("/block")));
+    std::this_thread::sleep_for(100ms);  // /block now holds the only I/O thread
+    std::vector<std::unique_ptr<Client>> burst;
+    for (int i = 0; i < 40; ++i) {
+        burst.push_back(std::make_unique<Client>(port));  // completes in the kernel's backlog
+        ASSERT_TRUE(burst.back()->connected());
+    }
+    ASSERT_TRUE(asker.send(get("/opened")));  // readable after the backlog, in the same wake-up
+
+    ASSERT_TRUE(blocker.read_response(false, 3000ms));
+    const auto opened = asker.read_response(false, 3000ms);
+    ASSERT_TRUE(opened);
+    // One accept per wake-up answers 3 to 5 here; all 40 would break max_connections.
+    EXPECT_EQ(opened->body, "30");
+
+    // The 28 accepted are served; the 12 still in the backlog (here closed by their clients)
+    // are taken as connections close.
+    burst.resize(28);
+    for (auto& client : burst) {
+        ASSERT_TRUE(client->send(get("/ping")));
+        ASSERT_TRUE(client->read_response(false, 3000ms));
+    }
+    burst.clear();
+    for (const auto deadline = Clock::now() + 3s;
+         Clock::now() < deadline && counter.opened.load() < 42;) {
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(counter.opened.load(), 42);
+    server.stop();
+    runner.join();
 }
 
 TEST(ServerLimits, ConnectionPerIpOverTheLimitGets503NamingItAndIsClosed) {
@@ -460,6 +547,7 @@ TEST(ServerLimitsConfig, DefaultsKeysAndValidation) {
     const auto defaults = load({});
     ASSERT_TRUE(defaults);
     EXPECT_EQ(defaults->server.max_connections, 20000U);
+    EXPECT_EQ(defaults->server.max_queued_requests, 4096U);
     EXPECT_EQ(defaults->server.max_connections_per_ip, 0U);
     EXPECT_EQ(defaults->server.max_requests_per_connection, 0U);
     EXPECT_EQ(defaults->server.max_stream, 600000ms);
