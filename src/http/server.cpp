@@ -2,7 +2,9 @@
 // in session.cpp; this file needs Asio but not Beast.
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -49,6 +51,10 @@ constexpr std::chrono::milliseconds kAcceptPauseCheck{100};
 /// (somaxconn) fills and it drops SYNs, and those clients wait 1, 3 or 7 s for a retransmit
 /// that no metric of ours sees, instead of getting a fast 503 (nginx's multi_accept).
 constexpr int kAcceptBatch = 64;
+/// How often idle keep-alive connections are checked against server.idle_timeout: an eighth of
+/// it, within these bounds, so a connection closes at most that much after its timeout.
+constexpr std::chrono::milliseconds kMinIdleSweep{10};
+constexpr std::chrono::milliseconds kMaxIdleSweep{1000};
 /// At most one "accept failed" line per this period, so EMFILE under attack cannot flood stderr.
 constexpr std::chrono::seconds kAcceptErrorLogPeriod{60};
 /// File descriptors kept beyond server.max_connections when raising the soft fd limit: the
@@ -148,10 +154,11 @@ ServerState::ServerState(const core::ServerConfig& config_in, Router router_in)
       compute(or_core_count(config_in.compute_threads)) {}
 
 std::uint64_t ServerState::register_session(net::any_io_executor executor,
-                                            std::function<void(bool)> close) {
+                                            std::function<void(bool)> close,
+                                            const std::atomic<std::int64_t>* idle_until) {
     std::lock_guard lock(sessions_mutex_);
     const std::uint64_t id = sessions_.next_id++;
-    sessions_.by_id.emplace(id, SessionEntry{std::move(executor), std::move(close)});
+    sessions_.by_id.emplace(id, SessionEntry{std::move(executor), std::move(close), idle_until});
     return id;
 }
 
@@ -232,19 +239,45 @@ void ServerState::close_all_sessions(bool force) {
         // Runs on the session's strand, so the session cannot be mid-step or unregistering;
         // the lookup under the lock tells whether it still exists.
         net::post(entry.executor, [this, session_id = id, force] {
-            std::function<void(bool)> close;
-            {
-                std::lock_guard inner_lock(sessions_mutex_);
-                const auto found = sessions_.by_id.find(session_id);
-                if (found == sessions_.by_id.end()) {
-                    return;
-                }
-                close = found->second.close;
-            }
             // Outside the lock: closing can fire cancel callbacks that take their own locks.
-            close(force);
+            if (const auto close = close_callback(session_id, 0)) {
+                close(force);
+            }
         });
     }
+}
+
+void ServerState::close_idle_sessions(std::chrono::steady_clock::time_point now) {
+    const std::int64_t now_ticks = now.time_since_epoch().count();
+    std::lock_guard lock(sessions_mutex_);
+    for (const auto& [id, entry] : sessions_.by_id) {
+        const std::int64_t until = entry.idle_until->load(std::memory_order_relaxed);
+        if (until == 0 || until > now_ticks) {
+            continue;
+        }
+        // Decided again on the session's strand, where idle_until is written: a session that
+        // has since woken up (its next request arrived) shows 0 or a later time and stays.
+        net::post(entry.executor, [this, session_id = id, now_ticks] {
+            if (const auto close = close_callback(session_id, now_ticks)) {
+                close(false);
+            }
+        });
+    }
+}
+
+std::function<void(bool)> ServerState::close_callback(std::uint64_t id, std::int64_t idle_by) {
+    std::lock_guard lock(sessions_mutex_);
+    const auto found = sessions_.by_id.find(id);
+    if (found == sessions_.by_id.end()) {
+        return {};
+    }
+    if (idle_by != 0) {
+        const std::int64_t until = found->second.idle_until->load(std::memory_order_relaxed);
+        if (until == 0 || until > idle_by) {
+            return {};
+        }
+    }
+    return found->second.close;
 }
 
 }  // namespace detail
@@ -259,7 +292,8 @@ struct Server::Impl {
           signals(control),
           grace_timer(control),
           drain_timer(control),
-          accept_gate(control) {
+          accept_gate(control),
+          idle_sweep(control) {
         for (unsigned thread_idx = 1; thread_idx < io_threads; ++thread_idx) {
             workers.push_back(std::make_unique<net::io_context>(1));
             // A worker with no connection yet must keep running, not return from run().
@@ -274,6 +308,8 @@ struct Server::Impl {
     }
 
     net::awaitable<void> accept_loop();
+    /// Closes keep-alive connections idle past server.idle_timeout, every sweep period.
+    net::awaitable<void> sweep_idle();
     net::awaitable<void> wait_for_room();
     net::awaitable<void> watch_signals();
     void request_drain();
@@ -317,6 +353,7 @@ struct Server::Impl {
     net::steady_timer drain_timer;
     /// The accept loop waits on it at server.max_connections; a closing connection cancels it.
     net::steady_timer accept_gate;
+    net::steady_timer idle_sweep;
     std::chrono::steady_clock::time_point accept_error_logged{};  ///< on the control strand
     std::function<void()> drain_listener;  ///< set before run(), then read-only
     std::atomic<bool> drain_requested{false};
@@ -398,6 +435,21 @@ void Server::Impl::report_accept_error(const boost::system::error_code& ec) {
                  static_cast<long long>(kAcceptBackoff.count()));
 }
 
+net::awaitable<void> Server::Impl::sweep_idle() {
+    const auto period = std::clamp(
+        std::chrono::duration_cast<std::chrono::milliseconds>(state.config.idle_timeout / 8),
+        kMinIdleSweep,
+        kMaxIdleSweep);
+    while (!state.stopping.load()) {
+        idle_sweep.expires_after(period);
+        auto [ec] = co_await idle_sweep.async_wait(kNoThrow);
+        if (ec || state.stopping.load()) {
+            co_return;
+        }
+        state.close_idle_sessions(std::chrono::steady_clock::now());
+    }
+}
+
 net::awaitable<void> Server::Impl::wait_for_room() {
     state.accept_paused.store(true);
     // Re-checked after publishing the pause: a connection that ended just before it could not
@@ -472,6 +524,7 @@ void Server::Impl::begin_shutdown() {
     acceptor.close(ignored);
     drain_timer.cancel();
     accept_gate.cancel();
+    idle_sweep.cancel();
     // Idle connections close now; busy ones finish their response, then close.
     state.close_all_sessions(false);
     if (state.session_count() == 0) {
@@ -604,6 +657,7 @@ void Server::run() {
     }
     net::co_spawn(impl.control, impl.watch_signals(), net::detached);
     net::co_spawn(impl.control, impl.accept_loop(), net::detached);
+    net::co_spawn(impl.control, impl.sweep_idle(), net::detached);
 
     impl.on_every_context(&Impl::run_io);
     // Sessions force-closed at the drain deadline may still be unwinding (their sockets are

@@ -38,10 +38,6 @@ namespace bhttp = boost::beast::http;
 namespace {
 
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
-/// Bytes read while waiting for the next request on an idle connection. They live in every idle
-/// connection's coroutine frame, so they are few: a small request arrives whole, a larger one
-/// continues into the session's buffer (one more read).
-constexpr std::size_t kIdleReadBytes = 256;
 /// After an error response that leaves request bytes unread, read and discard this much
 /// (for at most kLingerTime) before closing, so the client sees our response, not a reset.
 constexpr std::size_t kLingerBytes = 256 * 1024;
@@ -267,10 +263,13 @@ net::awaitable<void> close_gracefully(beast::tcp_stream& stream) {
 }
 
 /// What the rest of a session needs to know about the request in progress: whether it is busy
-/// (a drain must let it finish) and its cancel token (fired when the server stops under it).
+/// (a drain must let it finish) and its cancel token (fired when the server stops under it);
+/// and, between requests, until when it may stay idle (steady_clock ticks, 0 when not idle:
+/// the server's idle sweep reads it, see ServerState::close_idle_sessions).
 struct ActiveRequest {
     bool busy = false;
     std::shared_ptr<core::CancelToken> cancel;
+    std::atomic<std::int64_t> idle_until{0};
 };
 
 /// Runs on the compute pool for RequestContext::run_compute; the caller awaits it, so the
@@ -1186,21 +1185,23 @@ net::awaitable<void> serve(beast::tcp_stream& stream,
     // Survives across requests: with pipelining it already holds the next request's bytes.
     beast::flat_buffer buffer;
     buffer.commit(net::buffer_copy(buffer.prepare(received.size()), net::buffer(received)));
-    /// The first bytes of the next request on a kept-alive connection (see the idle wait).
-    std::array<char, kIdleReadBytes> idle_bytes{};
     for (bool first = true; !state.stopping.load(std::memory_order_relaxed); first = false) {
         if (!first && buffer.size() == 0) {
-            // Between requests the idle timeout applies; the head timeout starts at its first byte.
-            // An idle keep-alive connection holds no heap buffer: the wait reads into the
-            // coroutine frame, so thousands of idle clients cost little more than their frames.
+            // Between requests the idle timeout applies; the head timeout starts when the
+            // socket turns readable. An idle keep-alive connection holds no buffer, no timer and
+            // no timed read: it waits for readability, and the server's idle sweep closes it
+            // once idle_until passes. A timed Beast read here cost ~700 bytes per idle
+            // connection (bench/README.md).
             buffer.shrink_to_fit();
-            stream.expires_after(config.idle_timeout);
-            auto [ec, bytes] = co_await stream.async_read_some(net::buffer(idle_bytes), kNoThrow);
+            stream.expires_never();
+            active.idle_until.store(
+                (std::chrono::steady_clock::now() + config.idle_timeout).time_since_epoch().count(),
+                std::memory_order_relaxed);
+            auto [ec] = co_await stream.socket().async_wait(net::socket_base::wait_read, kNoThrow);
+            active.idle_until.store(0, std::memory_order_relaxed);
             if (ec) {
                 co_return;
             }
-            net::buffer_copy(buffer.prepare(bytes), net::buffer(idle_bytes, bytes));
-            buffer.commit(bytes);
         }
 
         const Next next = co_await serve_one(stream,
@@ -1254,17 +1255,19 @@ net::awaitable<void> run_session(net::ip::tcp::socket socket,
     // Runs on this session's strand. A drain closes idle connections only: a busy one finishes
     // its response and then closes because `stopping` is set. `force` (the drain deadline)
     // cancels the request's upstream work too.
-    Registration registration(
-        *state,
-        state->register_session(stream.get_executor(), [stream_ptr, active_ptr](bool force) {
-            if (active_ptr->busy && !force) {
-                return;
-            }
-            if (active_ptr->cancel) {
-                active_ptr->cancel->cancel();
-            }
-            stream_ptr->close();
-        }));
+    Registration registration(*state,
+                              state->register_session(
+                                  stream.get_executor(),
+                                  [stream_ptr, active_ptr](bool force) {
+                                      if (active_ptr->busy && !force) {
+                                          return;
+                                      }
+                                      if (active_ptr->cancel) {
+                                          active_ptr->cancel->cancel();
+                                      }
+                                      stream_ptr->close();
+                                  },
+                                  &active.idle_until));
     try {
         // The first byte is awaited in this small frame: serve()'s frame (several KiB) then
         // exists only for connections that send something, so a flood of silent connections

@@ -337,6 +337,29 @@ TEST(HttpServer, IdleTimeoutClosesKeepAliveConnection) {
     EXPECT_LT(elapsed, 2000ms);
 }
 
+// The idle timeout is enforced by a periodic sweep of idle connections, not a timer per
+// connection: one that keeps sending within the timeout must never be swept, and its requests
+// must all be answered (the sweep re-checks on the connection's strand before closing).
+TEST(HttpServer, IdleSweepLeavesBusyKeepAliveConnectionsOpen) {
+    core::ServerConfig config = small_config();
+    config.idle_timeout = 300ms;
+    TestServer server(config, basic_router());
+    Client steady(server.port());
+    Client quiet(server.port());
+    ASSERT_TRUE(quiet.send(get("/health")));
+    ASSERT_TRUE(quiet.read_response());
+    for (int request = 0; request < 12; ++request) {  // 12 x 100 ms: four idle timeouts
+        ASSERT_TRUE(steady.send(get("/health"))) << request;
+        const auto response = steady.read_response(false, 2000ms);
+        ASSERT_TRUE(response) << request;
+        EXPECT_EQ(response->status, 200);
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(quiet.closed_within(100ms));  // idle all along: swept long ago
+    ASSERT_TRUE(steady.send(get("/health")));
+    EXPECT_TRUE(steady.read_response());
+}
+
 TEST(HttpServer, HeaderTimeoutClosesSlowloris) {
     core::ServerConfig config = small_config();
     config.header_timeout = 300ms;
