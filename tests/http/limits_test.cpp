@@ -140,13 +140,8 @@ TEST(ServerLimits, AcceptTakesTheWaitingBacklogAtOnceUpToMaxConnections) {
             co_await net::post(context.executor(), net::use_awaitable);
             co_await writer.send(Response::json(200, std::to_string(counter.opened.load())));
         });
-    Server server(config, std::move(router));
-    server.set_observer(&counter);
-    ASSERT_TRUE(server.listen());
-    const std::string endpoint = server.local_endpoint();
-    const auto port =
-        static_cast<unsigned short>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
-    std::thread runner([&server] { server.run(); });
+    TestServer server(config, std::move(router), &counter);
+    const unsigned short port = server.port();
 
     Client blocker(port);
     Client asker(port);
@@ -182,8 +177,6 @@ TEST(ServerLimits, AcceptTakesTheWaitingBacklogAtOnceUpToMaxConnections) {
         std::this_thread::sleep_for(10ms);
     }
     EXPECT_EQ(counter.opened.load(), 42);
-    server.stop();
-    runner.join();
 }
 
 TEST(ServerLimits, ConnectionPerIpOverTheLimitGets503NamingItAndIsClosed) {

@@ -254,9 +254,12 @@ inline core::ServerConfig small_config() {
 }
 
 /// A listening server running on its own thread; stop()s and joins on destruction.
+/// `observer` (optional, not owned) is set before the server runs.
 class TestServer {
 public:
-    TestServer(core::ServerConfig config, Router router) : server_(config, std::move(router)) {
+    TestServer(core::ServerConfig config, Router router, ServerObserver* observer = nullptr)
+        : server_(config, std::move(router)) {
+        server_.set_observer(observer);
         const auto listened = server_.listen();
         if (!listened) {
             ADD_FAILURE() << "listen failed: " << listened.error().detail;
