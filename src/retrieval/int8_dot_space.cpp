@@ -108,6 +108,16 @@ std::int32_t int8_dot_product(const std::int8_t* a, const std::int8_t* b, std::s
     return dot_portable(a, b, dimensions);
 }
 
+std::vector<Int8DotKernel> int8_dot_kernels_for_this_cpu() {
+    std::vector<Int8DotKernel> kernels{{"portable", &dot_portable}};
+#ifdef RAGD_INT8_DOT_AVX2
+    if (cpu_has_avx2()) {
+        kernels.push_back({"avx2", &dot_avx2});
+    }
+#endif
+    return kernels;
+}
+
 void Int8DotSpace::encode(std::span<const float> vector, std::span<std::byte> out) const {
     float max_abs = 0;
     for (float value : vector) {

@@ -12,14 +12,25 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include <hnswlib/hnswlib.h>
 
 namespace ragd::retrieval {
 
-/// dot(a, b) of `dimensions` signed bytes in [-127, 127] (no -128: the AVX2 kernel multiplies
-/// magnitudes as unsigned bytes). AVX2 when the CPU has it, else a portable loop.
+/// dot(a, b) of `dimensions` signed bytes in [-127, 127] (no -128: the SIMD kernels multiply
+/// magnitudes as unsigned bytes). AVX2 when the CPU has it (chosen once per process), else a
+/// portable loop; every kernel returns the exact integer sum.
 std::int32_t int8_dot_product(const std::int8_t* a, const std::int8_t* b, std::size_t dimensions);
+
+/// One dot-product kernel, named, so tests can check each one this CPU can run (not only the
+/// one int8_dot_product picked).
+struct Int8DotKernel {
+    const char* name;
+    std::int32_t (*dot)(const std::int8_t* a, const std::int8_t* b, std::size_t dimensions);
+};
+/// Every kernel this CPU can run, portable first.
+std::vector<Int8DotKernel> int8_dot_kernels_for_this_cpu();
 
 class Int8DotSpace final : public hnswlib::SpaceInterface<float> {
 public:

@@ -43,13 +43,21 @@ std::vector<std::byte> encode(const Int8DotSpace& space, const std::vector<float
     return out;
 }
 
-TEST(Int8DotSpace, KernelMatchesPlainLoopForEveryLengthAndExtremes) {
+TEST(Int8DotSpace, EveryKernelMatchesPlainLoopForEveryLengthAndExtremes) {
+    const std::vector<Int8DotKernel> kernels = int8_dot_kernels_for_this_cpu();
+    ASSERT_FALSE(kernels.empty());
+    EXPECT_STREQ(kernels.front().name, "portable");
     std::mt19937 rng(3);
     std::uniform_int_distribution<int> level(-127, 127);
-    // Lengths around the 64-byte steps of the AVX2 kernel, including its scalar tail.
-    for (std::size_t dims : {1u, 31u, 63u, 64u, 65u, 127u, 128u, 200u, 512u, 4096u}) {
-        std::vector<std::int8_t> a(dims);
-        std::vector<std::int8_t> b(dims);
+    // Lengths around the 64- and 128-byte steps of the SIMD kernels and their tails.
+    for (std::size_t dims :
+         {1u, 31u, 63u, 64u, 65u, 127u, 128u, 129u, 191u, 200u, 256u, 511u, 512u, 4096u}) {
+        // One spare byte each side, so a kernel that reads past `dims` sees a value that would
+        // change the sum (and ASan sees the over-read).
+        std::vector<std::int8_t> a_storage(dims + 2, 99);
+        std::vector<std::int8_t> b_storage(dims + 2, 99);
+        std::int8_t* a = a_storage.data() + 1;
+        std::int8_t* b = b_storage.data() + 1;
         for (std::size_t dim = 0; dim < dims; ++dim) {
             a[dim] = static_cast<std::int8_t>(level(rng));
             b[dim] = static_cast<std::int8_t>(level(rng));
@@ -58,15 +66,20 @@ TEST(Int8DotSpace, KernelMatchesPlainLoopForEveryLengthAndExtremes) {
         for (std::size_t dim = 0; dim < dims; ++dim) {
             expected += a[dim] * b[dim];
         }
-        EXPECT_EQ(int8_dot_product(a.data(), b.data(), dims), expected) << dims;
+        EXPECT_EQ(int8_dot_product(a, b, dims), expected) << dims;
 
-        // All ±127: the largest pair sums the kernel's 16-bit step must hold without saturating.
+        // All ±127: the largest pair sums the AVX2 kernel's 16-bit step must hold without
+        // saturating.
         std::vector<std::int8_t> high(dims, 127);
         std::vector<std::int8_t> low(dims, -127);
         auto all = static_cast<std::int32_t>(127 * 127 * dims);
-        EXPECT_EQ(int8_dot_product(high.data(), high.data(), dims), all) << dims;
-        EXPECT_EQ(int8_dot_product(low.data(), low.data(), dims), all) << dims;
-        EXPECT_EQ(int8_dot_product(high.data(), low.data(), dims), -all) << dims;
+        for (const Int8DotKernel& kernel : kernels) {
+            EXPECT_EQ(kernel.dot(a, b, dims), expected) << kernel.name << " " << dims;
+            EXPECT_EQ(kernel.dot(high.data(), high.data(), dims), all) << kernel.name << dims;
+            EXPECT_EQ(kernel.dot(low.data(), low.data(), dims), all) << kernel.name << dims;
+            EXPECT_EQ(kernel.dot(high.data(), low.data(), dims), -all) << kernel.name << dims;
+            EXPECT_EQ(kernel.dot(low.data(), high.data(), dims), -all) << kernel.name << dims;
+        }
     }
 }
 
