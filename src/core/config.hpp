@@ -82,6 +82,10 @@ struct StorageConfig {
     /// fsync every committed document (survives power loss). `ragd ingest` turns this off for
     /// speed and makes the whole batch durable when it finishes (default true).
     bool durable_commits = true;
+    /// How embeddings are stored: "int8" (one scale + one byte per dimension, the vector
+    /// index's own quantization, a quarter of the bytes) or "float32" (the model's exact
+    /// floats). Existing vectors read back either way (default "int8").
+    std::string embedding_encoding = "int8";
 };
 
 struct IngestConfig {

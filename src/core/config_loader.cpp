@@ -257,6 +257,10 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(bool_key("storage.durable_commits",
                             "fsync each committed document (ragd ingest batches instead)",
                             [](Config& c) -> bool& { return c.storage.durable_commits; }));
+    keys.push_back(string_key(
+        "storage.embedding_encoding",
+        "how embeddings are stored: int8 (the index's quantization, 1/4 the bytes) or float32",
+        [](Config& c) -> std::string& { return c.storage.embedding_encoding; }));
     keys.push_back(size_key("ingest.chunk_tokens",
                             "target chunk size in approximate tokens",
                             [](Config& c) -> std::size_t& { return c.ingest.chunk_tokens; }));
@@ -549,6 +553,9 @@ std::vector<std::string> validate_config(const Config& c) {
             "server.stream_flush_ms: must be at most 1000 (a longer pause reads as a stalled "
             "stream)");
     require(!c.storage.data_dir.empty(), "storage.data_dir: must not be empty");
+    require(c.storage.embedding_encoding == "int8" || c.storage.embedding_encoding == "float32",
+            "storage.embedding_encoding: must be int8 or float32 (got '" +
+                c.storage.embedding_encoding + "')");
     require(c.ingest.chunk_tokens >= 16 && c.ingest.chunk_tokens <= 8192,
             "ingest.chunk_tokens: must be between 16 and 8192");
     require(c.ingest.chunk_overlap >= 0 && c.ingest.chunk_overlap <= 0.5,

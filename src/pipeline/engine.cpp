@@ -65,6 +65,9 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
 
     storage::SqliteOptions storage_options;
     storage_options.durable_commits = config.storage.durable_commits;
+    storage_options.embedding_encoding = config.storage.embedding_encoding == "float32"
+                                             ? storage::EmbeddingEncoding::kFloat32
+                                             : storage::EmbeddingEncoding::kInt8;
     auto storage = storage::open_sqlite_storage(dir, storage_options);
     if (!storage) {
         return storage.error();

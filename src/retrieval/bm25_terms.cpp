@@ -3,11 +3,14 @@
 #include "retrieval/bm25_terms.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 
 #include <xapian.h>
+
+#include "retrieval/flat_string_map.hpp"
 
 namespace ragd::retrieval {
 namespace {
@@ -65,13 +68,58 @@ const std::unordered_set<std::string_view>& query_stopwords() {
     return kWords;
 }
 
+/// Lower-case word → stem, with words and stems packed into append-only blocks so a returned
+/// stem stays put until clear(). Looked up for every word indexed.
+class StemCache {
+public:
+    /// The stem of `word`, computing and caching it on a miss.
+    std::string_view stem(std::string_view word, Xapian::Stem& stemmer) {
+        const std::uint64_t hash = Words::hash_of(word);
+        if (const std::string_view* found = words_.find(word, hash)) {
+            return *found;
+        }
+        const std::string stemmed = stemmer(std::string(word));
+        const std::string_view stored_word = store(word);
+        const std::string_view stored_stem = stemmed == word ? stored_word : store(stemmed);
+        return *words_.insert(stored_word, hash, stored_stem);
+    }
+
+    std::size_t size() const { return words_.size(); }
+
+    void clear() {
+        words_.clear();
+        blocks_.clear();
+        block_used_ = kBlockBytes;
+    }
+
+private:
+    using Words = FlatStringMap<std::string_view>;
+    static constexpr std::size_t kBlockBytes = std::size_t{64} * 1024;
+
+    std::string_view store(std::string_view bytes) {
+        if (block_used_ + bytes.size() > kBlockBytes) {
+            // Words are at most kMaxWordBytes; a longer one would get a block of its own.
+            blocks_.push_back(std::make_unique<char[]>(std::max(kBlockBytes, bytes.size())));
+            block_used_ = 0;
+        }
+        char* at = blocks_.back().get() + block_used_;
+        std::memcpy(at, bytes.data(), bytes.size());
+        block_used_ += bytes.size();
+        return {at, bytes.size()};
+    }
+
+    Words words_;
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    std::size_t block_used_ = kBlockBytes;
+};
+
 }  // namespace
 
 struct TermExtractor::State {
     Xapian::Stem stemmer{"english"};
-    std::unordered_map<std::string, std::string> stems;  ///< lower-case word → stem
-    std::string word;                                    ///< scratch: the current word
-    std::string part;                                    ///< scratch: an identifier part
+    StemCache stems;   ///< lower-case word → stem
+    std::string word;  ///< scratch: the current word
+    std::string part;  ///< scratch: an identifier part
 };
 
 TermExtractor::TermExtractor() : state_(std::make_unique<State>()) {}
@@ -99,12 +147,9 @@ void TermExtractor::extract(std::string_view text,
         if (options.skip_stopwords && query_stopwords().contains(lower)) {
             return;
         }
-        auto found = state.stems.find(lower);
-        if (found == state.stems.end()) {
-            found = state.stems.emplace(lower, state.stemmer(lower)).first;
-        }
-        if (!found->second.empty()) {
-            out.push_back(TermOccurrence{found->second, wdf});
+        const std::string_view stem = state.stems.stem(lower, state.stemmer);
+        if (!stem.empty()) {
+            out.push_back(TermOccurrence{stem, wdf});
         }
     };
 

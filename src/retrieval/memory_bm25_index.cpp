@@ -28,6 +28,7 @@
 
 #include "retrieval/bm25_snapshot.hpp"
 #include "retrieval/bm25_terms.hpp"
+#include "retrieval/flat_string_map.hpp"
 
 namespace ragd::retrieval {
 namespace {
@@ -259,9 +260,9 @@ public:
         {
             std::lock_guard lock(dictionary_mutex_);
             for (const TermOccurrence& word : words) {
-                auto found = dictionary_.find(word.stem);
-                if (found != dictionary_.end()) {
-                    terms.push_back(SnapshotTerm{found->second, 1});
+                if (const std::uint32_t* found =
+                        dictionary_.find(word.stem, Dictionary::hash_of(word.stem))) {
+                    terms.push_back(SnapshotTerm{*found, 1});
                 }
             }
         }
@@ -434,13 +435,13 @@ private:
     /// Term id of `term`, adding it; dictionary_mutex_ held. Ids are never reused, so a term id
     /// taken before a commit stays valid after it.
     std::uint32_t intern_unlocked(std::string_view term) {
-        auto found = dictionary_.find(term);
-        if (found != dictionary_.end()) {
-            return found->second;
+        const std::uint64_t hash = Dictionary::hash_of(term);
+        if (const std::uint32_t* found = dictionary_.find(term, hash)) {
+            return *found;
         }
         const std::string& stored = term_strings_.emplace_back(term);
         auto id = static_cast<std::uint32_t>(term_strings_.size() - 1);
-        dictionary_.emplace(stored, id);
+        dictionary_.insert(stored, hash, id);
         return id;
     }
 
@@ -582,7 +583,8 @@ private:
     /// has its own lock and may hold terms no committed document uses yet.
     mutable std::mutex dictionary_mutex_;
     std::deque<std::string> term_strings_;
-    std::unordered_map<std::string_view, std::uint32_t> dictionary_;
+    using Dictionary = FlatStringMap<std::uint32_t>;
+    Dictionary dictionary_;  ///< term → id; keys point into term_strings_ (a deque: stable)
 
     /// Everything below is guarded by data_mutex_ (shared for searches).
     mutable std::shared_mutex data_mutex_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -15,6 +16,7 @@
 
 #include "storage/sqlite_connection.hpp"
 #include "storage/storage.hpp"
+#include "storage/vector_codec.hpp"
 
 namespace ragd::storage {
 
@@ -133,38 +135,6 @@ std::int64_t system_now_ms() {
 }
 
 // ---- value encodings ----
-
-std::string encode_vector(std::span<const float> values) {
-    std::string bytes(values.size() * sizeof(float), '\0');
-    if constexpr (std::endian::native == std::endian::little) {
-        std::memcpy(bytes.data(), values.data(), bytes.size());
-    } else {
-        for (std::size_t idx = 0; idx < values.size(); ++idx) {
-            const auto bits = std::bit_cast<std::uint32_t>(values[idx]);
-            for (std::size_t b = 0; b < 4; ++b) {
-                bytes[idx * 4 + b] = static_cast<char>((bits >> (8 * b)) & 0xff);
-            }
-        }
-    }
-    return bytes;
-}
-
-std::vector<float> decode_vector(std::string_view bytes) {
-    std::vector<float> values(bytes.size() / sizeof(float));
-    if constexpr (std::endian::native == std::endian::little) {
-        std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
-    } else {
-        for (std::size_t idx = 0; idx < values.size(); ++idx) {
-            std::uint32_t bits = 0;
-            for (std::size_t b = 0; b < 4; ++b) {
-                bits |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[idx * 4 + b]))
-                        << (8 * b);
-            }
-            values[idx] = std::bit_cast<float>(bits);
-        }
-    }
-    return values;
-}
 
 std::string encode_metadata(const Metadata& metadata) {
     boost::json::object object;
@@ -309,7 +279,7 @@ public:
         }
         out.metadata = last_metadata_;
         if (!row.is_null(11)) {
-            out.embedding = decode_vector(row.blob(11));
+            out.embedding = decode_embedding(row.blob(11));
         }
         return out;
     }
@@ -343,7 +313,8 @@ public:
                 options.busy_timeout_ms,
                 options.durable_commits,
                 options.max_db_bytes),
-          now_ms_(options.now_ms ? options.now_ms : std::function<std::int64_t()>(system_now_ms)) {
+          now_ms_(options.now_ms ? options.now_ms : std::function<std::int64_t()>(system_now_ms)),
+          embedding_encoding_(options.embedding_encoding) {
         for (std::size_t shape = 1; shape <= kMaxIdsPerBatch; shape *= 2) {
             batch_sql_.emplace(shape, batch_sql(shape));
         }
@@ -400,7 +371,7 @@ public:
         }
         outcome.chunk_ids.reserve(chunks.size());
         for (const NewChunk& chunk : chunks) {
-            auto id = insert_chunk(c, doc.id, chunk, model_id);
+            auto id = insert_chunk(c, doc.id, chunk, model_id, embedding_encoding_);
             if (!id) {
                 return id.error();
             }
@@ -825,6 +796,13 @@ private:
                                       std::to_string(chunks.front().ordinal) + " has " +
                                       std::to_string(dims));
             }
+            if (!std::all_of(chunk.embedding.begin(), chunk.embedding.end(), [](float value) {
+                    return std::isfinite(value);
+                })) {
+                return core::fail(core::ErrorCode::kInvalidArgument,
+                                  "chunk " + std::to_string(chunk.ordinal) + " of document '" +
+                                      doc.id + "' has a non-finite value in its embedding");
+            }
             if (!ordinals.insert(chunk.ordinal).second) {
                 return core::fail(core::ErrorCode::kInvalidArgument,
                                   "document '" + doc.id + "' has two chunks with ordinal " +
@@ -920,7 +898,8 @@ private:
     static core::Result<std::int64_t> insert_chunk(Connection& c,
                                                    const std::string& document_id,
                                                    const NewChunk& chunk,
-                                                   const std::string& model_id) {
+                                                   const std::string& model_id,
+                                                   EmbeddingEncoding encoding) {
         auto stmt = c.prepare(kInsertChunk);
         if (!stmt) {
             return stmt.error();
@@ -949,7 +928,7 @@ private:
         if (!emb) {
             return emb.error();
         }
-        const std::string vector = encode_vector(chunk.embedding);
+        const std::string vector = encode_embedding(chunk.embedding, encoding);
         Cursor cur(c, *emb);
         cur.bind(1, id);
         cur.bind(2, model_id);
@@ -988,6 +967,7 @@ private:
     std::unordered_map<std::size_t, std::string> batch_sql_;
     ConnectionPool pool_;
     std::function<std::int64_t()> now_ms_;
+    EmbeddingEncoding embedding_encoding_;
 };
 
 core::Result<void> migrate(Connection& c) {

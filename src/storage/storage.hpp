@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "storage/vector_codec.hpp"
 
 namespace ragd::storage {
 
@@ -143,6 +144,10 @@ struct SqliteOptions {
     /// Cap on the database file size in bytes; 0 = unlimited (default 0). Writes past it fail
     /// with kIo exactly as on a full disk, which is also how tests reach that path.
     std::int64_t max_db_bytes = 0;
+    /// How new embeddings are written (vector_codec.hpp): int8 (a quarter of the bytes, the
+    /// index's own quantization) or float32 (the model's exact floats). Both are read back
+    /// whatever this says (default int8).
+    EmbeddingEncoding embedding_encoding = EmbeddingEncoding::kInt8;
     /// Wall clock in unix ms for created_at/updated_at (default: std::chrono::system_clock).
     std::function<std::int64_t()> now_ms;
 };

@@ -95,6 +95,24 @@ TEST(ConfigLoader, StreamFlushIsZeroToOneSecond) {
         << config.error().detail;
 }
 
+TEST(ConfigLoader, EmbeddingEncodingIsInt8OrFloat32) {
+    EXPECT_EQ(Config{}.storage.embedding_encoding, "int8");
+    for (const char* ok : {"int8", "float32"}) {
+        ConfigSources sources = no_env();
+        sources.overrides["storage.embedding_encoding"] = ok;
+        auto config = load_config(sources);
+        ASSERT_TRUE(config.has_value()) << ok << ": " << config.error().detail;
+        EXPECT_EQ(config->storage.embedding_encoding, ok);
+    }
+    ConfigSources sources = no_env();
+    sources.overrides["storage.embedding_encoding"] = "float16";
+    auto config = load_config(sources);
+    ASSERT_FALSE(config.has_value());
+    EXPECT_NE(config.error().detail.find("storage.embedding_encoding: must be int8 or float32"),
+              std::string::npos)
+        << config.error().detail;
+}
+
 TEST(ConfigLoader, TomlSyntaxErrorHasLocation) {
     auto file = write_temp("ragd_cfg_syntax.toml", "[server\nlisten=1\n");
     ConfigSources sources = no_env();

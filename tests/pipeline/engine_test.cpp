@@ -1,11 +1,15 @@
 // The pipeline against real storage and indexes in a temporary data directory.
 #include "pipeline/engine.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
+#include "embed/lexical_embedder.hpp"
 
 namespace ragd::pipeline {
 namespace {
@@ -58,6 +62,44 @@ constexpr const char* kBread =
 constexpr const char* kTides =
     "# Tides\n\nOcean tides follow the gravitational pull of the moon and the sun; spring "
     "tides happen at new and full moon.\n";
+
+// storage.embedding_encoding reaches storage: float32 keeps the embedder's floats exactly,
+// int8 (the default) keeps them to within half a step of max|v| / 127.
+TEST_F(EngineTest, EmbeddingEncodingDecidesWhatStorageKeeps) {
+    for (const char* encoding : {"float32", "int8"}) {
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        config_.storage.embedding_encoding = encoding;
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        ASSERT_TRUE(engine->ingest().ingest(doc("raft", kRaft)).has_value());
+        auto chunks = engine->storage().indexable_chunks_of("raft", engine->embedder().model_id());
+        ASSERT_TRUE(chunks.has_value());
+        ASSERT_FALSE(chunks->empty());
+        const storage::IndexableChunk& chunk = chunks->front();
+        const std::string text =
+            embed::compose_embedding_text(chunk.title, chunk.chunk.heading_path, chunk.chunk.text);
+        const std::string_view views[] = {text};
+        auto fresh = engine->embedder().embed(views, embed::EmbedKind::kDocument);
+        ASSERT_TRUE(fresh.has_value());
+        const std::vector<float>& want = fresh->front();
+        ASSERT_EQ(chunk.embedding.size(), want.size());
+        float max_abs = 0;
+        for (float value : want) {
+            max_abs = std::max(max_abs, std::fabs(value));
+        }
+        std::size_t differ = 0;
+        for (std::size_t d = 0; d < want.size(); ++d) {
+            EXPECT_LE(std::fabs(chunk.embedding[d] - want[d]), max_abs / 254.0F * 1.001F) << d;
+            differ += chunk.embedding[d] != want[d] ? 1 : 0;
+        }
+        if (std::string(encoding) == "float32") {
+            EXPECT_EQ(differ, 0U);
+        } else {
+            EXPECT_GT(differ, 0U);  // quantized: most components moved a little
+        }
+    }
+}
 
 TEST_F(EngineTest, IngestSearchAnswerDelete) {
     auto engine = open();

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/vector_codec.hpp"
+
 namespace ragd::retrieval {
 namespace {
 
@@ -143,6 +145,25 @@ TEST(Int8DotSpace, ZeroVectorEncodesToZeroSimilarity) {
     auto encoded_zero = encode(space, zero);
     auto encoded_other = encode(space, other);
     EXPECT_EQ(Int8DotSpace::dot(encoded_zero.data(), encoded_other.data(), 64), 0.0f);
+}
+
+// Storage keeps embeddings in int8 by default (storage/vector_codec.hpp). A vector read back
+// from storage must quantize to the very bytes the original did, so an index rebuilt from
+// storage is the index built at ingest.
+TEST(Int8DotSpace, StoredInt8VectorsEncodeToTheSameIndexBytes) {
+    std::mt19937 rng(13);
+    std::normal_distribution<float> normal(0.0F, 1.0F);
+    const std::size_t dims = 512;
+    Int8DotSpace space(dims);
+    for (int round = 0; round < 200; ++round) {
+        std::vector<float> vector(dims);
+        for (float& value : vector) {
+            value = normal(rng);
+        }
+        const std::vector<float> stored = storage::decode_embedding(
+            storage::encode_embedding(vector, storage::EmbeddingEncoding::kInt8));
+        ASSERT_EQ(encode(space, stored), encode(space, vector)) << round;
+    }
 }
 
 }  // namespace

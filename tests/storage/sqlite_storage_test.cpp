@@ -1,7 +1,9 @@
 // Behaviour of the SQLite system of record: atomic replace, cascades, the change log, encodings,
 // concurrency under WAL, and the error paths (corrupt file, unopenable path, full database).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -285,14 +287,21 @@ TEST_F(StorageTest, GetChunksBatchesManyIds) {
     }
 }
 
-TEST_F(StorageTest, EmbeddingsRoundTripExactlyPerModel) {
+TEST(StorageEmbeddings, Float32RoundTripsExactlyPerModel) {
+    TempDir dir;
+    SqliteOptions options;
+    options.embedding_encoding = EmbeddingEncoding::kFloat32;
+    auto opened = open_sqlite_storage(dir.str(), options);
+    ASSERT_TRUE(opened) << opened.error().detail;
+    std::unique_ptr<Storage> storage = std::move(*opened);
+
     auto chunks = make_chunks(2, 0);
     chunks[0].embedding = {
         0.1F, -0.0F, 1e-38F, 3.4028235e38F, -7.25F, std::numeric_limits<float>::denorm_min()};
     chunks[1].embedding = {1.0F, 2.0F, 3.0F, 4.0F, 5.0F, 6.0F};
-    auto up = storage_->upsert_document(make_doc("a", "h"), chunks, "model-x");
+    auto up = storage->upsert_document(make_doc("a", "h"), chunks, "model-x");
     ASSERT_TRUE(up);
-    auto got = storage_->get_chunks(up->chunk_ids, "model-x");
+    auto got = storage->get_chunks(up->chunk_ids, "model-x");
     ASSERT_TRUE(got);
     ASSERT_EQ(got->size(), 2U);
     ASSERT_EQ((*got)[0].embedding.size(), 6U);
@@ -302,16 +311,104 @@ TEST_F(StorageTest, EmbeddingsRoundTripExactlyPerModel) {
     }
     EXPECT_EQ((*got)[1].embedding, chunks[1].embedding);
 
-    auto other = storage_->get_chunks(up->chunk_ids, "model-y");
+    auto other = storage->get_chunks(up->chunk_ids, "model-y");
     ASSERT_TRUE(other);
     ASSERT_EQ(other->size(), 2U);  // the chunk exists, only its embedding is missing
     EXPECT_TRUE((*other)[0].embedding.empty());
 
-    auto of_doc = storage_->indexable_chunks_of("a", "model-x");
+    auto of_doc = storage->indexable_chunks_of("a", "model-x");
     ASSERT_TRUE(of_doc);
     ASSERT_EQ(of_doc->size(), 2U);
     EXPECT_EQ((*of_doc)[1].embedding, chunks[1].embedding);
-    EXPECT_TRUE(storage_->indexable_chunks_of("a", "nope")->at(0).embedding.empty());
+    EXPECT_TRUE(storage->indexable_chunks_of("a", "nope")->at(0).embedding.empty());
+}
+
+// The default: one scale and one byte per dimension, so each component comes back within half
+// a quantization step (max|v| / 254) and the blob is a quarter of the float32 one.
+TEST_F(StorageTest, Int8EmbeddingsReadBackWithinHalfAStep) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0F, 1.0F);
+    auto chunks = make_chunks(3, 0);
+    for (NewChunk& chunk : chunks) {
+        for (int d = 0; d < 512; ++d) {
+            chunk.embedding.push_back(normal(rng));
+        }
+    }
+    chunks[2].embedding.assign(512, 0.0F);  // an all-zero vector stays all zero
+    auto up = storage_->upsert_document(make_doc("a", "h"), chunks, "m");
+    ASSERT_TRUE(up) << up.error().detail;
+    auto got = storage_->get_chunks(up->chunk_ids, "m");
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 3U);
+    for (std::size_t idx = 0; idx < 3; ++idx) {
+        const std::vector<float>& want = chunks[idx].embedding;
+        const std::vector<float>& have = (*got)[idx].embedding;
+        ASSERT_EQ(have.size(), want.size()) << idx;
+        float max_abs = 0;
+        for (float value : want) {
+            max_abs = std::max(max_abs, std::fabs(value));
+        }
+        for (std::size_t d = 0; d < want.size(); ++d) {
+            EXPECT_LE(std::fabs(have[d] - want[d]), max_abs / 254.0F * 1.001F) << idx << "/" << d;
+        }
+    }
+    EXPECT_EQ((*got)[2].embedding, chunks[2].embedding);
+}
+
+// A database written with float32 vectors (the encoding before int8 was the default) keeps
+// reading exactly after the switch, next to the int8 vectors written since.
+TEST(StorageEmbeddings, Float32RowsStayExactAfterSwitchingToInt8) {
+    TempDir dir;
+    const std::vector<float> exact = {0.125F, -0.3F, 0.7F, 1e-7F};
+    std::vector<std::int64_t> ids;
+    {
+        SqliteOptions options;
+        options.embedding_encoding = EmbeddingEncoding::kFloat32;
+        auto storage = open_sqlite_storage(dir.str(), options);
+        ASSERT_TRUE(storage);
+        auto chunks = make_chunks(1, 0);
+        chunks[0].embedding = exact;
+        auto up = (*storage)->upsert_document(make_doc("old", "h"), chunks, "m");
+        ASSERT_TRUE(up);
+        ids.push_back(up->chunk_ids[0]);
+    }
+    auto storage = open_sqlite_storage(dir.str(), SqliteOptions{});
+    ASSERT_TRUE(storage);
+    auto chunks = make_chunks(1, 0);
+    chunks[0].embedding = {0.5F, -0.25F, 0.0F, 1.0F};
+    auto up = (*storage)->upsert_document(make_doc("new", "h"), chunks, "m");
+    ASSERT_TRUE(up);
+    ids.push_back(up->chunk_ids[0]);
+    auto got = (*storage)->get_chunks(ids, "m");
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 2U);
+    EXPECT_EQ((*got)[0].embedding, exact);
+    // 0.5, -0.25, 0 and 1 are multiples of the step 1/127 only approximately; within half a step.
+    ASSERT_EQ((*got)[1].embedding.size(), 4U);
+    for (std::size_t d = 0; d < 4; ++d) {
+        EXPECT_NEAR((*got)[1].embedding[d], chunks[0].embedding[d], 1.0 / 254) << d;
+    }
+    std::size_t visited = 0;
+    auto scanned = (*storage)->for_each_chunk("m", [&](const IndexableChunk& chunk) {
+        EXPECT_EQ(chunk.embedding.size(), 4U);
+        ++visited;
+    });
+    ASSERT_TRUE(scanned);
+    EXPECT_EQ(visited, 2U);
+}
+
+TEST_F(StorageTest, NonFiniteEmbeddingValuesAreRejected) {
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(),
+                      std::numeric_limits<float>::infinity(),
+                      -std::numeric_limits<float>::infinity()}) {
+        auto chunks = make_chunks(2, 3);
+        chunks[1].embedding[2] = bad;
+        auto up = storage_->upsert_document(make_doc("a", "h"), chunks, "m");
+        ASSERT_FALSE(up);
+        EXPECT_EQ(up.error().code, core::ErrorCode::kInvalidArgument);
+        EXPECT_NE(up.error().detail.find("non-finite"), std::string::npos) << up.error().detail;
+    }
+    EXPECT_EQ(storage_->stats()->documents, 0);  // nothing of the document was written
 }
 
 TEST_F(StorageTest, JsonFieldsRoundTripUnicodeAndQuotes) {
