@@ -52,6 +52,9 @@ std::string encode_int8(std::span<const float> values) {
 
 std::string encode_float32(std::span<const float> values) {
     std::string blob(values.size() * sizeof(float), '\0');
+    if (values.empty()) {
+        return blob;  // memcpy from an empty span's null data() is undefined
+    }
     if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(blob.data(), values.data(), blob.size());
     } else {
@@ -79,6 +82,9 @@ std::vector<float> decode_embedding(std::string_view blob) {
         return values;
     }
     std::vector<float> values(blob.size() / sizeof(float));
+    if (values.empty()) {
+        return values;  // an empty blob may come with a null data()
+    }
     if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(values.data(), blob.data(), values.size() * sizeof(float));
     } else {
