@@ -73,12 +73,12 @@ const std::unordered_set<std::string_view>& query_stopwords() {
 class StemCache {
 public:
     /// The stem of `word`, computing and caching it on a miss.
-    std::string_view stem(std::string_view word, Xapian::Stem& stemmer) {
+    std::string_view stem(const std::string& word, Xapian::Stem& stemmer) {
         const std::uint64_t hash = Words::hash_of(word);
         if (const std::string_view* found = words_.find(word, hash)) {
             return *found;
         }
-        const std::string stemmed = stemmer(std::string(word));
+        const std::string stemmed = stemmer(word);
         const std::string_view stored_word = store(word);
         const std::string_view stored_stem = stemmed == word ? stored_word : store(stemmed);
         return *words_.insert(stored_word, hash, stored_stem);

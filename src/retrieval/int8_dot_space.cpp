@@ -1,7 +1,5 @@
 #include "retrieval/int8_dot_space.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -9,10 +7,10 @@
 #include <immintrin.h>
 #endif
 
+#include "core/int8_quantize.hpp"
+
 namespace ragd::retrieval {
 namespace {
-
-constexpr float kLevels = 127.0f;
 
 float scale_of(const void* encoded) {
     float scale = 0;
@@ -119,18 +117,9 @@ std::vector<Int8DotKernel> int8_dot_kernels_for_this_cpu() {
 }
 
 void Int8DotSpace::encode(std::span<const float> vector, std::span<std::byte> out) const {
-    float max_abs = 0;
-    for (float value : vector) {
-        max_abs = std::max(max_abs, std::fabs(value));
-    }
-    const float scale = max_abs > 0 ? max_abs / kLevels : 0.0f;
-    const float inverse = max_abs > 0 ? kLevels / max_abs : 0.0f;
+    auto* bytes = reinterpret_cast<std::int8_t*>(out.data() + sizeof(float));
+    const float scale = core::quantize_int8(vector.first(dimensions_), {bytes, dimensions_});
     std::memcpy(out.data(), &scale, sizeof scale);
-    auto* bytes = reinterpret_cast<std::int8_t*>(out.data() + sizeof scale);
-    for (std::size_t dim = 0; dim < dimensions_; ++dim) {
-        float level = std::clamp(std::nearbyint(vector[dim] * inverse), -kLevels, kLevels);
-        bytes[dim] = static_cast<std::int8_t>(level);
-    }
 }
 
 float Int8DotSpace::dot(const void* a, const void* b, std::size_t dimensions) {

@@ -1,7 +1,6 @@
 // The embedded system of record: Storage over one SQLite file in WAL mode. One document write is
 // one transaction, so a crash leaves either the old or the new version, never a mix.
 #include <algorithm>
-#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -88,6 +87,8 @@ constexpr std::string_view kDeleteChunksOf = "DELETE FROM chunks WHERE document_
 constexpr std::string_view kInsertChunk =
     "INSERT INTO chunks (document_id, ordinal, text, heading_path, source_begin, source_end) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+// The vector blob is int8 or float32 as storage/vector_codec.hpp lays out (the migration's
+// "little-endian float32" comment predates int8; migrations are never edited).
 constexpr std::string_view kInsertEmbedding =
     "INSERT INTO embeddings (chunk_id, model_id, vector) VALUES (?1, ?2, ?3)";
 constexpr std::string_view kInsertChange =

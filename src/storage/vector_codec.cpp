@@ -1,10 +1,10 @@
 #include "storage/vector_codec.hpp"
 
-#include <algorithm>
 #include <bit>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
+
+#include "core/int8_quantize.hpp"
 
 namespace ragd::storage {
 namespace {
@@ -13,7 +13,6 @@ namespace {
 /// with its first component, which is finite.
 constexpr std::uint32_t kInt8Marker = 0x7ff08a01;
 constexpr std::size_t kInt8Header = 2 * sizeof(std::uint32_t);  // marker, scale
-constexpr float kLevels = 127.0f;
 
 void put_u32(char* out, std::uint32_t bits) {
     for (std::size_t b = 0; b < 4; ++b) {
@@ -34,19 +33,11 @@ bool is_int8(std::string_view blob) {
 }
 
 std::string encode_int8(std::span<const float> values) {
-    float max_abs = 0;
-    for (float value : values) {
-        max_abs = std::max(max_abs, std::fabs(value));
-    }
-    const float scale = max_abs > 0 ? max_abs / kLevels : 0.0f;
-    const float inverse = max_abs > 0 ? kLevels / max_abs : 0.0f;
     std::string blob(kInt8Header + values.size(), '\0');
+    auto* bytes = reinterpret_cast<std::int8_t*>(blob.data() + kInt8Header);
+    const float scale = core::quantize_int8(values, {bytes, values.size()});
     put_u32(blob.data(), kInt8Marker);
     put_u32(blob.data() + 4, std::bit_cast<std::uint32_t>(scale));
-    for (std::size_t dim = 0; dim < values.size(); ++dim) {
-        const float level = std::clamp(std::nearbyint(values[dim] * inverse), -kLevels, kLevels);
-        blob[kInt8Header + dim] = static_cast<char>(static_cast<std::int8_t>(level));
-    }
     return blob;
 }
 

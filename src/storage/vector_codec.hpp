@@ -5,8 +5,8 @@
 //            upsert rejects non-finite values), the float scale max|v| / 127, then one signed
 //            byte per dimension, round(v / scale) in [-127, 127]. A quarter of the bytes.
 //
-// int8 is the quantization the HNSW index applies to every vector anyway (one scale per vector,
-// same rounding), so search results do not change; what is lost is the float the model
+// int8 is the quantization the HNSW index applies to every vector anyway (one function,
+// core/int8_quantize.hpp), so search results do not change; what is lost is the float the model
 // returned, to within max|v| / 254 per component. Both read back on any configuration: the
 // setting only decides how new vectors are written.
 #pragma once
