@@ -1,5 +1,7 @@
 // Query latency of QueryService::search over the pgdocs BEIR queries, per retrieval mode, with
 // p50/p95 alongside Google Benchmark's mean. The corpus is ingested once into a scratch data dir.
+// `bm25_index/*` times the in-memory BM25 index alone, with and without pruning by term bounds
+// (two indexes over the same chunks, same process: their ratio is what to compare).
 //
 // Usage: retrieval_bench [--pgdocs=DIR] [--top_k=N] [benchmark flags...]; RAGD_PGDOCS also sets
 // DIR (the flag wins), default RAGD_DEFAULT_PGDOCS (shared/data/pgdocs beside the source root).
@@ -18,6 +20,7 @@
 
 #include "eval/beir.hpp"
 #include "pipeline/engine.hpp"
+#include "retrieval/memory_bm25_index.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -26,6 +29,8 @@ using ragd::pipeline::RetrievalMode;
 struct BenchState {
     std::string data_dir;
     std::unique_ptr<ragd::pipeline::Engine> engine;
+    std::unique_ptr<ragd::retrieval::Bm25Index> bm25_pruned;
+    std::unique_ptr<ragd::retrieval::Bm25Index> bm25_exhaustive;
     std::vector<std::string> queries;
     std::size_t top_k = 10;
 };
@@ -78,6 +83,62 @@ void bm_search(benchmark::State& bench, RetrievalMode mode) {
                              : static_cast<double>(hits) / static_cast<double>(latencies_ms.size());
     bench.counters["qps"] =
         benchmark::Counter(static_cast<double>(latencies_ms.size()), benchmark::Counter::kIsRate);
+}
+
+/// The BM25 index alone: `candidates` hits per query, as the hybrid asks of it.
+void bm_bm25_index(benchmark::State& bench, const ragd::retrieval::Bm25Index* index) {
+    const auto& queries = state().queries;
+    const std::size_t k = state().engine->config().retrieval.candidates;
+    const std::uint64_t pruned_before = ragd::retrieval::memory_bm25_pruned_searches();
+    std::vector<double> latencies_ms;
+    latencies_ms.reserve(static_cast<std::size_t>(bench.max_iterations));
+    std::size_t query_idx = 0;
+    for (auto _ : bench) {
+        const std::string& query = queries[query_idx++ % queries.size()];
+        auto started = std::chrono::steady_clock::now();
+        auto hits = index->search(query, k);
+        latencies_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count());
+        if (!hits) {
+            bench.SkipWithError(("search failed: " + hits.error().detail).c_str());
+            break;
+        }
+        benchmark::DoNotOptimize(hits->data());
+    }
+    bench.counters["p50_ms"] = percentile(latencies_ms, 0.50);
+    bench.counters["p95_ms"] = percentile(latencies_ms, 0.95);
+    bench.counters["pruned_pct"] =
+        latencies_ms.empty()
+            ? 0
+            : 100.0 *
+                  static_cast<double>(ragd::retrieval::memory_bm25_pruned_searches() -
+                                      pruned_before) /
+                  static_cast<double>(latencies_ms.size());
+}
+
+/// Two memory BM25 indexes over the chunks the engine stored, pruning on and off.
+int open_bm25_pair() {
+    for (bool prune : {true, false}) {
+        ragd::retrieval::Bm25Options options;
+        options.prune_by_bounds = prune;
+        const std::string dir =
+            (fs::path(state().data_dir) / (prune ? "bench-bm25-pruned" : "bench-bm25-exhaustive"))
+                .string();
+        auto index = ragd::retrieval::open_memory_bm25_index(dir, options, nullptr);
+        if (!index) {
+            std::fprintf(stderr, "retrieval_bench: %s\n", index.error().detail.c_str());
+            return 1;
+        }
+        auto filled = state().engine->storage().for_each_chunk(
+            "", [&](const ragd::storage::IndexableChunk& chunk) { (void)(*index)->add(chunk); });
+        if (!filled || !(*index)->commit(1)) {
+            std::fprintf(stderr, "retrieval_bench: could not fill a BM25 index\n");
+            return 1;
+        }
+        (prune ? state().bm25_pruned : state().bm25_exhaustive) = std::move(*index);
+    }
+    return 0;
 }
 
 int setup(const std::string& pgdocs) {
@@ -156,7 +217,7 @@ int setup(const std::string& pgdocs) {
         stats.bm25_chunks,
         state().queries.size(),
         state().top_k);
-    return 0;
+    return open_bm25_pair();
 }
 
 }  // namespace
@@ -199,9 +260,20 @@ int main(int argc, char** argv) {
                 ->Unit(benchmark::kMicrosecond)
                 ->UseRealTime();
         }
+        for (const auto* index : {state().bm25_pruned.get(), state().bm25_exhaustive.get()}) {
+            benchmark::RegisterBenchmark(
+                index == state().bm25_pruned.get() ? "bm25_index/pruned" : "bm25_index/exhaustive",
+                bm_bm25_index,
+                index)
+                ->Iterations(iterations)
+                ->Unit(benchmark::kMicrosecond)
+                ->UseRealTime();
+        }
         benchmark::RunSpecifiedBenchmarks();
     }
     benchmark::Shutdown();
+    state().bm25_pruned.reset();
+    state().bm25_exhaustive.reset();
     state().engine.reset();  // flush and unlock before the directory goes
     if (!state().data_dir.empty()) {
         std::error_code ec;

@@ -69,6 +69,9 @@ struct Bm25Options {
     double k1 = 1.0;                     ///< BM25 term-frequency saturation
     double b = 0.75;                     ///< BM25 document-length normalisation
     bool query_stopwords = false;        ///< drop English stopwords from queries
+    /// ragd's in-memory index only: skip the postings of query terms that can no longer change
+    /// the top k (same results either way; off only to check that in tests).
+    bool prune_by_bounds = true;
 };
 
 /// Opens or creates the Xapian index in `<dir>/bm25`. A corrupt index is reported in

@@ -16,6 +16,8 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -56,20 +58,72 @@ struct PendingOp {
     std::vector<SnapshotTerm> terms;
 };
 
+/// A query term as scored: its BM25 weight and the most it can add to any document's score.
+struct QueryTerm {
+    std::uint32_t term = 0;
+    double weight = 0;
+    double bound = 0;
+};
+
 /// Per-thread scoring scratch: dense per-document accumulators, reused across queries.
 struct ScoreScratch {
     /// A document's score and the query it belongs to, side by side: one memory access per
     /// posting instead of two.
     struct Accumulator {
-        std::uint32_t stamp = 0;  ///< == round: score belongs to this query
+        std::uint32_t stamp = 0;      ///< == round: score belongs to this query
+        std::uint32_t candidate = 0;  ///< == round: in `candidates` (pruned search)
         double score = 0;
     };
     std::vector<Accumulator> accumulators;              ///< by document slot
     std::vector<std::pair<double, std::int64_t>> best;  ///< the top-k heap
     std::uint32_t round = 0;
     std::vector<std::uint32_t> touched;
-    std::vector<std::int8_t> meta_ok;  ///< per metadata set: -1 unknown, 0 rejected, 1 accepted
+    std::vector<std::int8_t> meta_ok;    ///< per metadata set: -1 unknown, 0 rejected, 1 accepted
+    std::vector<QueryTerm> query_terms;  ///< by bound, largest first
+    std::vector<double> remaining;       ///< [i]: sum of the bounds of query_terms[i..]
+    std::vector<double> scores;          ///< for the k-th best score
+    std::vector<std::uint32_t> candidates;  ///< after pruning: who can still make the top k
 };
+
+std::atomic<std::uint64_t> g_pruned_searches{0};
+
+/// The k-th largest of the scores offered, or `floor` when fewer than k were above it: a
+/// min-heap of the k largest so far. Scores at or below the floor (a lower bound known already)
+/// cost one comparison, and so do most others once the heap is full.
+class KthLargest {
+public:
+    KthLargest(std::vector<double>& heap, std::size_t k, double floor)
+        : heap_(heap), k_(k), floor_(floor) {
+        heap_.clear();
+    }
+
+    void offer(double score) {
+        if (score <= floor_) {
+            return;
+        }
+        if (heap_.size() < k_) {
+            heap_.push_back(score);
+            std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+        } else if (score > heap_.front()) {
+            std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+            heap_.back() = score;
+            std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+        }
+    }
+
+    double value() const { return heap_.size() < k_ || k_ == 0 ? floor_ : heap_.front(); }
+
+private:
+    std::vector<double>& heap_;
+    const std::size_t k_;
+    const double floor_;
+};
+
+// A term's bound is computed in floating point like the parts it bounds; this slack keeps
+// rounding from ever making a part exceed it.
+constexpr double kBoundSlack = 1 + 1e-9;
+// Below this many postings per candidate, merging with the postings beats searching them.
+constexpr std::size_t kGallopRatio = 8;
 
 ScoreScratch& score_scratch() {
     thread_local ScoreScratch scratch;
@@ -274,17 +328,34 @@ public:
         }
         ScoreScratch& scratch = score_scratch();
         prepare(scratch);
-        const double docs = static_cast<double>(live_docs_);
-        for (const SnapshotTerm& term : terms) {
-            if (term.term >= postings_.size() || doc_freq_[term.term] == 0) {
-                continue;
+        order_by_bound(terms, scratch);
+        const std::vector<QueryTerm>& query_terms = scratch.query_terms;
+        const std::vector<double>& remaining = scratch.remaining;
+        // Term at a time, best bound first. Before each term after the first: if what the terms
+        // left could add to any document is below the k-th best score so far (a lower bound on
+        // the final k-th best), no document they have not touched yet can reach the top k, and
+        // those left only need scoring for the documents that still can (prune_and_finish()).
+        double most_so_far = 0;  // the most any document can have scored so far
+        std::size_t next = 0;
+        std::size_t first_term_docs = 0;
+        double threshold = -1;  // a lower bound on the final k-th best score; -1: none yet
+        bool pruned = false;
+        for (; next < query_terms.size(); ++next) {
+            if (options_.prune_by_bounds && next > 0 && remaining[next] < most_so_far) {
+                threshold = kth_best_score(scratch, k, first_term_docs, threshold, filter);
+                if (remaining[next] < threshold) {
+                    prune_and_finish(scratch, next, threshold, k, filter);
+                    g_pruned_searches.fetch_add(1, std::memory_order_relaxed);
+                    pruned = true;
+                    break;
+                }
             }
-            const double weight = term_weight(docs, doc_freq_[term.term], term.wdf);
+            const QueryTerm& term = query_terms[next];
             // Postings of removed documents stay until compaction; they are scored like the
             // rest (a dead slot's length term is as good as any) and dropped below.
             for (const Posting& posting : postings_[term.term]) {
                 const double wdf = posting.wdf;
-                const double part = weight * wdf / (length_norm_[posting.doc] + wdf);
+                const double part = term.weight * wdf / (length_norm_[posting.doc] + wdf);
                 ScoreScratch::Accumulator& slot = scratch.accumulators[posting.doc];
                 if (slot.stamp != scratch.round) {
                     slot.stamp = scratch.round;
@@ -292,6 +363,10 @@ public:
                     scratch.touched.push_back(posting.doc);
                 }
                 slot.score += part;
+            }
+            most_so_far += term.bound;
+            if (next == 0) {
+                first_term_docs = scratch.touched.size();
             }
         }
         // Best score first; equal scores by chunk id, as Xapian orders equal weights by docid.
@@ -301,8 +376,8 @@ public:
         };
         auto& best = scratch.best;
         best.clear();
-        for (std::uint32_t doc : scratch.touched) {
-            if (live_[doc] == 0 || (!filter.empty() && !accepts(scratch, doc_meta_[doc], filter))) {
+        for (std::uint32_t doc : pruned ? scratch.candidates : scratch.touched) {
+            if (!eligible(scratch, doc, filter)) {
                 continue;
             }
             std::pair<double, std::int64_t> candidate{scratch.accumulators[doc].score,
@@ -383,9 +458,14 @@ private:
                             : static_cast<double>(live_docs_) /
                                   static_cast<double>(std::max<std::uint64_t>(total_length_, 1));
         length_norm_.resize(doc_length_.size());
+        min_norm_ = std::numeric_limits<double>::infinity();
         for (std::size_t doc = 0; doc < doc_length_.size(); ++doc) {
             double norm_length = std::max(doc_length_[doc] * length_factor, kMinNormLength);
             length_norm_[doc] = options_.k1 * (norm_length * options_.b + (1 - options_.b));
+            min_norm_ = std::min(min_norm_, length_norm_[doc]);
+        }
+        if (length_norm_.empty()) {
+            min_norm_ = 0;
         }
     }
 
@@ -412,6 +492,7 @@ private:
         if (++scratch.round == 0) {  // wrapped: old stamps could alias the new round
             for (auto& slot : scratch.accumulators) {
                 slot.stamp = 0;
+                slot.candidate = 0;
             }
             scratch.round = 1;
         }
@@ -425,6 +506,166 @@ private:
             known = filter_accepts(filter, metas_[meta].source, metas_[meta].metadata) ? 1 : 0;
         }
         return known == 1;
+    }
+
+    bool eligible(ScoreScratch& scratch, std::uint32_t doc, const SearchFilter& filter) const {
+        return live_[doc] != 0 && (filter.empty() || accepts(scratch, doc_meta_[doc], filter));
+    }
+
+    /// Fills scratch.query_terms (largest bound first) and scratch.remaining. A part is
+    /// weight × wdf / (norm + wdf), which grows with wdf and shrinks with norm, so the term's
+    /// largest wdf over the smallest norm bounds it.
+    void order_by_bound(const std::vector<SnapshotTerm>& terms, ScoreScratch& scratch) const {
+        const double docs = static_cast<double>(live_docs_);
+        std::vector<QueryTerm>& query_terms = scratch.query_terms;
+        query_terms.clear();
+        for (const SnapshotTerm& term : terms) {
+            if (term.term >= postings_.size() || doc_freq_[term.term] == 0) {
+                continue;
+            }
+            QueryTerm scored;
+            scored.term = term.term;
+            scored.weight = term_weight(docs, doc_freq_[term.term], term.wdf);
+            const double most_wdf = max_wdf_[term.term];
+            scored.bound =
+                most_wdf == 0 ? 0 : scored.weight * most_wdf / (min_norm_ + most_wdf) * kBoundSlack;
+            query_terms.push_back(scored);
+        }
+        std::sort(query_terms.begin(), query_terms.end(), [](const auto& a, const auto& b) {
+            return a.bound != b.bound ? a.bound > b.bound : a.term < b.term;
+        });
+        scratch.remaining.assign(query_terms.size() + 1, 0.0);
+        for (std::size_t at = query_terms.size(); at-- > 0;) {
+            scratch.remaining[at] = scratch.remaining[at + 1] + query_terms[at].bound;
+        }
+    }
+
+    /// A lower bound on the final k-th best score (at least `floor`, an earlier one): the k-th
+    /// best current score among the first documents touched (those of the best terms, where
+    /// the top k usually is). Any subset gives a lower bound, scores only grow, and a small one
+    /// keeps this check cheap next to the postings it may save.
+    double kth_best_score(ScoreScratch& scratch,
+                          std::size_t k,
+                          std::size_t sample,
+                          double floor,
+                          const SearchFilter& filter) const {
+        KthLargest kth(scratch.scores, k, floor);
+        const std::size_t end = std::min(scratch.touched.size(), std::max(sample, k * 8));
+        for (std::size_t at = 0; at < end; ++at) {
+            const std::uint32_t doc = scratch.touched[at];
+            if (eligible(scratch, doc, filter)) {
+                kth.offer(scratch.accumulators[doc].score);
+            }
+        }
+        return kth.value();
+    }
+
+    /// Keeps the eligible documents that can still reach `threshold` with what query_terms[next..]
+    /// may add (the rest end below the k-th best score, so outside the top k even on ties), and
+    /// adds those terms' parts to them alone. After each term the threshold is raised to the
+    /// k-th best of the kept scores and the set shrinks again. Parts are added in the same term
+    /// order as the unpruned loop, so every score kept is bit for bit what it would have been.
+    void prune_and_finish(ScoreScratch& scratch,
+                          std::size_t next,
+                          double threshold,
+                          std::size_t k,
+                          const SearchFilter& filter) const {
+        std::vector<std::uint32_t>& candidates = scratch.candidates;
+        candidates.clear();
+        const double can_add = scratch.remaining[next];
+        for (std::uint32_t doc : scratch.touched) {
+            if (scratch.accumulators[doc].score + can_add >= threshold &&
+                eligible(scratch, doc, filter)) {
+                candidates.push_back(doc);
+                scratch.accumulators[doc].candidate = scratch.round;
+            }
+        }
+        bool sorted = false;
+        for (std::size_t at = next; at < scratch.query_terms.size(); ++at) {
+            const QueryTerm& term = scratch.query_terms[at];
+            if (candidates.size() * kGallopRatio < postings_[term.term].size()) {
+                if (!sorted) {
+                    std::sort(candidates.begin(), candidates.end());
+                    sorted = true;
+                }
+                search_candidates_in_postings(scratch, term);
+            } else {
+                scan_postings_for_candidates(scratch, term);
+            }
+            threshold = kth_best_of(scratch, candidates, k, threshold);
+            const double still_can_add = scratch.remaining[at + 1];
+            std::erase_if(candidates, [&](std::uint32_t doc) {
+                ScoreScratch::Accumulator& slot = scratch.accumulators[doc];
+                if (slot.score + still_can_add < threshold) {
+                    slot.candidate = 0;
+                    return true;
+                }
+                return false;
+            });
+        }
+    }
+
+    double part(const QueryTerm& term, const Posting& posting) const {
+        const double wdf = posting.wdf;
+        return term.weight * wdf / (length_norm_[posting.doc] + wdf);
+    }
+
+    /// Few candidates, long postings: a galloping search for each (candidates in document order).
+    void search_candidates_in_postings(ScoreScratch& scratch, const QueryTerm& term) const {
+        const std::vector<Posting>& list = postings_[term.term];
+        std::size_t pos = 0;
+        for (std::uint32_t doc : scratch.candidates) {
+            pos = gallop_to(list, pos, doc);
+            if (pos == list.size()) {
+                return;
+            }
+            if (list[pos].doc == doc) {
+                scratch.accumulators[doc].score += part(term, list[pos]);
+            }
+        }
+    }
+
+    /// Many candidates: walk the postings and score only the marked ones.
+    void scan_postings_for_candidates(ScoreScratch& scratch, const QueryTerm& term) const {
+        for (const Posting& posting : postings_[term.term]) {
+            ScoreScratch::Accumulator& slot = scratch.accumulators[posting.doc];
+            if (slot.candidate == scratch.round) {
+                slot.score += part(term, posting);
+            }
+        }
+    }
+
+    static double kth_best_of(ScoreScratch& scratch,
+                              const std::vector<std::uint32_t>& docs,
+                              std::size_t k,
+                              double floor) {
+        KthLargest kth(scratch.scores, k, floor);
+        for (std::uint32_t doc : docs) {
+            kth.offer(scratch.accumulators[doc].score);
+        }
+        return kth.value();
+    }
+
+    /// First position at or after `from` whose document is not below `doc`.
+    static std::size_t gallop_to(const std::vector<Posting>& list,
+                                 std::size_t from,
+                                 std::uint32_t doc) {
+        std::size_t low = from;
+        std::size_t step = 1;
+        std::size_t high = from;
+        while (high < list.size() && list[high].doc < doc) {
+            low = high + 1;
+            high += step;
+            step *= 2;
+        }
+        high = std::min(high, list.size());
+        return static_cast<std::size_t>(
+            std::lower_bound(
+                list.begin() + static_cast<std::ptrdiff_t>(low),
+                list.begin() + static_cast<std::ptrdiff_t>(high),
+                doc,
+                [](const Posting& posting, std::uint32_t want) { return posting.doc < want; }) -
+            list.begin());
     }
 
     std::uint32_t intern(const std::string& term) {
@@ -461,8 +702,10 @@ private:
             if (term.term >= postings_.size()) {
                 postings_.resize(term.term + 1);
                 doc_freq_.resize(term.term + 1, 0);
+                max_wdf_.resize(term.term + 1, 0);
             }
             postings_[term.term].push_back(Posting{doc, term.wdf});
+            max_wdf_[term.term] = std::max(max_wdf_[term.term], term.wdf);
             ++doc_freq_[term.term];
             length += term.wdf;
         }
@@ -499,6 +742,7 @@ private:
     void clear_locked() {
         postings_.clear();
         doc_freq_.clear();
+        max_wdf_.clear();
         chunk_ids_.clear();
         doc_length_.clear();
         length_norm_.clear();
@@ -588,14 +832,16 @@ private:
 
     /// Everything below is guarded by data_mutex_ (shared for searches).
     mutable std::shared_mutex data_mutex_;
-    std::vector<std::vector<Posting>> postings_;      ///< by term id, in document order
-    std::vector<std::uint32_t> doc_freq_;             ///< live documents per term id
-    std::vector<std::int64_t> chunk_ids_;             ///< by document slot
-    std::vector<double> doc_length_;                  ///< sum of wdf, by slot
-    std::vector<double> length_norm_;                 ///< by slot, see refresh_norms_locked()
-    std::vector<std::uint8_t> live_;                  ///< by slot; 0 once removed or replaced
-    std::vector<std::uint32_t> doc_meta_;             ///< by slot, index into metas_
-    std::vector<std::vector<SnapshotTerm>> forward_;  ///< by slot: its terms, for removal
+    std::vector<std::vector<Posting>> postings_;  ///< by term id, in document order
+    std::vector<std::uint32_t> doc_freq_;         ///< live documents per term id
+    std::vector<std::uint32_t> max_wdf_;   ///< largest wdf in a term's postings (dead ones too)
+    std::vector<std::int64_t> chunk_ids_;  ///< by document slot
+    std::vector<double> doc_length_;       ///< sum of wdf, by slot
+    std::vector<double> length_norm_;      ///< by slot, see refresh_norms_locked()
+    double min_norm_ = 0;                  ///< smallest of length_norm_
+    std::vector<std::uint8_t> live_;       ///< by slot; 0 once removed or replaced
+    std::vector<std::uint32_t> doc_meta_;  ///< by slot, index into metas_
+    std::vector<std::vector<SnapshotTerm>> forward_;           ///< by slot: its terms, for removal
     std::unordered_map<std::int64_t, std::uint32_t> slot_of_;  ///< live chunk id → slot
     std::vector<Meta> metas_;
     std::unordered_map<std::string, std::uint32_t> meta_ids_;
@@ -639,6 +885,10 @@ core::Result<std::unique_ptr<Bm25Index>> open_memory_bm25_index(const std::strin
     auto index = std::make_unique<MemoryBm25Index>(fs::path(dir), options, fd);
     index->load(load_problem);
     return std::unique_ptr<Bm25Index>(std::move(index));
+}
+
+std::uint64_t memory_bm25_pruned_searches() {
+    return g_pruned_searches.load(std::memory_order_relaxed);
 }
 
 }  // namespace ragd::retrieval

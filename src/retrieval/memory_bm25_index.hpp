@@ -2,6 +2,7 @@
 // snapshot file beside the database (<dir>/bm25-memory.bin) by persist().
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -15,5 +16,10 @@ namespace ragd::retrieval {
 core::Result<std::unique_ptr<Bm25Index>> open_memory_bm25_index(const std::string& dir,
                                                                 const Bm25Options& options,
                                                                 std::string* load_problem);
+
+/// Searches (of every memory index in this process) that stopped walking postings early
+/// because the terms left could not change the top k (Bm25Options::prune_by_bounds). For
+/// tests and benchmarks: it tells whether the pruned path ran at all.
+std::uint64_t memory_bm25_pruned_searches();
 
 }  // namespace ragd::retrieval

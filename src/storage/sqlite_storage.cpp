@@ -291,9 +291,18 @@ private:
     Metadata last_metadata_;
 };
 
-/// SQL for an id batch of exactly `count` placeholders (?2..?count+1; ?1 is the model id).
-std::string batch_sql(std::size_t count) {
-    std::string sql = RAGD_INDEXABLE_SELECT "WHERE c.id IN (";
+/// Same columns as RAGD_INDEXABLE_SELECT with a NULL vector: a query loading its passages asks
+/// for no embedding, and leaving the embeddings table out saves an index lookup per row.
+#define RAGD_PASSAGE_SELECT                                                               \
+    "SELECT c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.source_begin, "     \
+    "c.source_end, d.title, d.source, d.collection, d.metadata, NULL FROM chunks c JOIN " \
+    "documents d ON d.id = c.document_id "
+
+/// SQL for an id batch of exactly `count` placeholders (?2..?count+1; ?1 is the model id, and
+/// is absent when `with_embedding` is false).
+std::string batch_sql(std::size_t count, bool with_embedding) {
+    std::string sql = with_embedding ? RAGD_INDEXABLE_SELECT "WHERE c.id IN ("
+                                     : RAGD_PASSAGE_SELECT "WHERE c.id IN (";
     for (std::size_t idx = 0; idx < count; ++idx) {
         sql += (idx == 0 ? "?" : ",?") + std::to_string(idx + 2);
     }
@@ -317,7 +326,8 @@ public:
           now_ms_(options.now_ms ? options.now_ms : std::function<std::int64_t()>(system_now_ms)),
           embedding_encoding_(options.embedding_encoding) {
         for (std::size_t shape = 1; shape <= kMaxIdsPerBatch; shape *= 2) {
-            batch_sql_.emplace(shape, batch_sql(shape));
+            batch_sql_.emplace(shape, batch_sql(shape, true));
+            passage_sql_.emplace(shape, batch_sql(shape, false));
         }
     }
 
@@ -495,13 +505,17 @@ public:
         IndexableReader reader;
         for (std::size_t begin = 0; begin < ids.size(); begin += kMaxIdsPerBatch) {
             const auto batch = ids.subspan(begin, std::min(kMaxIdsPerBatch, ids.size() - begin));
-            const std::string& sql = batch_sql_.at(batch_shape(batch.size()));
+            const bool with_embedding = !model_id.empty();
+            const std::string& sql =
+                (with_embedding ? batch_sql_ : passage_sql_).at(batch_shape(batch.size()));
             auto stmt = (*conn)->prepare(sql);
             if (!stmt) {
                 return stmt.error();
             }
             Cursor row(**conn, *stmt);
-            row.bind(1, model_id);
+            if (with_embedding) {
+                row.bind(1, model_id);
+            }
             const std::size_t shape = batch_shape(batch.size());
             for (std::size_t idx = 0; idx < shape; ++idx) {
                 // Padding repeats the last id: IN () ignores duplicates.
@@ -965,7 +979,8 @@ private:
 
     /// Immutable after construction, so connections may key their caches by these strings;
     /// declared before pool_ so it outlives every cached statement.
-    std::unordered_map<std::size_t, std::string> batch_sql_;
+    std::unordered_map<std::size_t, std::string> batch_sql_;    ///< by shape, with embeddings
+    std::unordered_map<std::size_t, std::string> passage_sql_;  ///< by shape, without
     ConnectionPool pool_;
     std::function<std::int64_t()> now_ms_;
     EmbeddingEncoding embedding_encoding_;

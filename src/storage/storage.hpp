@@ -107,7 +107,8 @@ public:
     /// Content hash of a document, to skip unchanged files before parsing them.
     virtual core::Result<std::optional<std::string>> content_hash(const std::string& id) = 0;
     virtual core::Result<std::vector<ChunkRecord>> chunks_of(const std::string& document_id) = 0;
-    /// Chunks by id, in the order asked; ids that do not exist are left out.
+    /// Chunks by id, in the order asked; ids that do not exist are left out. Each carries its
+    /// embedding by `model_id`; an empty model id loads none (what a query's passages need).
     virtual core::Result<std::vector<IndexableChunk>> get_chunks(std::span<const std::int64_t> ids,
                                                                  const std::string& model_id) = 0;
     /// Every current chunk of a document joined with its document and embedding.

@@ -1,11 +1,12 @@
 // ragd's in-memory BM25 index beyond the shared backend cases: it ranks like Xapian (same
-// formula, same words), its snapshot round-trips and refuses damage, and compaction after many
-// replacements keeps every answer.
+// formula, same words), pruning by term bounds returns exactly the unpruned top k, its snapshot
+// round-trips and refuses damage, and compaction after many replacements keeps every answer.
 #include "retrieval/memory_bm25_index.hpp"
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -131,6 +132,100 @@ TEST(MemoryBm25Index, RanksLikeXapian) {
                 << query << " rank " << at;
         }
     }
+}
+
+/// A made-up word for rank `rank` of a Zipf-like vocabulary: letters only, so that stemming
+/// and stopwords leave distinct words distinct.
+std::string vocabulary_word(std::size_t rank) {
+    std::string word = "zq";
+    do {
+        word += static_cast<char>('a' + rank % 26);
+        rank /= 26;
+    } while (rank > 0);
+    return word;
+}
+
+TEST(MemoryBm25Index, PruningByBoundsReturnsExactlyTheUnprunedTopK) {
+    TempDir pruned_dir;
+    TempDir exhaustive_dir;
+    Bm25Options exhaustive_options;
+    exhaustive_options.prune_by_bounds = false;
+    auto pruned = open_memory(pruned_dir.str());
+    auto exhaustive = open_memory(exhaustive_dir.str(), nullptr, exhaustive_options);
+
+    std::mt19937 random(7);
+    constexpr std::size_t kVocabulary = 3000;
+    // Rank r drawn with weight ~1/(r+1): a few words in most chunks, most words in few.
+    std::vector<double> weights;
+    for (std::size_t rank = 0; rank < kVocabulary; ++rank) {
+        weights.push_back(1.0 / static_cast<double>(rank + 1));
+    }
+    std::discrete_distribution<std::size_t> pick_word(weights.begin(), weights.end());
+    std::uniform_int_distribution<int> pick_length(2, 250);
+    auto text_of = [&](int words) {
+        std::string text;
+        for (int at = 0; at < words; ++at) {
+            text += vocabulary_word(pick_word(random)) + (at % 11 == 10 ? ". " : " ");
+        }
+        return text;
+    };
+    for (std::int64_t id = 1; id <= 2500; ++id) {
+        storage::Metadata metadata;
+        if (id % 4 == 0) {
+            metadata = {{"team", "ops"}};
+        }
+        auto chunk = make_chunk(
+            id,
+            text_of(pick_length(random)),
+            id % 5 == 0 ? text_of(3) : "",
+            id % 7 == 0 ? std::vector<std::string>{text_of(2)} : std::vector<std::string>{},
+            metadata);
+        ASSERT_TRUE(pruned->add(chunk));
+        ASSERT_TRUE(exhaustive->add(chunk));
+    }
+    ASSERT_TRUE(pruned->commit(1));
+    ASSERT_TRUE(exhaustive->commit(1));
+    // Removed and replaced chunks leave dead postings behind, which the bounds must cover too.
+    for (std::int64_t id = 3; id <= 2500; id += 9) {
+        ASSERT_TRUE(pruned->remove(id));
+        ASSERT_TRUE(exhaustive->remove(id));
+    }
+    for (std::int64_t id = 5; id <= 2500; id += 13) {
+        auto chunk = make_chunk(id, text_of(pick_length(random)));
+        ASSERT_TRUE(pruned->add(chunk));
+        ASSERT_TRUE(exhaustive->add(chunk));
+    }
+    ASSERT_TRUE(pruned->commit(2));
+    ASSERT_TRUE(exhaustive->commit(2));
+
+    const std::uint64_t pruned_before = memory_bm25_pruned_searches();
+    std::uniform_int_distribution<int> pick_terms(1, 8);
+    std::uniform_int_distribution<std::size_t> pick_any(0, kVocabulary - 1);
+    const std::vector<std::size_t> ks = {1, 3, 10, 30, 100};
+    const SearchFilter ops_only{"", {{"team", "ops"}}};
+    std::size_t searches = 0;
+    for (int round = 0; round < 300; ++round) {
+        std::string query;
+        for (int term = pick_terms(random); term > 0; --term) {
+            // Mix common words (Zipf) with rare ones (uniform over the vocabulary).
+            query += vocabulary_word(term % 2 == 0 ? pick_word(random) : pick_any(random)) + " ";
+        }
+        const std::size_t k = ks[static_cast<std::size_t>(round) % ks.size()];
+        const SearchFilter filter = round % 3 == 0 ? ops_only : SearchFilter{};
+        auto mine = pruned->search(query, k, filter);
+        auto reference = exhaustive->search(query, k, filter);
+        ASSERT_TRUE(mine && reference) << query;
+        ++searches;
+        ASSERT_EQ(mine->size(), reference->size()) << query << " k " << k;
+        for (std::size_t at = 0; at < mine->size(); ++at) {
+            EXPECT_EQ((*mine)[at].chunk_id, (*reference)[at].chunk_id)
+                << query << " k " << k << " rank " << at;
+            EXPECT_EQ((*mine)[at].score, (*reference)[at].score)
+                << query << " k " << k << " rank " << at;
+        }
+    }
+    // The comparison means something only if the pruned path ran for many of the searches.
+    EXPECT_GT(memory_bm25_pruned_searches() - pruned_before, searches / 4);
 }
 
 TEST(MemoryBm25Index, SnapshotRoundTripKeepsRankingAndFilters) {

@@ -269,6 +269,34 @@ TEST_F(StorageTest, GetChunksKeepsRequestOrderAndSkipsMissingIds) {
     EXPECT_TRUE(storage_->get_chunks({}, "m")->empty());
 }
 
+TEST_F(StorageTest, GetChunksWithoutAModelLoadsEverythingButTheEmbedding) {
+    auto up = storage_->upsert_document(make_doc("a", "h"), make_chunks(3, 4), "m");
+    ASSERT_TRUE(up);
+    auto with = storage_->get_chunks(up->chunk_ids, "m");
+    auto without = storage_->get_chunks(up->chunk_ids, "");
+    ASSERT_TRUE(with && without);
+    ASSERT_EQ(with->size(), 3U);
+    ASSERT_EQ(without->size(), 3U);
+    for (std::size_t idx = 0; idx < 3; ++idx) {
+        const IndexableChunk& full = (*with)[idx];
+        const IndexableChunk& passage = (*without)[idx];
+        EXPECT_EQ(full.embedding.size(), 4U);
+        EXPECT_TRUE(passage.embedding.empty());
+        EXPECT_EQ(passage.chunk.id, full.chunk.id);
+        EXPECT_EQ(passage.chunk.document_id, "a");
+        EXPECT_EQ(passage.chunk.ordinal, full.chunk.ordinal);
+        EXPECT_EQ(passage.chunk.text, full.chunk.text);
+        EXPECT_EQ(passage.chunk.heading_path, full.chunk.heading_path);
+        EXPECT_EQ(passage.chunk.source_begin, full.chunk.source_begin);
+        EXPECT_EQ(passage.chunk.source_end, full.chunk.source_end);
+        EXPECT_EQ(passage.title, "Title of a");
+        EXPECT_EQ(passage.source, "/docs/a.md");
+        EXPECT_EQ(passage.collection, "notes");
+        EXPECT_EQ(passage.metadata, full.metadata);
+        EXPECT_EQ(passage.metadata.size(), 2U);
+    }
+}
+
 TEST_F(StorageTest, GetChunksBatchesManyIds) {
     // 700 chunks cross the 256-id batch boundary twice and end on a ragged batch.
     std::vector<std::int64_t> all;
