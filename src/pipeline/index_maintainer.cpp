@@ -166,8 +166,15 @@ core::Result<CatchUpReport> IndexMaintainer::catch_up() {
 
     // An index that is empty at sequence 0 while storage has history was lost or never built;
     // one ahead of storage belongs to other data. Either way, scan storage instead of replaying.
+    // Except in a data directory that started empty under this process (a first `ragd ingest`):
+    // its indexes are at 0 only because they have not caught up yet, the change log holds the
+    // whole history (it is never truncated), and replaying it uses the chunks the writers
+    // offered instead of reading back what was just written.
+    if (*last == 0) {
+        saw_empty_storage_ = true;
+    }
     auto needs_rebuild = [&](std::int64_t applied, std::size_t size) {
-        return applied > *last || (applied == 0 && size == 0 && *last > 0);
+        return applied > *last || (applied == 0 && size == 0 && *last > 0 && !saw_empty_storage_);
     };
     bool rebuild_vectors = needs_rebuild(vectors_.applied_seq(), vectors_.size());
     bool rebuild_bm25 = needs_rebuild(bm25_.applied_seq(), bm25_.size());

@@ -102,6 +102,9 @@ private:
     mutable std::mutex mutex_;          // one catch-up at a time; searches do not take it
     std::size_t unsaved_changes_ = 0;   ///< vector adds/removes since the last save; mutex_
     bool vectors_seq_changed_ = false;  ///< applied seq moved since the last save; mutex_
+    /// A catch-up saw storage empty: everything since is in the change log, written by this
+    /// process (so mostly offered), and replaying it beats a scan of storage; mutex_.
+    bool saw_empty_storage_ = false;
     std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
     /// Taken alone or inside mutex_, never the other way round: writers offer while a
     /// catch-up runs.

@@ -1,6 +1,7 @@
 // The index maintainer's bulk paths: a catch-up large enough to feed the two indexes from two
-// threads, and chunks offered by the writer that stored them (used only when they are still
-// what the change being applied stored). Both indexes must end up equal to storage.
+// threads, chunks offered by the writer that stored them (used only when they are still what
+// the change being applied stored), and when empty indexes are rebuilt by a scan of storage
+// rather than by replaying the change log. Both indexes must end up equal to storage.
 #include "pipeline/index_maintainer.hpp"
 
 #include <filesystem>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 
 #include "pipeline/engine.hpp"
+#include "retrieval/memory_bm25_index.hpp"
+#include "retrieval/vector_index.hpp"
 
 namespace ragd::pipeline {
 namespace {
@@ -186,6 +189,51 @@ TEST_F(IndexMaintainerTest, AnOfferForTheAppliedChangeIsUsed) {
     EXPECT_EQ(top_bm25_document(*engine, "zqstoredx"), "");
     EXPECT_EQ(engine->index_stats().bm25_chunks, 1u);
     EXPECT_EQ(engine->index_stats().vectors, 1u);
+}
+
+TEST_F(IndexMaintainerTest, AFreshDataDirectoryCatchesUpFromTheChangeLog) {
+    // The engine's own catch-up at open saw storage empty: the first catch-up after an ingest
+    // replays the log (with the writers' offers) instead of scanning storage back.
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    for (std::size_t doc_idx = 0; doc_idx < 20; ++doc_idx) {
+        ASSERT_TRUE(engine->ingest().ingest(numbered_doc(doc_idx), false).has_value());
+    }
+    ASSERT_TRUE(engine->storage().delete_document("doc-4").has_value());
+    auto report = engine->maintainer().catch_up();
+    ASSERT_TRUE(report.has_value()) << report.error().detail;
+    EXPECT_FALSE(report->rebuilt_vectors);
+    EXPECT_FALSE(report->rebuilt_bm25);
+    EXPECT_EQ(report->from_seq, 0);
+    EXPECT_EQ(report->changes, 21u);
+    expect_indexes_match_storage(*engine);
+    EXPECT_EQ(top_bm25_document(*engine, "zq12x"), "doc-12");
+    EXPECT_NE(top_bm25_document(*engine, "zq4x"), "doc-4");
+}
+
+TEST_F(IndexMaintainerTest, EmptyIndexesOverExistingDataAreRebuiltFromStorage) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    for (std::size_t doc_idx = 0; doc_idx < 5; ++doc_idx) {
+        ASSERT_TRUE(engine->ingest().ingest(numbered_doc(doc_idx), false).has_value());
+    }
+    ASSERT_TRUE(engine->maintainer().catch_up().has_value());
+    // Indexes that were lost (here: new, empty ones) under a database with history.
+    const std::string lost = dir_ + "/lost-indexes";
+    retrieval::VectorIndexOptions vector_options;
+    vector_options.dimensions = engine->embedder().dimensions();
+    auto vectors = retrieval::open_vector_index(lost, vector_options);
+    ASSERT_TRUE(vectors.has_value()) << vectors.error().detail;
+    auto bm25 = retrieval::open_memory_bm25_index(lost, retrieval::Bm25Options{}, nullptr);
+    ASSERT_TRUE(bm25.has_value()) << bm25.error().detail;
+    IndexMaintainer maintainer(engine->storage(), **vectors, **bm25, engine->embedder().model_id());
+    auto report = maintainer.catch_up();
+    ASSERT_TRUE(report.has_value()) << report.error().detail;
+    EXPECT_TRUE(report->rebuilt_vectors);
+    EXPECT_TRUE(report->rebuilt_bm25);
+    EXPECT_EQ((*vectors)->chunk_ids(), engine->vectors().chunk_ids());
+    EXPECT_EQ(*(*bm25)->chunk_ids(), *engine->bm25().chunk_ids());
+    EXPECT_EQ(maintainer.applied_seq(), *engine->storage().last_seq());
 }
 
 }  // namespace
