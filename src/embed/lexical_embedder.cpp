@@ -90,7 +90,10 @@ inline float rarity_weight(std::string_view word, bool all_digits) {
 
 /// Per-text feature counts: open addressing keyed by the 64-bit feature hash, so that the
 /// sublinear TF is applied per feature, not per bucket. Key, count and weight share a slot:
-/// one cache line per probe.
+/// one cache line per probe. A slot keeps mix64(hash | 1) rather than the hash: mix64 is a
+/// bijection, so equal keys are still equal hashes, and the mixed value is what both the slot
+/// index and the output bucket come from, computed once per occurrence instead of again per
+/// feature. It is never 0 (mix64 maps only 0 to 0), which marks an empty slot.
 class FeatureTable {
 public:
     void clear() {
@@ -104,12 +107,12 @@ public:
         if (weight <= 0.0f) {
             return;
         }
-        key |= 1;  // 0 marks an empty slot
+        key = mix64(key | 1);
         if ((used_.size() + 1) * 2 > slots_.size()) {
             grow();
         }
         std::size_t mask = slots_.size() - 1;
-        std::size_t index = mix64(key) & mask;
+        std::size_t index = key & mask;
         while (slots_[index].key != 0 && slots_[index].key != key) {
             index = (index + 1) & mask;
         }
@@ -123,7 +126,7 @@ public:
         }
     }
 
-    /// Visits features in first-seen order (so that float sums are reproducible).
+    /// Visits features (as mixed keys) in first-seen order, so that float sums are reproducible.
     template <class Visit>
     void for_each(Visit&& visit) const {
         for (std::uint32_t index : used_) {
@@ -148,7 +151,7 @@ private:
         used_.reserve(capacity / 2);
         std::size_t mask = capacity - 1;
         for (std::uint32_t old_index : old_used) {
-            std::size_t index = mix64(old_slots[old_index].key) & mask;
+            std::size_t index = old_slots[old_index].key & mask;
             while (slots_[index].key != 0) {
                 index = (index + 1) & mask;
             }
@@ -411,8 +414,7 @@ void LexicalHashEmbedder::embed_one(std::string_view text, Vector& out) const {
         }
         return table;
     }();
-    state.features.for_each([&](std::uint64_t key, std::uint32_t count, float weight) {
-        std::uint64_t mixed = mix64(key);
+    state.features.for_each([&](std::uint64_t mixed, std::uint32_t count, float weight) {
         float log_count =
             count < kLogTableSize ? kLogOfCount[count] : std::log(static_cast<float>(count));
         float value = weight * (1.0f + log_count);

@@ -1,18 +1,21 @@
 // Behaviour of the built-in lexical embedder: shape, stability, and that similarity means
 // something (shared stems and character n-grams bring texts closer).
-#include <gtest/gtest.h>
+#include "embed/lexical_embedder.hpp"
 
 #include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
-#include "embed/lexical_embedder.hpp"
+#include <gtest/gtest.h>
 
 namespace ragd::embed {
 namespace {
 
-Vector embed_one(const Embedder& embedder, std::string_view text,
+Vector embed_one(const Embedder& embedder,
+                 std::string_view text,
                  EmbedKind kind = EmbedKind::kDocument) {
     auto vectors = embedder.embed(std::span(&text, 1), kind);
     EXPECT_TRUE(vectors.has_value());
@@ -34,6 +37,38 @@ TEST(LexicalEmbedder, VectorsHaveConfiguredDimensionsAndUnitNorm) {
         Vector vector = embed_one(*embedder, "Creating an index speeds up queries on large tables");
         ASSERT_EQ(vector.size(), dims);
         EXPECT_NEAR(dot(vector, vector), 1.0, 1e-5);
+    }
+}
+
+/// FNV-1a over the vector's float bit patterns.
+std::uint64_t bits_hash(const Vector& vector) {
+    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    for (float value : vector) {
+        std::uint32_t bits = 0;
+        std::memcpy(&bits, &value, sizeof bits);
+        for (int byte = 0; byte < 4; ++byte) {
+            hash = (hash ^ ((bits >> (8 * byte)) & 0xff)) * 0x100000001b3ULL;
+        }
+    }
+    return hash;
+}
+
+TEST(LexicalEmbedder, VectorsStayBitForBitTheSameUnderOneModelId) {
+    // Stored embeddings and query embeddings meet only through the model id: if the features
+    // or their arithmetic change, vectors already in a database no longer match new queries.
+    // A change that moves these hashes must also change the model id (lexical-hash-v2...).
+    auto embedder = make_lexical_embedder(512);
+    ASSERT_EQ(embedder->model_id(), "lexical-hash-v1-512");
+    const std::vector<std::pair<std::string_view, std::uint64_t>> golden = {
+        {"Creating an index speeds up queries on large tables", 0x637192d7e077cb51ULL},
+        {"max_wal_size bounds WAL growth between automatic checkpoints; café, 9.6, C++",
+         0x77c51ebe4f05a58aULL},
+        {"Vacuum. Vacuuming vacuumed tables reclaims storage occupied by dead tuples",
+         0xa5e315e1e8bfb351ULL},
+    };
+    for (const auto& [text, expected] : golden) {
+        const std::uint64_t got = bits_hash(embed_one(*embedder, text));
+        EXPECT_EQ(got, expected) << text;
     }
 }
 
@@ -59,8 +94,8 @@ TEST(LexicalEmbedder, RejectsDimensionsOutsideRange) {
 TEST(LexicalEmbedder, IsDeterministicAcrossInstancesAndBatches) {
     auto first = make_lexical_embedder(512);
     auto second = make_lexical_embedder(512);
-    std::vector<std::string_view> texts = {"write-ahead log", "vacuum reclaims storage",
-                                           "write-ahead log"};
+    std::vector<std::string_view> texts = {
+        "write-ahead log", "vacuum reclaims storage", "write-ahead log"};
     auto batch = first->embed(texts, EmbedKind::kDocument).value();
     ASSERT_EQ(batch.size(), 3u);
     EXPECT_EQ(batch[0], batch[2]);
@@ -80,7 +115,8 @@ TEST(LexicalEmbedder, EmptyOrStopwordOnlyTextGivesZeroVector) {
 
 TEST(LexicalEmbedder, SimilarTextsAreCloserThanUnrelatedOnes) {
     auto embedder = make_lexical_embedder(512);
-    Vector query = embed_one(*embedder, "how to create an index on a table column", EmbedKind::kQuery);
+    Vector query =
+        embed_one(*embedder, "how to create an index on a table column", EmbedKind::kQuery);
     Vector related = embed_one(*embedder,
                                "CREATE INDEX constructs an index on the specified column(s) of "
                                "the specified table.");
