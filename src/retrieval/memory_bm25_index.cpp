@@ -16,7 +16,6 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -31,6 +30,7 @@
 #include "retrieval/bm25_snapshot.hpp"
 #include "retrieval/bm25_terms.hpp"
 #include "retrieval/flat_string_map.hpp"
+#include "retrieval/pruned_scoring.hpp"
 
 namespace ragd::retrieval {
 namespace {
@@ -86,38 +86,6 @@ struct ScoreScratch {
 };
 
 std::atomic<std::uint64_t> g_pruned_searches{0};
-
-/// The k-th largest of the scores offered, or `floor` when fewer than k were above it: a
-/// min-heap of the k largest so far. Scores at or below the floor (a lower bound known already)
-/// cost one comparison, and so do most others once the heap is full.
-class KthLargest {
-public:
-    KthLargest(std::vector<double>& heap, std::size_t k, double floor)
-        : heap_(heap), k_(k), floor_(floor) {
-        heap_.clear();
-    }
-
-    void offer(double score) {
-        if (score <= floor_) {
-            return;
-        }
-        if (heap_.size() < k_) {
-            heap_.push_back(score);
-            std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
-        } else if (score > heap_.front()) {
-            std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
-            heap_.back() = score;
-            std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
-        }
-    }
-
-    double value() const { return heap_.size() < k_ || k_ == 0 ? floor_ : heap_.front(); }
-
-private:
-    std::vector<double>& heap_;
-    const std::size_t k_;
-    const double floor_;
-};
 
 // A term's bound is computed in floating point like the parts it bounds; this slack keeps
 // rounding from ever making a part exceed it.
@@ -615,7 +583,7 @@ private:
         const std::vector<Posting>& list = postings_[term.term];
         std::size_t pos = 0;
         for (std::uint32_t doc : scratch.candidates) {
-            pos = gallop_to(list, pos, doc);
+            pos = gallop_to(std::span<const Posting>(list), pos, doc);
             if (pos == list.size()) {
                 return;
             }
@@ -644,28 +612,6 @@ private:
             kth.offer(scratch.accumulators[doc].score);
         }
         return kth.value();
-    }
-
-    /// First position at or after `from` whose document is not below `doc`.
-    static std::size_t gallop_to(const std::vector<Posting>& list,
-                                 std::size_t from,
-                                 std::uint32_t doc) {
-        std::size_t low = from;
-        std::size_t step = 1;
-        std::size_t high = from;
-        while (high < list.size() && list[high].doc < doc) {
-            low = high + 1;
-            high += step;
-            step *= 2;
-        }
-        high = std::min(high, list.size());
-        return static_cast<std::size_t>(
-            std::lower_bound(
-                list.begin() + static_cast<std::ptrdiff_t>(low),
-                list.begin() + static_cast<std::ptrdiff_t>(high),
-                doc,
-                [](const Posting& posting, std::uint32_t want) { return posting.doc < want; }) -
-            list.begin());
     }
 
     std::uint32_t intern(const std::string& term) {
