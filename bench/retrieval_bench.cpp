@@ -49,6 +49,17 @@ double percentile(std::vector<double> values, double fraction) {
     return values[std::min(rank, values.size() - 1)];
 }
 
+double ms_since(std::chrono::steady_clock::time_point started) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+        .count();
+}
+
+void set_latency_counters(benchmark::State& bench, const std::vector<double>& latencies_ms) {
+    bench.counters["p50_ms"] = percentile(latencies_ms, 0.50);
+    bench.counters["p95_ms"] = percentile(latencies_ms, 0.95);
+    bench.counters["p99_ms"] = percentile(latencies_ms, 0.99);
+}
+
 // One search per iteration, cycling through the queries. Latencies are also collected here
 // because Google Benchmark reports only means; p50/p95 are what a service level is stated in.
 void bm_search(benchmark::State& bench, RetrievalMode mode) {
@@ -65,9 +76,7 @@ void bm_search(benchmark::State& bench, RetrievalMode mode) {
         const std::string& query = queries[query_idx++ % queries.size()];
         auto started = std::chrono::steady_clock::now();
         auto outcome = query_service.search(query, options);
-        latencies_ms.push_back(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                .count());
+        latencies_ms.push_back(ms_since(started));
         if (!outcome) {
             bench.SkipWithError(("search failed: " + outcome.error().detail).c_str());
             break;
@@ -75,9 +84,7 @@ void bm_search(benchmark::State& bench, RetrievalMode mode) {
         hits += outcome->hits.size();
         benchmark::DoNotOptimize(outcome->hits.data());
     }
-    bench.counters["p50_ms"] = percentile(latencies_ms, 0.50);
-    bench.counters["p95_ms"] = percentile(latencies_ms, 0.95);
-    bench.counters["p99_ms"] = percentile(latencies_ms, 0.99);
+    set_latency_counters(bench, latencies_ms);
     bench.counters["hits_per_query"] =
         latencies_ms.empty() ? 0
                              : static_cast<double>(hits) / static_cast<double>(latencies_ms.size());
@@ -97,17 +104,14 @@ void bm_bm25_index(benchmark::State& bench, const ragd::retrieval::Bm25Index* in
         const std::string& query = queries[query_idx++ % queries.size()];
         auto started = std::chrono::steady_clock::now();
         auto hits = index->search(query, k);
-        latencies_ms.push_back(
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                .count());
+        latencies_ms.push_back(ms_since(started));
         if (!hits) {
             bench.SkipWithError(("search failed: " + hits.error().detail).c_str());
             break;
         }
         benchmark::DoNotOptimize(hits->data());
     }
-    bench.counters["p50_ms"] = percentile(latencies_ms, 0.50);
-    bench.counters["p95_ms"] = percentile(latencies_ms, 0.95);
+    set_latency_counters(bench, latencies_ms);
     bench.counters["pruned_pct"] =
         latencies_ms.empty()
             ? 0

@@ -90,7 +90,8 @@ std::atomic<std::uint64_t> g_pruned_searches{0};
 // A term's bound is computed in floating point like the parts it bounds; this slack keeps
 // rounding from ever making a part exceed it.
 constexpr double kBoundSlack = 1 + 1e-9;
-// Below this many postings per candidate, merging with the postings beats searching them.
+// With more than this many postings per candidate, searching the postings for each candidate
+// beats walking them all.
 constexpr std::size_t kGallopRatio = 8;
 
 ScoreScratch& score_scratch() {
@@ -322,15 +323,13 @@ public:
             // Postings of removed documents stay until compaction; they are scored like the
             // rest (a dead slot's length term is as good as any) and dropped below.
             for (const Posting& posting : postings_[term.term]) {
-                const double wdf = posting.wdf;
-                const double part = term.weight * wdf / (length_norm_[posting.doc] + wdf);
                 ScoreScratch::Accumulator& slot = scratch.accumulators[posting.doc];
                 if (slot.stamp != scratch.round) {
                     slot.stamp = scratch.round;
                     slot.score = 0;
                     scratch.touched.push_back(posting.doc);
                 }
-                slot.score += part;
+                slot.score += part(term, posting);
             }
             most_so_far += term.bound;
             if (next == 0) {
@@ -573,6 +572,8 @@ private:
         }
     }
 
+    /// One posting's share of a document's score. Both scoring loops use this one expression,
+    /// which is what makes pruned and unpruned scores equal to the bit.
     double part(const QueryTerm& term, const Posting& posting) const {
         const double wdf = posting.wdf;
         return term.weight * wdf / (length_norm_[posting.doc] + wdf);
