@@ -1,7 +1,8 @@
 // Ingest throughput (MB/s of Markdown) through IngestService, and the same corpus through parse,
 // +chunk, +embed and +store (no indexes) alone, and each index alone, so the differences show
 // where the time goes. The corpus is generated deterministically (fixed seed), ~20 MB unless
-// --corpus_mb=N says.
+// --corpus_mb=N says. --write_corpus=DIR writes it as Markdown files instead (doc_NNNNN.md), so
+// that `ragd ingest DIR` can be timed on the same text.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -404,15 +405,38 @@ void bm_ingest_service(benchmark::State& bench, bool durable_commits) {
     bench.counters["chunks"] = static_cast<double>(chunks);
 }
 
+bool write_corpus(const std::string& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    for (std::size_t doc_idx = 0; doc_idx < corpus().documents.size(); ++doc_idx) {
+        char name[32];
+        std::snprintf(name, sizeof name, "doc_%05zu.md", doc_idx);
+        std::FILE* file = std::fopen((fs::path(dir) / name).c_str(), "wb");
+        const std::string& doc = corpus().documents[doc_idx];
+        const bool written =
+            file != nullptr && std::fwrite(doc.data(), 1, doc.size(), file) == doc.size();
+        if (file == nullptr || std::fclose(file) != 0 || !written) {
+            std::fprintf(stderr, "ingest_bench: cannot write %s/%s\n", dir.c_str(), name);
+            return false;
+        }
+    }
+    std::fprintf(
+        stderr, "ingest_bench: wrote %zu files to %s\n", corpus().documents.size(), dir.c_str());
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     double corpus_mb = 20;
+    std::string write_dir;
     int kept = 1;
     for (int arg_idx = 1; arg_idx < argc; ++arg_idx) {
         std::string arg = argv[arg_idx];
         if (arg.rfind("--corpus_mb=", 0) == 0) {
             corpus_mb = std::stod(arg.substr(std::strlen("--corpus_mb=")));
+        } else if (arg.rfind("--write_corpus=", 0) == 0) {
+            write_dir = arg.substr(std::strlen("--write_corpus="));
         } else {
             argv[kept++] = argv[arg_idx];
         }
@@ -427,6 +451,9 @@ int main(int argc, char** argv) {
                  "ingest_bench: %zu Markdown documents, %.1f MB\n",
                  corpus().documents.size(),
                  static_cast<double>(corpus().bytes) / 1e6);
+    if (!write_dir.empty()) {
+        return write_corpus(write_dir) ? 0 : 1;
+    }
     benchmark::RegisterBenchmark("ingest/parse", bm_parse)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();

@@ -1,11 +1,12 @@
 // ragd's entry point: parses the command line (CLI11), builds the effective config (file, then
 // environment, then flags) and hands over to a subcommand in commands.cpp.
-#include <CLI/CLI.hpp>
-
 #include <iostream>
 #include <map>
 #include <optional>
 
+#include <CLI/CLI.hpp>
+
+#include "cli/bulk_memory.hpp"
 #include "cli/commands.hpp"
 #include "cli/keys_command.hpp"
 #include "core/config_loader.hpp"
@@ -147,7 +148,8 @@ int main(int argc, char** argv) {
     eval->add_option("--mode", eval_options.mode, "hybrid, vector or bm25")
         ->check(CLI::IsMember({"hybrid", "vector", "bm25"}));
     eval->add_option("--run-out", eval_options.run_out, "write the ranking as a TREC run file");
-    eval->add_option("--depth", eval_options.depth,
+    eval->add_option("--depth",
+                     eval_options.depth,
                      "documents ranked per query (default 100; 10 to tune for top_k 10)")
         ->check(CLI::Range(10, 1000));
 
@@ -210,6 +212,7 @@ int main(int argc, char** argv) {
         return ragd::cli::run_serve(*config);
     }
     if (ingest->parsed()) {
+        ragd::cli::reexec_with_bulk_malloc_tunables(argv);
         auto config = build_config(ingest_flags, {});
         return config ? ragd::cli::run_ingest(*config, paths) : 1;
     }
@@ -234,6 +237,7 @@ int main(int argc, char** argv) {
         return config ? ragd::cli::run_delete(*config, delete_id) : 1;
     }
     if (eval->parsed()) {
+        ragd::cli::reexec_with_bulk_malloc_tunables(argv);
         eval_options.keep_data = !eval_flags.data_dir.empty();
         auto config = build_config(eval_flags, {});
         return config ? ragd::cli::run_eval(*config, eval_options) : 1;
