@@ -15,6 +15,7 @@
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
+#include "cli/bulk_memory.hpp"
 #include "embed/lexical_embedder.hpp"
 #include "ingest/chunker.hpp"
 #include "ingest/parser.hpp"
@@ -428,6 +429,10 @@ bool write_corpus(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // The same memory settings as `ragd ingest` (transparent huge pages; docs/cli.md), so that
+    // ingest_service/bulk measures what the command does. GLIBC_TUNABLES=glibc.malloc.hugetlb=0
+    // measures without them.
+    ragd::cli::reexec_with_bulk_malloc_tunables(argv);
     double corpus_mb = 20;
     std::string write_dir;
     int kept = 1;
