@@ -17,6 +17,7 @@
 #include "api/routes.hpp"
 #include "api/server_metrics.hpp"
 #include "core/log.hpp"
+#include "core/serial_background_task.hpp"
 #include "eval/beir.hpp"
 #include "eval/metrics.hpp"
 #include "http/server.hpp"
@@ -124,9 +125,9 @@ int run_serve(const core::Config& config) {
     // server's io_context and must go while it exists. Server::run() returns only once every
     // request frame has ended, so nothing still uses them.
     // The LLM clients run on the server's io_context, so the routes are made once it exists.
-    auto created =
-        llm::Answerer::create(server.io_context().get_executor(), config.llm,
-                              config.server.metrics ? &upstream_metrics : nullptr);
+    auto created = llm::Answerer::create(server.io_context().get_executor(),
+                                         config.llm,
+                                         config.server.metrics ? &upstream_metrics : nullptr);
     if (!created) {
         std::cerr << "ragd: " << created.error().detail << "\n";
         return 1;
@@ -167,8 +168,14 @@ int run_serve(const core::Config& config) {
     metrics.add_sampled_source(
         [store = &*rate_limits] { return api::rate_limit_families(*store); });
     http::Router router;
-    api::register_routes(router, *engine, config, live_metrics, &readiness, answerer.get(),
-                         &answers, api::make_authenticator(config, rate_limits->factory));
+    api::register_routes(router,
+                         *engine,
+                         config,
+                         live_metrics,
+                         &readiness,
+                         answerer.get(),
+                         &answers,
+                         api::make_authenticator(config, rate_limits->factory));
     server.set_router(std::move(router));
     if (live_metrics != nullptr || access_log.enabled()) {
         server.set_observer(&server_metrics);
@@ -380,6 +387,13 @@ int run_eval(core::Config config, const EvalOptions& options) {
         }
         auto started = std::chrono::steady_clock::now();
         std::size_t documents = 0;
+        // Indexing the documents stored so far overlaps with storing the next thousand.
+        core::SerialBackgroundTask catch_up([&engine]() -> core::Result<void> {
+            if (auto caught_up = engine->maintainer().catch_up(); !caught_up) {
+                return caught_up.error();
+            }
+            return {};
+        });
         auto ingested = eval::for_each_corpus_document(
             (beir / "corpus.jsonl").string(), [&](eval::BeirDocument&& doc) -> core::Result<void> {
                 pipeline::IngestRequest request;
@@ -393,12 +407,13 @@ int run_eval(core::Config config, const EvalOptions& options) {
                                       "document " + doc.id + ": " + result.error().detail);
                 }
                 if (++documents % 1000 == 0) {
-                    if (auto caught_up = engine->maintainer().catch_up(); !caught_up) {
-                        return caught_up.error();
-                    }
+                    return catch_up.start();
                 }
                 return {};
             });
+        if (auto indexed = catch_up.wait(); ingested && !indexed) {
+            ingested = indexed.error();
+        }
         if (!ingested) {
             std::cerr << "ragd: " << ingested.error().detail << "\n";
             return 1;

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "core/hash.hpp"
+#include "core/serial_background_task.hpp"
 #include "embed/lexical_embedder.hpp"
 #include "ingest/chunker.hpp"
 #include "ingest/parser.hpp"
@@ -16,6 +17,9 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t kCatchUpEveryFiles = 256;
+// Or after this many stored chunks: half the chunks IndexMaintainer keeps offered, so the batch
+// being indexed and the one being stored meanwhile both fit, and no chunk is read back.
+constexpr std::size_t kCatchUpEveryChunks = 4096;
 
 }  // namespace
 
@@ -187,6 +191,20 @@ core::Result<IngestResult> IngestService::ingest_file(const fs::path& path) {
 FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
                                          const std::function<void(const IngestResult&)>& progress) {
     FolderReport report;
+    auto report_indexing = [&report](const core::Result<void>& indexed) {
+        if (!indexed) {
+            report.problems.push_back({"(indexes)", "indexing: " + indexed.error().detail});
+        }
+    };
+    // Indexing the files stored so far overlaps with reading, embedding and storing the next.
+    core::SerialBackgroundTask catch_up([this]() -> core::Result<void> {
+        if (auto caught_up = maintainer_.catch_up(); !caught_up) {
+            return caught_up.error();
+        }
+        return {};
+    });
+    std::size_t files_since_catch_up = 0;
+    std::size_t chunks_since_catch_up = 0;
     auto handle_file = [&](const fs::path& file) {
         std::error_code ec;
         auto size = fs::file_size(file, ec);
@@ -199,12 +217,15 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
         if (progress) {
             progress(*result);
         }
+        const bool stored = result->status != storage::UpsertStatus::kUnchanged;
+        chunks_since_catch_up += stored ? result->chunks : 0;
         report.results.push_back(std::move(*result));
         // Keep the indexes near storage during a long ingest, so a crash loses little work.
-        if (report.results.size() % kCatchUpEveryFiles == 0) {
-            if (auto caught_up = maintainer_.catch_up(); !caught_up) {
-                report.problems.push_back({file.string(), "indexing: " + caught_up.error().detail});
-            }
+        if (++files_since_catch_up >= kCatchUpEveryFiles ||
+            chunks_since_catch_up >= kCatchUpEveryChunks) {
+            files_since_catch_up = 0;
+            chunks_since_catch_up = 0;
+            report_indexing(catch_up.start());
         }
     };
     for (const auto& given : paths) {
@@ -256,6 +277,7 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             handle_file(file);
         }
     }
+    report_indexing(catch_up.wait());
     if (auto caught_up = maintainer_.catch_up(); !caught_up) {
         report.problems.push_back({"(indexes)", caught_up.error().detail});
     }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -288,6 +289,49 @@ TEST_F(EngineTest, IngestPathsReportsBadFilesAndGoesOn) {
     auto again = engine->ingest().ingest_paths({corpus.string()});
     for (const auto& result : again.results) {
         EXPECT_EQ(result.status, storage::UpsertStatus::kUnchanged);
+    }
+}
+
+// Enough files for several catch-ups, each running while the next files are stored: when the
+// ingest returns, every chunk of every file is in both indexes, and nothing twice.
+TEST_F(EngineTest, IngestPathsIndexesEveryBatchWhileStoringTheNext) {
+    fs::path corpus = fs::path(dir_) / "corpus";
+    fs::create_directories(corpus);
+    constexpr int kFiles = 700;
+    auto name_of = [](int file_idx) {
+        char name[32];
+        std::snprintf(name, sizeof name, "doc%04d.md", file_idx);
+        return std::string(name);
+    };
+    for (int file_idx = 0; file_idx < kFiles; ++file_idx) {
+        std::ofstream out(corpus / name_of(file_idx));
+        out << "# Note " << file_idx << "\n\nThe marker zq" << file_idx << "x appears here.\n\n";
+        for (int section = 0; section < file_idx % 4; ++section) {
+            out << "## Part " << section << "\n\nMore about note " << file_idx << ".\n\n";
+        }
+    }
+    config_.storage.data_dir = (fs::path(dir_) / "data").string();
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    auto report = engine->ingest().ingest_paths({corpus.string()});
+    EXPECT_TRUE(report.problems.empty()) << report.problems.front().reason;
+    ASSERT_EQ(report.results.size(), static_cast<std::size_t>(kFiles));
+    std::size_t chunks = 0;
+    for (const auto& result : report.results) {
+        chunks += result.chunks;
+    }
+    EXPECT_EQ(engine->vectors().size(), chunks);
+    EXPECT_EQ(engine->bm25().size(), chunks);
+    auto last_seq = engine->storage().last_seq();
+    ASSERT_TRUE(last_seq.has_value());
+    EXPECT_EQ(engine->maintainer().applied_seq(), *last_seq);
+    for (int file_idx : {0, 255, 256, 513, kFiles - 1}) {
+        QueryOptions options;
+        options.top_k = 1;
+        auto found = engine->query().search("zq" + std::to_string(file_idx) + "x", options);
+        ASSERT_TRUE(found.has_value());
+        ASSERT_EQ(found->hits.size(), 1u);
+        EXPECT_EQ(fs::path(found->hits[0].chunk.source).filename(), name_of(file_idx));
     }
 }
 
