@@ -1,5 +1,7 @@
 #include "api/routes.hpp"
 
+#include <optional>
+
 #include <boost/json.hpp>
 
 #include "api/access_rules.hpp"
@@ -141,21 +143,38 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
             return error_response(decoded.error());
         }
         json::array results;
+        // Failing one document stops the batch; the earlier ones are stored. The response says
+        // which failed and which made it.
+        auto failed = [&results](const core::Error& error) {
+            auto response = error_response(error);
+            json::object body = json::parse(response.body).as_object();
+            body["documents"] = std::move(results);
+            response.body = json::serialize(body);
+            return response;
+        };
+        std::optional<core::Error> failure;
         for (auto& document : *decoded) {
             auto prepared = prepare_ingest(caller, document, engine.storage());
-            auto result = prepared ? engine.ingest().ingest(std::move(document))
+            // The indexes catch up once for the whole batch, below: per document, every
+            // catch-up's fixed cost (reading the change log, BM25's length norms over all
+            // chunks) was paid again.
+            auto result = prepared ? engine.ingest().ingest(std::move(document), false)
                                    : core::Result<pipeline::IngestResult>(prepared.error());
             if (!result) {
-                // Earlier documents of the batch are stored; say which failed and which made it.
-                auto response = error_response(result.error());
-                json::object body = json::parse(response.body).as_object();
-                body["documents"] = std::move(results);
-                response.body = json::serialize(body);
-                return response;
+                failure = result.error();
+                break;
             }
             results.push_back(json::object{{"id", result->id},
                                            {"status", upsert_status_name(result->status)},
                                            {"chunks", result->chunks}});
+        }
+        // Before answering, also after a failure: what the response lists as stored is
+        // searchable when the client reads it.
+        if (auto caught_up = engine.maintainer().catch_up(); !caught_up) {
+            return failed(failure ? *failure : caught_up.error());
+        }
+        if (failure) {
+            return failed(*failure);
         }
         return json_response(201, json::object{{"documents", std::move(results)}});
     }), document_route);

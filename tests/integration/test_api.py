@@ -352,6 +352,29 @@ class DocumentLifecycleTest(ApiTestBase):
         self.assertEqual(resp.body["source"], "generated/source.txt")
 
 
+    def test_batch_indexed_as_one_and_kept_when_a_document_fails(self):
+        resp = self.server.post("/v1/documents", {"documents": [
+            {"id": "batch-1", "text": "Quokkalite crystals grow in salt caves."},
+            {"id": "batch-2", "text": "Tardigradium moss survives the frost."}]})
+        self.assertStatus(resp, 201)
+        for word, doc_id in (("quokkalite", "batch-1"), ("tardigradium", "batch-2")):
+            for mode in ("bm25", "vector"):
+                found = self.server.post("/v1/search", {"query": word, "mode": mode}).body
+                self.assertEqual(found["results"][0]["document_id"], doc_id, (word, mode))
+        # The second document fails: the batch stops, and what it lists as stored is already
+        # searchable when the error comes back (the indexes caught up before the answer).
+        resp = self.server.post("/v1/documents", {"documents": [
+            {"id": "batch-3", "text": "Xylophorite shards ring like bells."},
+            {"id": "batch-4", "text": "binary \u0000 content"},
+            {"id": "batch-5", "text": "Never reached."}]})
+        self.assertError(resp, 400)
+        self.assertEqual([d["id"] for d in resp.body["documents"]], ["batch-3"])
+        for mode in ("bm25", "vector"):
+            found = self.server.post("/v1/search", {"query": "xylophorite", "mode": mode}).body
+            self.assertEqual(found["results"][0]["document_id"], "batch-3", mode)
+        self.assertError(self.server.request("GET", "/v1/documents/batch-5"), 404)
+
+
 class ErrorStatusTest(ApiTestBase):
     """Every client-error status of the spec, then proof the server is still healthy."""
 
