@@ -388,12 +388,7 @@ int run_eval(core::Config config, const EvalOptions& options) {
         auto started = std::chrono::steady_clock::now();
         std::size_t documents = 0;
         // Indexing the documents stored so far overlaps with storing the next thousand.
-        core::SerialBackgroundTask catch_up([&engine]() -> core::Result<void> {
-            if (auto caught_up = engine->maintainer().catch_up(); !caught_up) {
-                return caught_up.error();
-            }
-            return {};
-        });
+        core::SerialBackgroundTask catch_up(engine->maintainer().catch_up_task());
         auto ingested = eval::for_each_corpus_document(
             (beir / "corpus.jsonl").string(), [&](eval::BeirDocument&& doc) -> core::Result<void> {
                 pipeline::IngestRequest request;

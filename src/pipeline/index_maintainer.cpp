@@ -293,6 +293,15 @@ core::Result<CatchUpReport> IndexMaintainer::rebuild_from_storage(bool vectors, 
     return report;
 }
 
+std::function<core::Result<void>()> IndexMaintainer::catch_up_task() {
+    return [this]() -> core::Result<void> {
+        if (auto caught_up = catch_up(); !caught_up) {
+            return caught_up.error();
+        }
+        return {};
+    };
+}
+
 core::Result<void> IndexMaintainer::save_indexes_locked() {
     if (auto saved = vectors_.save(); !saved) {
         return saved.error();

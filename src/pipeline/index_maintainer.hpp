@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -48,6 +49,9 @@ public:
     /// Saves the vector index to disk if it changed since the last save (BM25 is committed by
     /// every catch_up already). Read-only use of an engine therefore writes nothing.
     core::Result<void> flush();
+    /// catch_up() as a task for core::SerialBackgroundTask (a bulk ingest's batches): only
+    /// whether it worked.
+    std::function<core::Result<void>()> catch_up_task();
     /// Sequence both indexes reflect (the smaller of the two).
     std::int64_t applied_seq() const;
     /// Hands over the chunks a writer has just stored for `document_id` in change `seq` (with

@@ -197,12 +197,7 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
         }
     };
     // Indexing the files stored so far overlaps with reading, embedding and storing the next.
-    core::SerialBackgroundTask catch_up([this]() -> core::Result<void> {
-        if (auto caught_up = maintainer_.catch_up(); !caught_up) {
-            return caught_up.error();
-        }
-        return {};
-    });
+    core::SerialBackgroundTask catch_up(maintainer_.catch_up_task());
     std::size_t files_since_catch_up = 0;
     std::size_t chunks_since_catch_up = 0;
     auto handle_file = [&](const fs::path& file) {
