@@ -166,12 +166,17 @@ int setup(const std::string& pgdocs) {
     state().data_dir = pattern;
     ragd::core::Config config;
     config.storage.data_dir = pattern;
-    // The one config key this benchmark compares; everything else stays at its default.
+    // The config keys this benchmark compares; everything else stays at its default.
     if (const char* backend = std::getenv("RAGD_RETRIEVAL_BM25_BACKEND"); backend != nullptr) {
         config.retrieval.bm25_backend = backend;
     }
-    std::fprintf(
-        stderr, "retrieval_bench: BM25 backend %s\n", config.retrieval.bm25_backend.c_str());
+    if (const char* bytes = std::getenv("RAGD_STORAGE_PASSAGE_CACHE_BYTES"); bytes != nullptr) {
+        config.storage.passage_cache_bytes = std::stoul(bytes);
+    }
+    std::fprintf(stderr,
+                 "retrieval_bench: BM25 backend %s, passage cache %zu bytes\n",
+                 config.retrieval.bm25_backend.c_str(),
+                 config.storage.passage_cache_bytes);
     auto engine = ragd::pipeline::Engine::open(config);
     if (!engine) {
         std::fprintf(stderr, "retrieval_bench: %s\n", engine.error().detail.c_str());

@@ -156,6 +156,28 @@ std::vector<metrics::SampledFamily> cache_families(const cache::AnswerCacheStats
     return families;
 }
 
+std::vector<metrics::SampledFamily> passage_cache_families(
+    const storage::PassageCacheStats& stats) {
+    using Sample = metrics::SampledFamily::Sample;
+    std::vector<metrics::SampledFamily> families;
+    families.push_back(metrics::SampledFamily{
+        "ragd_passage_cache_requests_total",
+        "Passages a query loaded, by whether memory held them (hit) or storage was read (miss).",
+        true,
+        {Sample{{{"result", "hit"}}, static_cast<double>(stats.hits)},
+         Sample{{{"result", "miss"}}, static_cast<double>(stats.misses)}}});
+    families.push_back(metrics::SampledFamily{"ragd_passage_cache_entries",
+                                              "Passages held in memory.",
+                                              false,
+                                              {Sample{{}, static_cast<double>(stats.entries)}}});
+    families.push_back(metrics::SampledFamily{
+        "ragd_passage_cache_bytes",
+        "Estimated bytes of the passages held, counted against storage.passage_cache_bytes.",
+        false,
+        {Sample{{}, static_cast<double>(stats.bytes)}}});
+    return families;
+}
+
 void observe_stages(metrics::Metrics& metrics,
                     const pipeline::StageTimings& timings,
                     pipeline::RetrievalMode mode,

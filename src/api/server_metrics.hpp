@@ -54,6 +54,10 @@ private:
 /// entries and bytes by tier, evictions, stores, and whether Redis (L2) is reachable.
 std::vector<metrics::SampledFamily> cache_families(const cache::AnswerCacheStats& stats);
 
+/// The ragd_passage_cache_* families: passages served from memory or read from storage, and
+/// what the cache holds.
+std::vector<metrics::SampledFamily> passage_cache_families(const storage::PassageCacheStats& stats);
+
 /// Records the stages a query ran (ms in StageTimings, seconds in the histogram): embed and
 /// vector unless BM25-only, bm25 unless vector-only, fuse always, generate when `answered`.
 void observe_stages(metrics::Metrics& metrics,

@@ -155,6 +155,8 @@ int run_serve(const core::Config& config) {
     cache::AnswerCache& answers = **answer_cache;
     api::add_cache_checks(readiness, answers);
     metrics.add_sampled_source([&answers] { return api::cache_families(answers.stats()); });
+    metrics.add_sampled_source(
+        [&engine] { return api::passage_cache_families(engine->passage_cache_stats()); });
     metrics.add_scrape_hook(
         [&upstream_metrics, &answerer] { upstream_metrics.refresh(*answerer); });
     api::add_upstream_checks(readiness, *answerer);

@@ -86,6 +86,10 @@ struct StorageConfig {
     /// index's own quantization, a quarter of the bytes) or "float32" (the model's exact
     /// floats). Existing vectors read back either way (default "int8").
     std::string embedding_encoding = "int8";
+    /// Memory for the passages queries load (chunk text, heading path, document fields), kept
+    /// so that most answers need no database read; 0 = off (default 33554432: 32 MiB, about
+    /// 30,000 passages of ~800 bytes).
+    std::size_t passage_cache_bytes = std::size_t{32} * 1024 * 1024;
 };
 
 struct IngestConfig {

@@ -261,6 +261,10 @@ std::vector<ConfigKey> build_keys() {
         "storage.embedding_encoding",
         "how embeddings are stored: int8 (the index's quantization, 1/4 the bytes) or float32",
         [](Config& c) -> std::string& { return c.storage.embedding_encoding; }));
+    keys.push_back(
+        size_key("storage.passage_cache_bytes",
+                 "memory for passages loaded by queries (0 = read each from storage)",
+                 [](Config& c) -> std::size_t& { return c.storage.passage_cache_bytes; }));
     keys.push_back(size_key("ingest.chunk_tokens",
                             "target chunk size in approximate tokens",
                             [](Config& c) -> std::size_t& { return c.ingest.chunk_tokens; }));

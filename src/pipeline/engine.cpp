@@ -73,6 +73,12 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
         return storage.error();
     }
     engine->storage_ = std::move(*storage);
+    if (config.storage.passage_cache_bytes > 0) {
+        auto cached = std::make_unique<storage::PassageCachingStorage>(
+            std::move(engine->storage_), config.storage.passage_cache_bytes);
+        engine->passages_ = cached.get();
+        engine->storage_ = std::move(cached);
+    }
     engine->embedder_ = embed::make_lexical_embedder(config.embed.dimensions);
 
     auto note = [&](const std::string& line) {
@@ -173,6 +179,10 @@ Engine::~Engine() {
 
 std::int64_t Engine::indexed_seq() const {
     return std::min(vectors_->applied_seq(), bm25_->applied_seq());
+}
+
+storage::PassageCacheStats Engine::passage_cache_stats() const {
+    return passages_ != nullptr ? passages_->passage_stats() : storage::PassageCacheStats{};
 }
 
 IndexStats Engine::index_stats() const {

@@ -10,6 +10,7 @@
 #include "pipeline/index_maintainer.hpp"
 #include "pipeline/ingest_service.hpp"
 #include "pipeline/query_service.hpp"
+#include "storage/passage_cache.hpp"
 
 namespace ragd::pipeline {
 
@@ -43,6 +44,8 @@ public:
     const QueryService& query() const { return *query_; }
     IndexMaintainer& maintainer() { return *maintainer_; }
     storage::Storage& storage() { return *storage_; }
+    /// The passage cache's counters; all zero when storage.passage_cache_bytes is 0.
+    storage::PassageCacheStats passage_cache_stats() const;
     const embed::Embedder& embedder() const { return *embedder_; }
     const retrieval::VectorIndex& vectors() const { return *vectors_; }
     const retrieval::Bm25Index& bm25() const { return *bm25_; }
@@ -58,6 +61,7 @@ private:
     core::Config config_;
     int lock_fd_ = -1;
     std::unique_ptr<storage::Storage> storage_;
+    storage::PassageCachingStorage* passages_ = nullptr;  ///< storage_ itself, when caching
     std::unique_ptr<embed::Embedder> embedder_;
     std::unique_ptr<retrieval::VectorIndex> vectors_;
     std::unique_ptr<retrieval::Bm25Index> bm25_;

@@ -66,7 +66,8 @@ core::Result<SearchOutcome> QueryService::search(const std::string& query,
             for (const auto& hit : hits) {
                 ids.push_back(hit.chunk_id);
             }
-            auto chunks = storage_.get_chunks(ids, embedder_.model_id());
+            // Source and metadata decide; no embedding needed (and the passage cache serves it).
+            auto chunks = storage_.get_chunks(ids, /*model_id=*/"");
             if (!chunks) {
                 return chunks.error();
             }

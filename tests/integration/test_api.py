@@ -288,6 +288,8 @@ class DocumentLifecycleTest(ApiTestBase):
                "metadata": {"v": "1"}}
         self.assertEqual(self.server.ingest(**doc)["status"], "created")
         first = self.server.request("GET", "/v1/documents/life-1").body
+        # Loaded once, so the passage cache holds the old text when the document is replaced.
+        self.assertEqual(self.search_ids("pelicanthus sardines")[0]["document_id"], "life-1")
         self.assertEqual(self.server.ingest(**doc)["status"], "unchanged")
         changed = dict(doc, text="Cormorantix birds dry their wings on the harbour wall.",
                        metadata={"v": "2"})

@@ -172,6 +172,26 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(value(samples, "ragd_index_vectors"), chunks)
         self.assertEqual(value(samples, "ragd_index_change_seq_lag"), 0)
 
+    def test_repeated_passages_come_from_memory(self):
+        query = {"query": "quillowmere lighthouse ledger", "top_k": 3}
+        first = self.server.post("/v1/search", query)
+        self.assertEqual(first.status, 200, first)
+        results = len(first.body["results"])
+        self.assertGreaterEqual(results, 1)
+        _, before = self.scrape()
+        self.assertGreaterEqual(value(before, "ragd_passage_cache_entries"), results)
+        self.assertGreater(value(before, "ragd_passage_cache_bytes"), 0)
+        again = self.server.post("/v1/search", query)
+        self.assertEqual(again.body["results"], first.body["results"])
+        _, after = self.scrape()
+
+        def delta(result):
+            return (value(after, "ragd_passage_cache_requests_total", result=result) -
+                    value(before, "ragd_passage_cache_requests_total", result=result))
+
+        self.assertEqual(delta("hit"), results)
+        self.assertEqual(delta("miss"), 0)
+
     def test_gauges_and_build_info(self):
         _, samples = self.scrape()
         # The scrape itself is in flight while it is rendered, on its own open connection.
