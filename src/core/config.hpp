@@ -29,6 +29,12 @@ struct ServerConfig {
     /// moderate load, but under overload nothing sheds: the I/O threads compute instead of
     /// reading, and requests wait in socket buffers rather than meeting the compute queue's 503.
     bool inline_queries = false;
+    /// Run a query's retrieval and extractive answer on its I/O thread when nothing else is
+    /// computing or queued for the compute pool at that moment, else on the pool (default
+    /// true). At low and moderate load most queries skip the two thread wake-ups of the trip
+    /// to the pool and back; under load every query meets the compute queue as before, so
+    /// shedding is unchanged. Superseded by inline_queries when that is on.
+    bool inline_idle_queries = true;
     /// Largest request head (request line + headers) in bytes; larger gets 431 (default 16 KiB).
     std::size_t max_header_bytes = 16 * 1024;
     /// Largest body for query and search routes in bytes (default 1 MiB).

@@ -185,6 +185,10 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(bool_key("server.inline_queries",
                             "run a query's retrieval on its I/O thread, not a compute thread",
                             [](Config& c) -> bool& { return c.server.inline_queries; }));
+    keys.push_back(
+        bool_key("server.inline_idle_queries",
+                 "run a query on its I/O thread when no other compute work is running or queued",
+                 [](Config& c) -> bool& { return c.server.inline_idle_queries; }));
     keys.push_back(size_key("server.max_header_bytes",
                             "largest request head in bytes (431 above)",
                             [](Config& c) -> std::size_t& { return c.server.max_header_bytes; }));

@@ -51,10 +51,11 @@ public:
     /// Exceptions thrown by `work` are rethrown here.
     virtual boost::asio::awaitable<bool> run_compute(std::function<void()> work) = 0;
     /// run_compute() for work that takes well under a millisecond (a query's retrieval and
-    /// extractive answer). With server.inline_queries it runs `work` right away on this I/O
-    /// thread: a hand-off to the pool and back costs two thread wake-ups, more CPU than such
-    /// work itself. It still counts against max_queued_requests while it runs. Off (the
-    /// default), it is run_compute().
+    /// extractive answer). It runs `work` right away on this I/O thread with
+    /// server.inline_queries, and with server.inline_idle_queries (the default) when no other
+    /// compute work is running or queued: a hand-off to the pool and back costs two thread
+    /// wake-ups, more CPU than such work itself. It still counts against max_queued_requests
+    /// while it runs. Otherwise it is run_compute().
     virtual boost::asio::awaitable<bool> run_quick(std::function<void()> work) = 0;
     /// Adds fields to this request's access-log line and observer report (cache tier,
     /// generator, upstream attempts): "cache", "generator", "upstream_attempts".

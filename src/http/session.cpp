@@ -802,11 +802,15 @@ public:
     net::any_io_executor executor() const override { return executor_; }
 
     net::awaitable<bool> run_compute(std::function<void()> work) override {
-        return run(std::move(work), false);
+        return run(std::move(work), Placement::kPool);
     }
 
     net::awaitable<bool> run_quick(std::function<void()> work) override {
-        return run(std::move(work), state_->config.inline_queries);
+        const core::ServerConfig& config = state_->config;
+        return run(std::move(work),
+                   config.inline_queries        ? Placement::kHere
+                   : config.inline_idle_queries ? Placement::kHereWhenIdle
+                                                : Placement::kPool);
     }
 
     void annotate(std::string_view key, std::string value) override {
@@ -815,7 +819,17 @@ public:
     const std::vector<Header>& annotations() const { return annotations_; }
 
 private:
-    net::awaitable<bool> run(std::function<void()> work, bool here) {
+    enum class Placement {
+        kPool,  ///< on the compute pool
+        kHere,  ///< on this I/O thread
+        /// On this I/O thread when this is the only compute work running or queued (the
+        /// count includes it): the pool would have nothing to do in parallel, and the trip
+        /// there and back costs two thread wake-ups. Otherwise on the pool, where the queue
+        /// bounds and sheds.
+        kHereWhenIdle,
+    };
+
+    net::awaitable<bool> run(std::function<void()> work, Placement placement) {
         const std::size_t in_flight =
             state_->compute_in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
         ComputeSlot slot(state_->compute_in_flight);
@@ -825,6 +839,8 @@ private:
             }
             co_return false;
         }
+        const bool here = placement == Placement::kHere ||
+                          (placement == Placement::kHereWhenIdle && in_flight == 1);
         if (here) {
             work();  // exceptions propagate to the awaiting handler, as from the pool
             co_return true;

@@ -202,13 +202,36 @@ Router quick_router() {
     return router;
 }
 
+/// GET /busy: a compute job that counts itself in `started`, then holds its compute thread until
+/// `unblocked` is ready; answers 200, or 503 when the compute queue refused it.
+void add_busy_route(Router& router,
+                    std::atomic<int>& started,
+                    const std::shared_future<void>& unblocked) {
+    router.add_async(
+        Method::kGet,
+        "/busy",
+        [&started, unblocked](
+            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
+            // Named, not built inside the co_await: GCC 12 destroys a closure made in a co_await
+            // expression twice, which released one reference to `unblocked`'s shared state per
+            // request (STYLE.md: no capturing lambda inside a co_await expression).
+            std::function<void()> work = [&started, unblocked] {
+                ++started;
+                unblocked.wait();
+            };
+            const bool ran = co_await context.run_compute(std::move(work));
+            co_await writer.send(Response::json(ran ? 200 : 503, "{}"));
+        });
+}
+
 // A query's retrieval is quicker than the two thread wake-ups of a trip to the compute pool and
-// back: with server.inline_queries it runs on the I/O thread; without (the default), on the
-// pool; and either way it counts against max_queued_requests.
+// back: with server.inline_queries it runs on the I/O thread; with both inline settings off, on
+// the pool; and either way it counts against max_queued_requests.
 TEST(AsyncHandler, QuickWorkRunsOnTheIoThreadUnlessInlineQueriesIsOff) {
     for (const bool inline_queries : {true, false}) {
         auto config = small_config();
         config.inline_queries = inline_queries;
+        config.inline_idle_queries = false;
         TestServer server(config, quick_router());
         Client client(server.port());
         ASSERT_TRUE(client.send(get("/quick")));
@@ -226,6 +249,47 @@ TEST(AsyncHandler, QuickWorkRunsOnTheIoThreadUnlessInlineQueriesIsOff) {
     EXPECT_EQ(response->body, "\"shed\"");
 }
 
+// server.inline_idle_queries (the default): quick work runs on the I/O thread when it is the
+// only compute work in flight, and goes to the pool (where the queue bounds it) while other
+// work runs there.
+TEST(AsyncHandler, QuickWorkRunsOnTheIoThreadOnlyWhenNothingElseComputes) {
+    auto config = small_config();
+    ASSERT_TRUE(config.inline_idle_queries);
+    ASSERT_FALSE(config.inline_queries);
+    config.compute_threads = 2;
+    std::promise<void> unblock;
+    std::shared_future<void> unblocked = unblock.get_future().share();
+    std::atomic<int> started{0};
+    Router router = quick_router();
+    add_busy_route(router, started, unblocked);
+    TestServer server(config, std::move(router));
+    Client client(server.port());
+    ASSERT_TRUE(client.send(get("/quick")));
+    auto response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "\"same\"");
+
+    Client busy(server.port());
+    ASSERT_TRUE(busy.send(get("/busy")));
+    for (int wait_idx = 0; wait_idx < 200 && started.load() == 0; ++wait_idx) {
+        std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(started.load(), 1);
+    ASSERT_TRUE(client.send(get("/quick")));
+    response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "\"other\"");
+
+    unblock.set_value();
+    response = busy.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    ASSERT_TRUE(client.send(get("/quick")));
+    response = client.read_response();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "\"same\"");
+}
+
 TEST(AsyncHandler, ComputeQueueFullIsReportedNotQueued) {
     auto config = small_config();
     config.max_queued_requests = 1;
@@ -234,21 +298,7 @@ TEST(AsyncHandler, ComputeQueueFullIsReportedNotQueued) {
     std::shared_future<void> unblocked = unblock.get_future().share();
     std::atomic<int> started{0};
     Router router;
-    router.add_async(
-        Method::kGet,
-        "/busy",
-        [&started, unblocked](
-            Request, ResponseWriter& writer, RequestContext& context) -> net::awaitable<void> {
-            // Named, not built inside the co_await: GCC 12 destroys a closure made in a co_await
-            // expression twice, which released one reference to `unblocked`'s shared state per
-            // request (STYLE.md: no capturing lambda inside a co_await expression).
-            std::function<void()> work = [&started, unblocked] {
-                ++started;
-                unblocked.wait();
-            };
-            const bool ran = co_await context.run_compute(std::move(work));
-            co_await writer.send(Response::json(ran ? 200 : 503, "{}"));
-        });
+    add_busy_route(router, started, unblocked);
     TestServer server(config, std::move(router));
     Client first(server.port());
     ASSERT_TRUE(first.send(get("/busy")));
