@@ -22,6 +22,64 @@ namespace fs = std::filesystem;
 
 constexpr char kModel[] = "test-model";
 
+/// Real storage whose get_chunks fails while `fail_loads` is set: the database going away
+/// under a running query.
+class FlakyStorage final : public Storage {
+public:
+    explicit FlakyStorage(std::unique_ptr<Storage> real) : real_(std::move(real)) {}
+    std::atomic<bool> fail_loads{false};
+
+    core::Result<std::vector<IndexableChunk>> get_chunks(std::span<const std::int64_t> ids,
+                                                         const std::string& model_id) override {
+        if (fail_loads.load()) {
+            return core::fail(core::ErrorCode::kIo, "disk I/O error (test)");
+        }
+        return real_->get_chunks(ids, model_id);
+    }
+    core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
+                                                std::span<const NewChunk> chunks,
+                                                const std::string& model_id) override {
+        return real_->upsert_document(doc, chunks, model_id);
+    }
+    core::Result<bool> delete_document(const std::string& id) override {
+        return real_->delete_document(id);
+    }
+    core::Result<std::optional<DocumentRecord>> get_document(const std::string& id) override {
+        return real_->get_document(id);
+    }
+    core::Result<std::optional<std::string>> content_hash(const std::string& id) override {
+        return real_->content_hash(id);
+    }
+    core::Result<std::vector<ChunkRecord>> chunks_of(const std::string& document_id) override {
+        return real_->chunks_of(document_id);
+    }
+    core::Result<std::vector<IndexableChunk>> indexable_chunks_of(
+        const std::string& document_id, const std::string& model_id) override {
+        return real_->indexable_chunks_of(document_id, model_id);
+    }
+    core::Result<void> for_each_chunk(
+        const std::string& model_id,
+        const std::function<void(const IndexableChunk&)>& visit) override {
+        return real_->for_each_chunk(model_id, visit);
+    }
+    core::Result<std::vector<Change>> changes_since(std::int64_t after,
+                                                    std::size_t limit) override {
+        return real_->changes_since(after, limit);
+    }
+    core::Result<std::int64_t> last_seq() override { return real_->last_seq(); }
+    core::Result<StorageStats> stats() override { return real_->stats(); }
+    core::Result<std::vector<DocumentRecord>> list_documents(std::size_t offset,
+                                                             std::size_t limit) override {
+        return real_->list_documents(offset, limit);
+    }
+    core::Result<std::vector<std::string>> verify_integrity(bool full) override {
+        return real_->verify_integrity(full);
+    }
+
+private:
+    std::unique_ptr<Storage> real_;
+};
+
 class PassageCacheTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -220,6 +278,31 @@ TEST_F(PassageCacheTest, AZeroBudgetKeepsNothing) {
     ASSERT_EQ(load(storage, ids).size(), 2U);
     ASSERT_EQ(load(storage, ids).size(), 2U);
     EXPECT_EQ(storage.passage_stats().entries, 0U);
+}
+
+TEST_F(PassageCacheTest, AFailedLoadIsReportedAndCachesNothing) {
+    SqliteOptions options;
+    options.durable_commits = false;
+    auto real = open_sqlite_storage(dir_.string(), options);
+    ASSERT_TRUE(real.has_value());
+    auto flaky_owned = std::make_unique<FlakyStorage>(std::move(*real));
+    FlakyStorage& flaky = *flaky_owned;
+    PassageCachingStorage storage(std::move(flaky_owned), std::size_t{1} << 20);
+    const auto ids = put(storage, "a", "1", 3);
+    ASSERT_EQ(load(storage, {ids[0]}).size(), 1U);
+
+    // One passage held, two to read: the read fails, and so does the whole load.
+    flaky.fail_loads = true;
+    auto failed = storage.get_chunks(ids, "");
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_EQ(failed.error().code, core::ErrorCode::kIo);
+    EXPECT_EQ(storage.passage_stats().entries, 1U);
+    // What memory holds is still served without the storage.
+    ASSERT_EQ(load(storage, {ids[0]}).size(), 1U);
+
+    flaky.fail_loads = false;
+    EXPECT_EQ(load(storage, ids).size(), 3U);
+    EXPECT_EQ(storage.passage_stats().entries, 3U);
 }
 
 TEST_F(PassageCacheTest, ConcurrentLoadsSeeOnlyCurrentOrJustReplacedPassages) {
