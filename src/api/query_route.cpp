@@ -39,53 +39,48 @@ json::object error_object(const core::Error& error) {
          json::object{{"type", core::error_code_name(error.code)}, {"message", error.detail}}}};
 }
 
-json::array sources_array(const std::vector<pipeline::SourceHit>& hits) {
-    json::array sources;
-    for (const auto& hit : hits) {
-        sources.push_back(encode_source(hit));
+/// The answer's fields shared by the JSON response and the final SSE event, then the sources
+/// when given, then "cached" (last: a cache hit is marked by rewriting the tail, mark_cached).
+std::string answer_body(const llm::Answer& answer,
+                        const pipeline::StageTimings& timings,
+                        const std::vector<pipeline::SourceHit>* hits) {
+    std::string body;
+    body.reserve(512 + answer.text.size() + (hits != nullptr ? sources_reserve(*hits) : 0));
+    core::JsonWriter out(body);
+    out.begin_object();
+    out.member("answer", answer.text);
+    out.member("generator", answer.generator);
+    if (answer.model.empty()) {
+        out.key("model").null();
+    } else {
+        out.member("model", answer.model);
     }
-    return sources;
-}
-
-json::array numbers_array(const std::vector<std::size_t>& numbers) {
-    json::array out;
-    for (std::size_t number : numbers) {
-        out.push_back(number);
+    out.key("cited").begin_array();
+    for (std::size_t number : answer.cited) {
+        out.unsigned_integer(number);
     }
-    return out;
-}
-
-json::array strings_array(const std::vector<std::string>& items) {
-    json::array out;
-    for (const auto& item : items) {
-        out.emplace_back(item);
+    out.end_array();
+    if (answer.usage.reported) {
+        out.key("usage").begin_object();
+        out.key("prompt_tokens").unsigned_integer(answer.usage.prompt_tokens);
+        out.key("completion_tokens").unsigned_integer(answer.usage.completion_tokens);
+        out.end_object();
+    } else {
+        out.key("usage").null();
     }
-    return out;
-}
-
-json::value usage_value(const llm::Usage& usage) {
-    if (!usage.reported) {
-        return nullptr;
+    out.key("upstream_attempts").unsigned_integer(answer.upstream_attempts);
+    out.key("fallbacks").begin_array();
+    for (const auto& fallback : answer.fallbacks) {
+        out.string(fallback);
     }
-    return json::object{{"prompt_tokens", usage.prompt_tokens},
-                        {"completion_tokens", usage.completion_tokens}};
-}
-
-/// The answer's fields shared by the JSON response and the final SSE event.
-void add_answer_fields(json::object& out,
-                       const llm::Answer& answer,
-                       const pipeline::StageTimings& timings) {
-    out["answer"] = answer.text;
-    out["generator"] = answer.generator;
-    out["model"] = answer.model.empty() ? json::value(nullptr) : json::value(answer.model);
-    out["cited"] = numbers_array(answer.cited);
-    out["usage"] = usage_value(answer.usage);
-    out["upstream_attempts"] = answer.upstream_attempts;
-    out["fallbacks"] = strings_array(answer.fallbacks);
-    json::object timing = encode_timings(timings).as_object();
-    timing["llm_first_token"] = std::round(answer.first_token_ms * 1000.0) / 1000.0;
-    out["timings_ms"] = std::move(timing);
-    out["cached"] = false;
+    out.end_array();
+    write_timings(out.key("timings_ms"), timings, answer.first_token_ms);
+    if (hits != nullptr) {
+        write_sources(out.key("sources"), *hits);
+    }
+    out.key("cached").boolean(false);
+    out.end_object();
+    return body;
 }
 
 // GCC 12 miscompiles braced json::object initialisers inside coroutines ("array used as
@@ -102,27 +97,17 @@ std::string delta_event(std::string_view text) {
 }
 
 std::string sources_event(const pipeline::SearchOutcome& searched) {
-    json::object body{{"sources", sources_array(searched.hits)},
-                      {"timings_ms", encode_timings(searched.timings)}};
-    return sse_event("sources", json::serialize(body));
+    std::string body;
+    core::JsonWriter out(body);
+    out.begin_object();
+    write_sources(out.key("sources"), searched.hits);
+    write_timings(out.key("timings_ms"), searched.timings);
+    out.end_object();
+    return sse_event("sources", body);
 }
 
 std::string error_event(const core::Error& error) {
     return sse_event("error", json::serialize(error_object(error)));
-}
-
-std::string answer_body(const llm::Answer& answer,
-                        const pipeline::StageTimings& timings,
-                        const std::vector<pipeline::SourceHit>* hits) {
-    json::object body;
-    add_answer_fields(body, answer, timings);
-    if (hits != nullptr) {
-        body["sources"] = sources_array(*hits);
-    }
-    // "cached" goes last: a cache hit is marked by rewriting the body's tail (mark_cached).
-    body.erase("cached");
-    body["cached"] = false;
-    return json::serialize(body);
 }
 
 llm::AnswerResult<llm::Answer> no_answerer() {
@@ -156,7 +141,7 @@ void annotate_answer(http::RequestContext& context, const llm::Answer& answer) {
     context.annotate("upstream_attempts", std::to_string(answer.upstream_attempts));
 }
 
-/// Suffix of every answer body ragd builds (encode_answer and answer_body put "cached" last),
+/// Suffix of every answer body ragd builds (answer_json and answer_body put "cached" last),
 /// so a cache hit is marked by rewriting the tail instead of re-serializing the JSON.
 constexpr std::string_view kUncachedTail = "\"cached\":false}";
 
@@ -346,7 +331,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
             observe_stages(*deps.metrics, outcome->timings, decoded.options.mode, true);
         }
         context.annotate("generator", outcome->generation.generator);
-        std::string body = json::serialize(encode_answer(*outcome));
+        std::string body = answer_json(*outcome);
         if (state.use_cache && !outcome->generation.cited.empty()) {
             co_await store(state, body);
         }

@@ -1,24 +1,23 @@
 #include "api/response_encoding.hpp"
 
-#include <boost/json.hpp>
 #include <cmath>
+
+#include <boost/json.hpp>
 
 namespace ragd::api {
 namespace json = boost::json;
 namespace {
 
-double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
-
-json::value rank_or_null(std::uint32_t rank) {
-    return rank == 0 ? json::value(nullptr) : json::value(rank);
+double round3(double value) {
+    return std::round(value * 1000.0) / 1000.0;
 }
 
-json::array string_array(const std::vector<std::string>& items) {
-    json::array out;
-    for (const auto& item : items) {
-        out.emplace_back(item);
+void write_rank(core::JsonWriter& out, std::uint32_t rank) {
+    if (rank == 0) {
+        out.null();
+    } else {
+        out.unsigned_integer(rank);
     }
-    return out;
 }
 
 json::object metadata_object(const storage::Metadata& metadata) {
@@ -33,67 +32,108 @@ json::object metadata_object(const storage::Metadata& metadata) {
 
 const char* upsert_status_name(storage::UpsertStatus status) {
     switch (status) {
-        case storage::UpsertStatus::kCreated: return "created";
-        case storage::UpsertStatus::kReplaced: return "replaced";
-        case storage::UpsertStatus::kUnchanged: return "unchanged";
+        case storage::UpsertStatus::kCreated:
+            return "created";
+        case storage::UpsertStatus::kReplaced:
+            return "replaced";
+        case storage::UpsertStatus::kUnchanged:
+            return "unchanged";
     }
     return "unknown";
 }
 
-json::value encode_source(const pipeline::SourceHit& hit) {
+void write_source(core::JsonWriter& out, const pipeline::SourceHit& hit) {
     const auto& chunk = hit.chunk;
-    return json::object{
-        {"n", hit.number},
-        {"chunk_id", chunk.chunk.id},
-        {"document_id", chunk.chunk.document_id},
-        {"source", chunk.source},
-        {"title", chunk.title},
-        {"heading_path", string_array(chunk.chunk.heading_path)},
-        {"text", chunk.chunk.text},
-        {"score", hit.score},
-        {"ranks", json::object{{"vector", rank_or_null(hit.vector_rank)},
-                               {"bm25", rank_or_null(hit.bm25_rank)}}},
-        {"metadata", metadata_object(chunk.metadata)},
-    };
-}
-
-json::value encode_timings(const pipeline::StageTimings& t) {
-    return json::object{{"embed", round3(t.embed)}, {"vector", round3(t.vector)},
-                        {"bm25", round3(t.bm25)},   {"fuse", round3(t.fuse)},
-                        {"generate", round3(t.generate)}, {"total", round3(t.total)}};
-}
-
-json::value encode_search(const pipeline::SearchOutcome& outcome) {
-    json::array results;
-    for (const auto& hit : outcome.hits) {
-        results.push_back(encode_source(hit));
+    out.begin_object();
+    out.key("n").unsigned_integer(hit.number);
+    out.key("chunk_id").integer(chunk.chunk.id);
+    out.member("document_id", chunk.chunk.document_id);
+    out.member("source", chunk.source);
+    out.member("title", chunk.title);
+    out.key("heading_path").begin_array();
+    for (const auto& heading : chunk.chunk.heading_path) {
+        out.string(heading);
     }
-    return json::object{{"results", std::move(results)},
-                        {"timings_ms", encode_timings(outcome.timings)}};
+    out.end_array();
+    out.member("text", chunk.chunk.text);
+    out.key("score").number(hit.score);
+    out.key("ranks").begin_object();
+    write_rank(out.key("vector"), hit.vector_rank);
+    write_rank(out.key("bm25"), hit.bm25_rank);
+    out.end_object();
+    out.key("metadata").begin_object();
+    for (const auto& [key, value] : chunk.metadata) {
+        out.member(key, value);
+    }
+    out.end_object();
+    out.end_object();
 }
 
-json::value encode_answer(const pipeline::AnswerOutcome& outcome) {
-    json::array sources;
-    for (const auto& hit : outcome.sources) {
-        sources.push_back(encode_source(hit));
+void write_sources(core::JsonWriter& out, const std::vector<pipeline::SourceHit>& hits) {
+    out.begin_array();
+    for (const auto& hit : hits) {
+        write_source(out, hit);
     }
-    json::array cited;
+    out.end_array();
+}
+
+void write_timings(core::JsonWriter& out,
+                   const pipeline::StageTimings& t,
+                   std::optional<double> llm_first_token) {
+    out.begin_object();
+    out.key("embed").number(round3(t.embed));
+    out.key("vector").number(round3(t.vector));
+    out.key("bm25").number(round3(t.bm25));
+    out.key("fuse").number(round3(t.fuse));
+    out.key("generate").number(round3(t.generate));
+    out.key("total").number(round3(t.total));
+    if (llm_first_token) {
+        out.key("llm_first_token").number(round3(*llm_first_token));
+    }
+    out.end_object();
+}
+
+std::size_t sources_reserve(const std::vector<pipeline::SourceHit>& hits) {
+    std::size_t bytes = 0;
+    for (const auto& hit : hits) {
+        bytes +=
+            384 + hit.chunk.chunk.text.size() + hit.chunk.source.size() + hit.chunk.title.size();
+    }
+    return bytes;
+}
+
+std::string search_json(const pipeline::SearchOutcome& outcome) {
+    std::string body;
+    body.reserve(512 + sources_reserve(outcome.hits));
+    core::JsonWriter out(body);
+    out.begin_object();
+    write_sources(out.key("results"), outcome.hits);
+    write_timings(out.key("timings_ms"), outcome.timings);
+    out.end_object();
+    return body;
+}
+
+std::string answer_json(const pipeline::AnswerOutcome& outcome) {
+    std::string body;
+    body.reserve(512 + sources_reserve(outcome.sources) + outcome.generation.text.size());
+    core::JsonWriter out(body);
+    out.begin_object();
+    out.member("answer", outcome.generation.text);
+    out.member("generator", outcome.generation.generator);
+    out.key("model").null();
+    out.key("cited").begin_array();
     for (std::size_t number : outcome.generation.cited) {
-        cited.push_back(number);
+        out.unsigned_integer(number);
     }
-    // The same fields as an LLM answer (api/query_route.cpp), so clients need one parser.
-    json::object timings = encode_timings(outcome.timings).as_object();
-    timings["llm_first_token"] = 0.0;
-    return json::object{{"answer", outcome.generation.text},
-                        {"generator", outcome.generation.generator},
-                        {"model", nullptr},
-                        {"cited", std::move(cited)},
-                        {"usage", nullptr},
-                        {"upstream_attempts", 0},
-                        {"fallbacks", json::array()},
-                        {"sources", std::move(sources)},
-                        {"timings_ms", std::move(timings)},
-                        {"cached", false}};
+    out.end_array();
+    out.key("usage").null();
+    out.key("upstream_attempts").integer(0);
+    out.key("fallbacks").begin_array().end_array();
+    write_sources(out.key("sources"), outcome.sources);
+    write_timings(out.key("timings_ms"), outcome.timings, 0.0);
+    out.key("cached").boolean(false);
+    out.end_object();
+    return body;
 }
 
 json::value encode_document(const storage::DocumentRecord& doc) {

@@ -133,7 +133,7 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
         if (metrics != nullptr) {
             observe_stages(*metrics, outcome->timings, decoded->options.mode, /*answered=*/false);
         }
-        return json_response(200, encode_search(*outcome));
+        return http::Response::json(200, search_json(*outcome));
     }), query_route);
 
     router.add(http::Method::kPost, "/v1/documents", guard(auth, ingest_access,

@@ -258,7 +258,7 @@ int run_query(const core::Config& config, const std::string& text, std::size_t t
         return 1;
     }
     if (json) {
-        std::cout << boost::json::serialize(api::encode_answer(*outcome)) << "\n";
+        std::cout << api::answer_json(*outcome) << "\n";
         return 0;
     }
     std::printf("%s\n\n(generator: %s)\nSources:\n",
@@ -279,7 +279,7 @@ int run_search(const core::Config& config, const std::string& text, std::size_t 
         return 1;
     }
     if (json) {
-        std::cout << boost::json::serialize(api::encode_search(*outcome)) << "\n";
+        std::cout << api::search_json(*outcome) << "\n";
         return 0;
     }
     print_hits(outcome->hits);

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/json_writer.hpp"
 #include "http/sse_parser.hpp"
 
 namespace ragd::llm {
@@ -80,6 +81,19 @@ void add_common_headers(WireRequest& request, const Endpoint& endpoint, bool str
     for (const http::Header& header : endpoint.extra_headers) {
         request.headers.push_back(header);
     }
+}
+
+/// Bytes of text a request body carries for `prompt` (its JSON adds a little on top).
+std::size_t prompt_bytes(const Prompt& prompt) {
+    std::size_t bytes = prompt.system.size();
+    for (const ChatMessage& message : prompt.messages) {
+        bytes += message.content.size() + 32;
+    }
+    return bytes;
+}
+
+void write_message(core::JsonWriter& out, std::string_view role, std::string_view content) {
+    out.begin_object().member("role", role).member("content", content).end_object();
 }
 
 std::string with_query(std::string target, const Endpoint& endpoint) {
@@ -179,24 +193,34 @@ public:
     WireRequest build_request(const Prompt& prompt,
                               const CallParams& params,
                               const Endpoint& endpoint) const override {
-        json::array messages;
+        // Written directly: the prompt (passages included, ~6 KB) is copied once, into the body.
+        std::string body;
+        body.reserve(prompt_bytes(prompt) + 256);
+        core::JsonWriter out(body);
+        out.begin_object();
+        out.member("model", params.model);
+        out.key("messages").begin_array();
         if (!prompt.system.empty()) {
-            messages.push_back(json::object{{"role", "system"}, {"content", prompt.system}});
+            write_message(out, "system", prompt.system);
         }
         for (const ChatMessage& message : prompt.messages) {
-            messages.push_back(json::object{{"role", message.role}, {"content", message.content}});
+            write_message(out, message.role, message.content);
         }
-        json::object body{{"model", params.model},
-                          {"messages", std::move(messages)},
-                          {"max_tokens", params.max_tokens},
-                          {"temperature", params.temperature},
-                          {"stream", params.stream}};
+        out.end_array();
+        out.key("max_tokens").unsigned_integer(params.max_tokens);
+        out.key("temperature").number(params.temperature);
+        out.key("stream").boolean(params.stream);
         if (params.stream) {
-            body["stream_options"] = json::object{{"include_usage", true}};
+            out.key("stream_options")
+                .begin_object()
+                .key("include_usage")
+                .boolean(true)
+                .end_object();
         }
+        out.end_object();
         WireRequest request;
         request.target = with_query("/v1/chat/completions", endpoint);
-        request.body = json::serialize(body);
+        request.body = std::move(body);
         if (!endpoint.api_key.empty()) {
             if (endpoint.api_key_header.empty()) {
                 request.headers.push_back({"Authorization", "Bearer " + endpoint.api_key});
@@ -288,21 +312,26 @@ public:
     WireRequest build_request(const Prompt& prompt,
                               const CallParams& params,
                               const Endpoint& endpoint) const override {
-        json::array messages;
+        std::string body;
+        body.reserve(prompt_bytes(prompt) + 256);
+        core::JsonWriter out(body);
+        out.begin_object();
+        out.member("model", params.model);
+        out.key("max_tokens").unsigned_integer(params.max_tokens);
+        out.key("temperature").number(params.temperature);
+        out.key("messages").begin_array();
         for (const ChatMessage& message : prompt.messages) {
-            messages.push_back(json::object{{"role", message.role}, {"content", message.content}});
+            write_message(out, message.role, message.content);
         }
-        json::object body{{"model", params.model},
-                          {"max_tokens", params.max_tokens},
-                          {"temperature", params.temperature},
-                          {"messages", std::move(messages)},
-                          {"stream", params.stream}};
+        out.end_array();
+        out.key("stream").boolean(params.stream);
         if (!prompt.system.empty()) {
-            body["system"] = prompt.system;
+            out.member("system", prompt.system);
         }
+        out.end_object();
         WireRequest request;
         request.target = with_query("/v1/messages", endpoint);
-        request.body = json::serialize(body);
+        request.body = std::move(body);
         if (!endpoint.api_key.empty()) {
             request.headers.push_back(
                 {endpoint.api_key_header.empty() ? "x-api-key" : endpoint.api_key_header,
