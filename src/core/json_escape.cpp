@@ -1,11 +1,41 @@
 #include "core/json_escape.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace ragd::core {
+namespace {
+
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+
+/// Nonzero when one of the 8 bytes in `word` needs escaping: below 0x20, '"' or '\\'. The
+/// classic SWAR tests: (x - n) & ~x & 0x80.. flags a byte below n (bytes >= 0x80, i.e. UTF-8,
+/// never match), and a byte equal to c is a zero byte of x ^ c...
+std::uint64_t needs_escape(std::uint64_t word) {
+    const std::uint64_t quote = word ^ (kOnes * '"');
+    const std::uint64_t backslash = word ^ (kOnes * '\\');
+    return ((word - kOnes * 0x20) | (quote - kOnes) | (backslash - kOnes)) & ~word & kHighBits;
+}
+
+}  // namespace
 
 void append_json_escaped(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::size_t plain_start = 0;
     for (std::size_t pos = 0; pos < text.size(); ++pos) {
+        // Skip 8 plain bytes at a time: most of a prompt or a passage needs no escaping.
+        while (pos + 8 <= text.size()) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, text.data() + pos, sizeof(word));
+            if (needs_escape(word) != 0) {
+                break;
+            }
+            pos += 8;
+        }
+        if (pos >= text.size()) {
+            break;
+        }
         const auto byte = static_cast<unsigned char>(text[pos]);
         if (byte >= 0x20 && byte != '"' && byte != '\\') {
             continue;

@@ -12,8 +12,8 @@
 
 namespace ragd::metrics {
 
-/// Thread-safe (prometheus-cpp families lock internally); each call looks up the upstream's
-/// series, which is cheap next to an upstream call.
+/// Thread-safe. The per-call series (requests, duration, first token, tokens) are looked up in
+/// their family once per label set and then kept, since they are fed once per upstream call.
 class UpstreamMetrics {
 public:
     explicit UpstreamMetrics(Metrics& metrics);

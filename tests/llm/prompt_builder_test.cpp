@@ -73,6 +73,22 @@ TEST(EstimateTokens, FourAsciiBytesOrOneCodePointPerToken) {
     EXPECT_EQ(estimate_tokens(std::string(4000, 'x')), 1000u);
 }
 
+TEST(EstimateTokens, MixedTextCountsTheSameWhereverTheCodePointsFallInAWord) {
+    // estimate_tokens reads 8 bytes at a time: put a 2-, 3- and 4-byte code point at every
+    // offset (and across word boundaries) and compare with counting them one by one.
+    for (const std::string point : {"é", "日", "😀"}) {
+        for (std::size_t before = 0; before < 17; ++before) {
+            const std::string text = std::string(before, 'a') + point + "bc" + point;
+            EXPECT_EQ(estimate_tokens(text), (before + 2 + 3) / 4 + 2) << before << " " << point;
+        }
+    }
+    std::string long_text;
+    for (int i = 0; i < 100; ++i) {
+        long_text += "word 日本 ";  // 6 ASCII bytes and 2 code points
+    }
+    EXPECT_EQ(estimate_tokens(long_text), 600u / 4 + 200u);
+}
+
 TEST(PromptBuilder, RejectsBadTemplatesAndBudgets) {
     PromptOptions no_question;
     no_question.user_template = "{passages}";

@@ -13,21 +13,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "metrics_sample.hpp"
+
 namespace ragd::metrics {
 namespace {
 
-/// The value of the sample whose name and labels are exactly `series` (as printed), or nullopt.
-std::optional<double> sample(const std::string& text, const std::string& series) {
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-            line[series.size()] == ' ') {
-            return std::strtod(line.c_str() + series.size() + 1, nullptr);
-        }
-    }
-    return std::nullopt;
-}
+using test_support::sample;
 
 TEST(MetricsTest, RequestCounterAndHistogramMoveWithEachObservation) {
     Metrics metrics;

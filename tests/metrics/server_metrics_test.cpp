@@ -19,23 +19,14 @@
 #include <unistd.h>
 
 #include "http/server.hpp"
+#include "metrics_sample.hpp"
 
 namespace ragd::api {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::optional<double> sample(const std::string& text, const std::string& series) {
-    std::istringstream lines(text);
-    std::string line;
-    while (std::getline(lines, line)) {
-        if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-            line[series.size()] == ' ') {
-            return std::strtod(line.c_str() + series.size() + 1, nullptr);
-        }
-    }
-    return std::nullopt;
-}
+using metrics::test_support::sample;
 
 double requests(const std::string& text,
                 const std::string& code,
