@@ -1,17 +1,22 @@
 #include "core/json_escape.hpp"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
 namespace ragd::core {
 namespace {
 
+static_assert(std::endian::native == std::endian::little,
+              "needs_escape() reads words little-endian");
+
 constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
 constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
 
 /// Nonzero when one of the 8 bytes in `word` needs escaping: below 0x20, '"' or '\\'. The
 /// classic SWAR tests: (x - n) & ~x & 0x80.. flags a byte below n (bytes >= 0x80, i.e. UTF-8,
-/// never match), and a byte equal to c is a zero byte of x ^ c...
+/// never match), and a byte equal to c is a zero byte of x ^ c. Little-endian: the first byte
+/// of the text is the lowest byte of the word.
 std::uint64_t needs_escape(std::uint64_t word) {
     const std::uint64_t quote = word ^ (kOnes * '"');
     const std::uint64_t backslash = word ^ (kOnes * '\\');
@@ -24,11 +29,15 @@ void append_json_escaped(std::string& out, std::string_view text) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::size_t plain_start = 0;
     for (std::size_t pos = 0; pos < text.size(); ++pos) {
-        // Skip 8 plain bytes at a time: most of a prompt or a passage needs no escaping.
+        // Skip 8 plain bytes at a time (most of a prompt or a passage needs no escaping), and
+        // jump straight to the first byte that needs it: the lowest flag of needs_escape() is
+        // exact (a false flag can only sit above a true one, where the subtraction borrowed).
         while (pos + 8 <= text.size()) {
             std::uint64_t word = 0;
             std::memcpy(&word, text.data() + pos, sizeof(word));
-            if (needs_escape(word) != 0) {
+            const std::uint64_t flags = needs_escape(word);
+            if (flags != 0) {
+                pos += static_cast<std::size_t>(std::countr_zero(flags)) / 8;
                 break;
             }
             pos += 8;
