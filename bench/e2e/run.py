@@ -6,7 +6,8 @@ directly ("harness only"), so the difference is ragd's own cost. ragd's CPU come
 /proc/PID/stat (utime + stime) and its memory from /proc/PID/status (VmRSS).
 
     bench/e2e/run.py --ragd build/ragd
-        [--scenarios latency,cpu,cachehit,overload,metricscost,chat,saturation,chat15k,idle]
+        [--scenarios latency,cpu,proxyfloor,cachehit,overload,metricscost,chat,saturation,
+         chat15k,idle]
         [--quick] [--duration 5s] [--chat-users 5000] [--saturation-levels 100,500,1000,2000,5000]
         [--chat15k-users 15000] [--results bench/e2e/results.json]
 
@@ -231,6 +232,142 @@ class Stack:
         stop(self.mock)
 
 
+# nginx relaying the `cpu` scenario's load to the same mock: two HTTP exchanges per request
+# (client -> proxy, proxy -> upstream over pooled keep-alive connections) in a mature C event
+# loop, with no retrieval. What ragd costs beyond it is retrieval plus its own HTTP overhead.
+NGINX_CONF = """
+worker_processes 2;
+daemon off;
+master_process on;
+%(user)s
+pid %(dir)s/nginx.pid;
+error_log %(dir)s/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 10000; }
+http {
+  access_log off;
+  client_body_temp_path %(dir)s/body;
+  proxy_temp_path %(dir)s/proxy;
+  fastcgi_temp_path %(dir)s/fastcgi;
+  uwsgi_temp_path %(dir)s/uwsgi;
+  scgi_temp_path %(dir)s/scgi;
+  keepalive_requests 1000000;
+  upstream mock {
+    server 127.0.0.1:%(mock_port)d;
+    keepalive 4096;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:%(port)d backlog=4096;
+    location = /v1/query {
+      proxy_pass http://mock/v1/chat/completions;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Content-Type application/json;
+      proxy_set_header Authorization "Bearer bench";
+%(body_parts)s
+      proxy_set_body "%(body)s";
+    }
+  }
+}
+"""
+
+
+def upstream_body(passages=5, passage_chars=1170):
+    """An LLM request shaped like the one ragd sends for a pgdocs question (a system prompt,
+    five ~1 KB passages and the question: ~6 KB), holding no character that nginx's quoting or
+    variables would change."""
+    texts = []
+    with open(os.path.join(PGDOCS, "corpus.jsonl")) as f:
+        for line in f:
+            text = json.loads(line)["text"]
+            text = "".join(c for c in text if c.isalnum() or c in " .,;:()-_/")
+            if len(text) >= passage_chars:
+                texts.append(text[:passage_chars])
+            if len(texts) == passages:
+                break
+    context = " ".join("[%d] %s" % (i + 1, t) for i, t in enumerate(texts))
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [
+        {"role": "system", "content": "You answer questions using only the numbered passages "
+                                      "provided with the question. Cite them like [1]."},
+        {"role": "user", "content": "Passages: %s Question: How do I create an index "
+                                    "concurrently without locking the table?" % context}]})
+    assert "'" not in body and "$" not in body and "\\" not in body
+    return body
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child_pids(parent):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
+                        pids.append(int(entry))
+            except (OSError, ValueError):
+                pass
+    return pids
+
+
+def proxy_floor_run(ragd, work, out, duration, queries):
+    """The `cpu` scenario's load (500 requests/s, 1 s mock) through nginx instead of ragd: the
+    CPU per request of a C reverse proxy on this machine. None when nginx is not installed."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
+                                      else None)
+    if nginx is None:
+        return None
+    mock, mock_port = start_listening([ragd, "mock-llm", "--listen", "127.0.0.1:0",
+                                       "--threads", "1", "--latency-ms", "1000",
+                                       "--output-tokens", "50"])
+    directory = os.path.join(work, "nginx")
+    os.makedirs(directory, exist_ok=True)
+    port = free_port()
+    conf = os.path.join(directory, "nginx.conf")
+    # nginx caps one configuration parameter at 4 KiB: the body goes in as pieces.
+    body = upstream_body()
+    pieces = [body[i:i + 3000] for i in range(0, len(body), 3000)]
+    body_parts = "\n".join("      set $body_%d '%s';" % (i, piece) for i, piece in enumerate(pieces))
+    body = "".join("$body_%d" % i for i in range(len(pieces)))
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF % {"user": "user root;" if os.geteuid() == 0 else "",
+                              "dir": directory, "mock_port": mock_port, "port": port,
+                              "body_parts": body_parts, "body": body})
+    proxy = subprocess.Popen([nginx, "-c", conf, "-p", directory],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or proxy.poll() is not None:
+                    raise RuntimeError("nginx did not start: see %s/error.log" % directory)
+                time.sleep(0.1)
+        pids = [proxy.pid] + child_pids(proxy.pid)
+
+        def proxy_cpu():
+            return sum(cpu_seconds(pid) for pid in pids)
+        before, mock_before = proxy_cpu(), cpu_seconds(mock.pid)
+        levels = bench(ragd, "http://127.0.0.1:%d/v1/query" % port, out, "--rate", 500,
+                       "--users", 2000, "--duration", duration, "--ramp-up", "0s",
+                       "--queries", queries)
+        used, mock_used = proxy_cpu() - before, cpu_seconds(mock.pid) - mock_before
+        requests = max(1, levels[0]["requests"])
+        return {"level": level_summary(levels[0]), "nginx_workers": len(pids) - 1,
+                "nginx_cpu_ms_per_request": 1000 * used / requests,
+                "mock_cpu_ms_per_request": 1000 * mock_used / requests}
+    finally:
+        stop(proxy)
+        stop(mock)
+
+
 # The overload and saturation stacks (uncached questions, a 1 s LLM) size the query admission
 # limit the way operations.md says to: about twice what the instance answers per second
 # (~2,500 here) times the LLM's latency. The Stack default (30,000) never sheds, so a level
@@ -320,9 +457,18 @@ def main():
                 results["cpu"] = {"level": level_summary(levels[0]),
                                   "ragd_cpu_s": used, "mock_cpu_s": mock_used,
                                   "wall_s": elapsed,
-                                  "ragd_cpu_ms_per_request": 1000 * used / max(1, requests)}
+                                  "ragd_cpu_ms_per_request": 1000 * used / max(1, requests),
+                                  "mock_cpu_ms_per_request": 1000 * mock_used / max(1, requests)}
             finally:
                 stack.close()
+
+        if "proxyfloor" in scenarios:
+            # The same load through nginx: what relaying alone costs here (no retrieval).
+            floor = proxy_floor_run(ragd, work, out, duration, queries)
+            if floor is None:
+                print("proxyfloor: skipped, nginx is not installed (apt-get install nginx-light)")
+            else:
+                results["proxyfloor"] = floor
 
         if "cachehit" in scenarios:
             # Cache-hit path vs a trivial handler, same server, same run, 256 connections.
