@@ -81,10 +81,6 @@ std::size_t message_cost(std::string_view content) {
     return estimate_tokens(content) + kMessageOverheadTokens;
 }
 
-}  // namespace
-
-namespace {
-
 /// How many bytes of `flags` have their high bit set (the only bits set): the multiply adds the
 /// eight 0/1 bytes into the top byte. No popcount instruction in the baseline x86-64 target.
 std::size_t count_flags(std::uint64_t flags) {
