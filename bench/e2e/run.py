@@ -130,6 +130,15 @@ def warm_up(ragd, url, queries, out):
                    stderr=subprocess.DEVNULL, timeout=120)
 
 
+def open_loop_warm_up(ragd, url, queries, out):
+    """The `cpu` load (500 requests/s) for 3 s, unmeasured: every pgdocs question once or more,
+    so the measured level sees a running server, not a fresh one's page faults and first
+    connections."""
+    subprocess.run([ragd, "bench", "--url", url, "--json", out, "--rate", "500", "--users",
+                    "2000", "--duration", "3s", "--ramp-up", "0s", "--queries", queries],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+
+
 def bench_sampled(ragd, stack, ramp_s, url, out, *args):
     """bench() with ragd's and the mock's CPU % and peak RSS sampled while it runs."""
     samplers = {"ragd": ProcSampler(stack.ragd.pid), "mock": ProcSampler(stack.mock.pid)}
@@ -351,6 +360,7 @@ def proxy_floor_run(ragd, work, out, duration, queries):
                     raise RuntimeError("nginx did not start: see %s/error.log" % directory)
                 time.sleep(0.1)
         pids = [proxy.pid] + child_pids(proxy.pid)
+        open_loop_warm_up(ragd, "http://127.0.0.1:%d/v1/query" % port, queries, out)  # as `cpu`
 
         def proxy_cpu():
             return sum(cpu_seconds(pid) for pid in pids)
@@ -444,6 +454,10 @@ def main():
             stack = Stack(ragd, data, ["--latency-ms", "1000", "--output-tokens", "50"],
                           {"RAGD_CACHE_L1_MAX_BYTES": "0"})
             try:
+                # Steady state, as the target asks: the first seconds of a fresh server (page
+                # faults in the indexes, the passage cache filling, first upstream connections)
+                # are not what a request costs.
+                open_loop_warm_up(ragd, "http://127.0.0.1:%d/v1/query" % stack.port, queries, out)
                 before = cpu_seconds(stack.ragd.pid)
                 mock_before = cpu_seconds(stack.mock.pid)
                 t = time.time()
