@@ -36,61 +36,48 @@ JsonWriter& JsonWriter::string(std::string_view value) {
     return *this;
 }
 
+JsonWriter& JsonWriter::literal(std::string_view text) {
+    separate();
+    *out_ += text;
+    need_comma_ = true;
+    return *this;
+}
+
 namespace {
 
+/// `value` in its shortest JSON form, in `buffer`.
 template <typename Number>
-void append_number(std::string& out, Number value) {
-    char buffer[32];
+std::string_view format_number(char (&buffer)[32], Number value) {
     const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-    out.append(buffer, result.ptr);
+    return {buffer, static_cast<std::size_t>(result.ptr - buffer)};
 }
 
 }  // namespace
 
 JsonWriter& JsonWriter::integer(std::int64_t value) {
-    separate();
-    append_number(*out_, value);
-    need_comma_ = true;
-    return *this;
+    char buffer[32];
+    return literal(format_number(buffer, value));
 }
 
 JsonWriter& JsonWriter::unsigned_integer(std::uint64_t value) {
-    separate();
-    append_number(*out_, value);
-    need_comma_ = true;
-    return *this;
+    char buffer[32];
+    return literal(format_number(buffer, value));
 }
 
 JsonWriter& JsonWriter::number(double value) {
-    separate();
-    if (std::isfinite(value)) {
-        append_number(*out_, value);
-    } else {
-        *out_ += "null";
+    if (!std::isfinite(value)) {
+        return literal("null");
     }
-    need_comma_ = true;
-    return *this;
+    char buffer[32];
+    return literal(format_number(buffer, value));
 }
 
 JsonWriter& JsonWriter::boolean(bool value) {
-    separate();
-    *out_ += value ? "true" : "false";
-    need_comma_ = true;
-    return *this;
+    return literal(value ? "true" : "false");
 }
 
 JsonWriter& JsonWriter::null() {
-    separate();
-    *out_ += "null";
-    need_comma_ = true;
-    return *this;
-}
-
-JsonWriter& JsonWriter::raw(std::string_view json) {
-    separate();
-    *out_ += json;
-    need_comma_ = true;
-    return *this;
+    return literal("null");
 }
 
 }  // namespace ragd::core

@@ -31,19 +31,17 @@ public:
     JsonWriter& number(double value);
     JsonWriter& boolean(bool value);
     JsonWriter& null();
-    /// Appends `json`, which must be one complete JSON value, as the next value.
-    JsonWriter& raw(std::string_view json);
 
     /// key(name) then the value.
     JsonWriter& member(std::string_view name, std::string_view value) {
         return key(name).string(value);
     }
 
-    std::string& out() { return *out_; }
-
 private:
     JsonWriter& open(char bracket);
     JsonWriter& close(char bracket);
+    /// A scalar already in JSON form (a number, true, false, null) as the next value.
+    JsonWriter& literal(std::string_view text);
     /// A comma before a value or key that follows another in the same container.
     void separate() {
         if (need_comma_) {

@@ -126,19 +126,5 @@ TEST(JsonWriter, NonFiniteDoublesBecomeNullSoTheDocumentStaysValid) {
     EXPECT_EQ(out, "[null,null,null]");
 }
 
-TEST(JsonWriter, RawInsertsAPreparedValueAsOneMember) {
-    std::string out;
-    JsonWriter(out)
-        .begin_object()
-        .key("first")
-        .integer(1)
-        .key("prepared")
-        .raw(R"({"a":[1,2]})")
-        .key("last")
-        .integer(2)
-        .end_object();
-    EXPECT_EQ(out, R"({"first":1,"prepared":{"a":[1,2]},"last":2})");
-}
-
 }  // namespace
 }  // namespace ragd::core
