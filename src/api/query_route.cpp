@@ -12,6 +12,7 @@
 #include "api/routes.hpp"
 #include "api/server_metrics.hpp"
 #include "core/json_escape.hpp"
+#include "core/utf8.hpp"
 
 namespace ragd::api {
 namespace json = boost::json;
@@ -33,10 +34,12 @@ http::Response error_response(const core::Error& error) {
     return response;
 }
 
+/// The error as the JSON of an SSE error event. Its detail may quote client or upstream bytes:
+/// repaired to valid UTF-8, as http::Response::error does for JSON error bodies.
 json::object error_object(const core::Error& error) {
-    return json::object{
-        {"error",
-         json::object{{"type", core::error_code_name(error.code)}, {"message", error.detail}}}};
+    return json::object{{"error",
+                         json::object{{"type", core::error_code_name(error.code)},
+                                      {"message", core::sanitize_utf8(error.detail)}}}};
 }
 
 /// The answer's fields shared by the JSON response and the final SSE event, then the sources

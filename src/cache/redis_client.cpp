@@ -34,12 +34,6 @@ namespace {
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kReadChunkBytes = std::size_t{16} * 1024;
 
-struct ReaderFree {
-    void operator()(redisReader* reader) const { redisReaderFree(reader); }
-};
-struct ReplyFree {
-    void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
 struct CommandFree {
     void operator()(char* command) const { redisFreeCommand(command); }
 };
@@ -71,47 +65,6 @@ core::Result<WireCommand> format_command(const std::vector<std::string>& argv) {
     }
     return WireCommand{
         std::unique_ptr<char, CommandFree>(target), static_cast<std::size_t>(length), argv[0]};
-}
-
-/// Error replies ("-ERR ...") become kIo errors, anywhere in the reply.
-core::Result<RedisReply> convert_reply(const redisReply& raw, const std::string& command) {
-    RedisReply out;
-    switch (raw.type) {
-        case REDIS_REPLY_STRING:
-            out.type = RedisReply::Type::kString;
-            out.str.assign(raw.str, raw.len);
-            return out;
-        case REDIS_REPLY_STATUS:
-            out.type = RedisReply::Type::kStatus;
-            out.str.assign(raw.str, raw.len);
-            return out;
-        case REDIS_REPLY_INTEGER:
-            out.type = RedisReply::Type::kInteger;
-            out.integer = raw.integer;
-            return out;
-        case REDIS_REPLY_NIL:
-            out.type = RedisReply::Type::kNil;
-            return out;
-        case REDIS_REPLY_ARRAY:
-            out.type = RedisReply::Type::kArray;
-            out.elements.reserve(raw.elements);
-            for (std::size_t element_idx = 0; element_idx < raw.elements; ++element_idx) {
-                auto element = convert_reply(*raw.element[element_idx], command);
-                if (!element) {
-                    return element.error();
-                }
-                out.elements.push_back(std::move(*element));
-            }
-            return out;
-        case REDIS_REPLY_ERROR:
-            return fail(
-                ErrorCode::kIo,
-                "redis replied to " + command + " with an error: " + std::string(raw.str, raw.len));
-        default:
-            return fail(
-                ErrorCode::kUnavailable,
-                "redis reply to " + command + " has unknown type " + std::to_string(raw.type));
-    }
 }
 
 std::string percent_decode(std::string_view text, bool& ok) {
@@ -229,7 +182,7 @@ struct Connection {
     tcp::socket socket;
     net::steady_timer timer;
     tcp::resolver resolver;
-    std::unique_ptr<redisReader, ReaderFree> reader;
+    std::unique_ptr<RedisReplyReader> reader;
     std::array<char, kReadChunkBytes> buffer{};
     bool connected = false;
     bool timed_out = false;
@@ -480,24 +433,24 @@ net::awaitable<core::Result<RedisReply>> round_trip(std::shared_ptr<Connection> 
         co_return io_failure("write", write_ec);
     }
     for (;;) {
-        void* raw = nullptr;
-        if (redisReaderGetReply(conn->reader.get(), &raw) != REDIS_OK) {
-            std::string detail = "redis " + name;
-            detail += " at " + where + ": protocol error: ";
-            detail += conn->reader->errstr;
-            conn->close();
-            co_return fail(ErrorCode::kUnavailable, std::move(detail));
+        auto reply = conn->reader->next(name);
+        if (!reply) {
+            if (reply.error().code == ErrorCode::kIo) {
+                co_return reply.error();  // an error reply: the connection is fine
+            }
+            conn->close();  // not RESP, or over a limit: the stream cannot be followed further
+            co_return fail(ErrorCode::kUnavailable,
+                           "redis at " + where + ": " + reply.error().detail);
         }
-        if (raw != nullptr) {
-            const std::unique_ptr<redisReply, ReplyFree> reply(static_cast<redisReply*>(raw));
-            co_return convert_reply(*reply, name);
+        if (*reply) {
+            co_return std::move(**reply);
         }
         const auto [read_ec, read] =
             co_await conn->socket.async_read_some(net::buffer(conn->buffer), kNoThrow);
         if (read_ec || conn->timed_out) {
             co_return io_failure("read", read_ec);
         }
-        redisReaderFeed(conn->reader.get(), conn->buffer.data(), read);
+        conn->reader->feed(std::string_view(conn->buffer.data(), read));
     }
 }
 
@@ -534,7 +487,7 @@ net::awaitable<core::Result<void>> open_connection(std::shared_ptr<Connection> c
         co_return connect_failure("connect failed: " + ec.message());
     }
     conn->socket.set_option(tcp::no_delay(true), ec);
-    conn->reader.reset(redisReaderCreate());
+    conn->reader = std::make_unique<RedisReplyReader>();
 
     // AUTH and SELECT share the connect deadline.
     std::vector<std::vector<std::string>> setup;

@@ -18,6 +18,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "cache/clock.hpp"
+#include "cache/redis_reply.hpp"
 #include "core/error.hpp"
 
 namespace ragd::cache {
@@ -50,15 +51,6 @@ struct RedisEndpoint {
 
 /// kInvalidArgument naming the URL and what is wrong; kUnsupported for rediss:// (TLS).
 core::Result<RedisEndpoint> parse_redis_url(const std::string& url);
-
-/// One RESP reply. Error replies are not values: commands turn them into Error.
-struct RedisReply {
-    enum class Type { kNil, kString, kStatus, kInteger, kArray };
-    Type type = Type::kNil;
-    std::string str;  ///< kString, kStatus
-    std::int64_t integer = 0;
-    std::vector<RedisReply> elements;  ///< kArray
-};
 
 struct RedisStats {
     std::uint64_t commands = 0;       ///< sent to Redis

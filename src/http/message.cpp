@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/utf8.hpp"
+
 namespace ragd::http {
 
 const char* method_name(Method method) {
@@ -79,52 +81,13 @@ Response Response::json(int status, std::string body) {
     return response;
 }
 
-std::string to_valid_utf8(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[pos]);
-        std::size_t length = 0;
-        std::uint32_t min_code = 0;
-        if (lead < 0x80) {
-            length = 1;
-        } else if (lead >= 0xC2 && lead <= 0xDF) {
-            length = 2;
-            min_code = 0x80;
-        } else if (lead >= 0xE0 && lead <= 0xEF) {
-            length = 3;
-            min_code = 0x800;
-        } else if (lead >= 0xF0 && lead <= 0xF4) {
-            length = 4;
-            min_code = 0x10000;
-        }
-        bool valid = length != 0 && pos + length <= text.size();
-        std::uint32_t code = length == 1 ? lead : (lead & (0x7FU >> length));
-        for (std::size_t idx = 1; valid && idx < length; ++idx) {
-            const auto next = static_cast<unsigned char>(text[pos + idx]);
-            valid = (next & 0xC0U) == 0x80U;
-            code = (code << 6) | (next & 0x3FU);
-        }
-        valid = valid && code >= min_code && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
-        if (valid) {
-            out.append(text.substr(pos, length));
-            pos += length;
-        } else {
-            out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
-            ++pos;
-        }
-    }
-    return out;
-}
-
 Response Response::error(int status, std::string_view type, std::string_view message) {
     // Boost.JSON escapes control characters and quotes but passes bytes through: a message
     // quoting client input (a percent-decoded id) is made valid UTF-8 first, so the body is
     // always valid JSON.
     boost::json::object inner;
     inner["type"] = boost::json::string(type);
-    inner["message"] = boost::json::string(to_valid_utf8(message));
+    inner["message"] = boost::json::string(core::sanitize_utf8(message));
     boost::json::object outer;
     outer["error"] = std::move(inner);
     return json(status, boost::json::serialize(outer));

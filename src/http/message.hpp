@@ -61,9 +61,6 @@ bool is_valid_request_id(std::string_view id);
 /// A fresh random request id: 16 lower-case hex digits.
 std::string generate_request_id();
 
-/// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD.
-std::string to_valid_utf8(std::string_view text);
-
 /// Decodes %XX escapes; nullopt on a malformed escape. '+' is left alone (paths, not forms).
 std::optional<std::string> percent_decode(std::string_view text);
 

@@ -18,7 +18,7 @@
 #include <tuple>
 #include <utility>
 
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
 
 namespace ragd::ingest {
 namespace {
@@ -308,7 +308,7 @@ public:
                 while (slice > kMaxSliceBytes / 2 && char_class(text[slice]) != kSpace) {
                     --slice;
                 }
-                slice = utf8_floor_boundary(text, slice);
+                slice = core::utf8_floor_boundary(text, slice);
             }
             chunk_slice(section, text.substr(0, slice), base);
             text.remove_prefix(slice);

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
 
 namespace ragd::ingest {
 
@@ -36,7 +36,7 @@ core::Result<NormalizedInput> normalize_input(std::string_view bytes) {
     constexpr std::string_view kBom = "\xEF\xBB\xBF";
     const bool has_bom = bytes.substr(0, kBom.size()) == kBom;
     const bool has_cr = std::memchr(bytes.data(), '\r', bytes.size()) != nullptr;
-    if (!has_bom && !has_cr && is_valid_utf8(bytes)) {
+    if (!has_bom && !has_cr && core::is_valid_utf8(bytes)) {
         return input;
     }
 
@@ -68,16 +68,16 @@ core::Result<NormalizedInput> normalize_input(std::string_view bytes) {
             ++pos;
         } else {
             const std::string_view rest = bytes.substr(pos);
-            const std::size_t length = utf8_sequence_length(rest);
+            const std::size_t length = core::utf8_sequence_length(rest);
             if (length != 0) {
                 out.append(rest.data(), length);
                 pos += length;
             } else {
-                const std::size_t bad = utf8_invalid_prefix_length(rest);
-                out.append(kReplacementChar);
+                const std::size_t bad = core::utf8_invalid_prefix_length(rest);
+                out.append(core::kReplacementChar);
                 pos += bad;
                 shift(static_cast<std::int64_t>(bad) -
-                      static_cast<std::int64_t>(kReplacementChar.size()));
+                      static_cast<std::int64_t>(core::kReplacementChar.size()));
             }
         }
     }

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "core/json_writer.hpp"
+#include "core/utf8.hpp"
 #include "http/sse_parser.hpp"
 
 namespace ragd::llm {
@@ -391,10 +392,14 @@ std::string WireProtocol::error_detail(std::string_view body) {
             return cut(std::move(message), kErrorDetailBytes);
         }
     }
-    std::string excerpt;
     // One byte past the limit, so cut() sees the text is long and trims at a UTF-8 boundary.
-    for (char c : body.substr(0, kErrorDetailBytes + 1)) {
-        excerpt += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+    // The body may be any bytes (an HTML page in another charset, binary garbage), and the
+    // detail ends up inside JSON sent to clients and in logs: invalid UTF-8 becomes U+FFFD.
+    std::string excerpt = core::sanitize_utf8(body.substr(0, kErrorDetailBytes + 1));
+    for (char& c : excerpt) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            c = ' ';
+        }
     }
     return cut(std::move(excerpt), kErrorDetailBytes);
 }

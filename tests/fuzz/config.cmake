@@ -6,5 +6,5 @@
 ragd_add_fuzzer(fuzz_config ${CMAKE_CURRENT_LIST_DIR}/fuzz_config.cpp ragd_config)
 if(TARGET fuzz_config)
     # The round-trip check skips values that are not UTF-8; the validator is self-contained.
-    target_sources(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/src/ingest/utf8.cpp)
+    target_sources(fuzz_config PRIVATE ${PROJECT_SOURCE_DIR}/src/core/utf8.cpp)
 endif()

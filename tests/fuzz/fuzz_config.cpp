@@ -15,7 +15,7 @@
 #include <string_view>
 
 #include "core/config_loader.hpp"
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
 
 namespace {
 
@@ -122,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // TOML cannot hold strings that are not UTF-8 (a variable may set them).
     bool printable = config->llm.upstreams.empty();
     for (const auto& [name, value] : *sources.environment) {
-        printable = printable && ragd::ingest::is_valid_utf8(value.c_str());
+        printable = printable && ragd::core::is_valid_utf8(value.c_str());
     }
     if (printable) {
         const std::string printed = ragd::core::print_config(*config);

@@ -1,8 +1,10 @@
-// libFuzzer harness for the LLM stream decoders (OpenAI and Anthropic): the input (after two
-// bytes choosing a split point) is an upstream response body. Each decoder is fed it in one
-// piece, split in two at the chosen point, and (when short) byte by byte; every way must give
-// the same events, since upstream bodies arrive split anywhere. Events must be well-formed:
-// deltas and errors carry text, errors are cut to the documented length.
+// libFuzzer harness for what ragd reads from an LLM upstream (OpenAI and Anthropic): the input
+// (after two bytes choosing a split point) is an upstream response body. Each stream decoder is
+// fed it in one piece, split in two at the chosen point, and (when short) byte by byte; every way
+// must give the same events, since upstream bodies arrive split anywhere. Events must be
+// well-formed: deltas and errors carry UTF-8 text, errors are cut to the documented length. The
+// same body is also read as a non-streamed completion and as an error body, whose detail ends up
+// in a JSON error sent to the client: valid UTF-8, no control characters, bounded.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.hpp"
 #include "llm/wire_protocol.hpp"
 
 namespace {
@@ -43,12 +46,13 @@ void check_well_formed(const std::vector<StreamEvent>& events) {
     for (const StreamEvent& event : events) {
         switch (event.kind) {
             case StreamEvent::Kind::kDelta:
-                if (event.text.empty()) {
+                if (event.text.empty() || !ragd::core::is_valid_utf8(event.text)) {
                     std::abort();  // empty deltas are never forwarded
                 }
                 break;
             case StreamEvent::Kind::kError:
-                if (event.text.empty() || event.text.size() > kMaxErrorText) {
+                if (event.text.empty() || event.text.size() > kMaxErrorText ||
+                    !ragd::core::is_valid_utf8(event.text)) {
                     std::abort();
                 }
                 break;
@@ -93,6 +97,28 @@ void check_protocol(const WireProtocol& protocol, std::string_view body, std::si
     }
 }
 
+void check_completion(const WireProtocol& protocol, std::string_view body) {
+    const auto completion = protocol.parse_completion(body);
+    if (!completion) {
+        if (completion.error().code != ragd::core::ErrorCode::kCorrupt ||
+            completion.error().detail.empty()) {
+            std::abort();
+        }
+        return;
+    }
+    if (!ragd::core::is_valid_utf8(completion->text) ||
+        !ragd::core::is_valid_utf8(completion->finish_reason)) {
+        std::abort();
+    }
+}
+
+void check_error_detail(std::string_view body) {
+    const std::string detail = WireProtocol::error_detail(body);
+    if (detail.size() > kMaxErrorText || !ragd::core::is_valid_utf8(detail)) {
+        std::abort();
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -107,5 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const std::unique_ptr<WireProtocol> anthropic = ragd::llm::make_anthropic_protocol();
     check_protocol(*openai, body, split);
     check_protocol(*anthropic, body, split);
+    check_completion(*openai, body);
+    check_completion(*anthropic, body);
+    check_error_detail(body);
     return 0;
 }

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.hpp"
 #include "ingest/chunker.hpp"
 #include "ingest/document.hpp"
-#include "ingest/utf8.hpp"
 
 // Prints the failed condition, then traps so libFuzzer saves the input.
 #define RAGD_FUZZ_REQUIRE(condition)                                                    \
@@ -23,14 +23,14 @@
 namespace ragd::ingest::fuzz {
 
 inline void check_document(const ParsedDocument& doc, std::uint64_t source_size) {
-    RAGD_FUZZ_REQUIRE(is_valid_utf8(doc.title));
+    RAGD_FUZZ_REQUIRE(core::is_valid_utf8(doc.title));
     for (const Section& section : doc.sections) {
         RAGD_FUZZ_REQUIRE(!section.text.empty());
-        RAGD_FUZZ_REQUIRE(is_valid_utf8(section.text));
+        RAGD_FUZZ_REQUIRE(core::is_valid_utf8(section.text));
         RAGD_FUZZ_REQUIRE(section.source_begin <= section.source_end);
         RAGD_FUZZ_REQUIRE(section.source_end <= source_size);
         for (const std::string& heading : section.heading_path) {
-            RAGD_FUZZ_REQUIRE(is_valid_utf8(heading));
+            RAGD_FUZZ_REQUIRE(core::is_valid_utf8(heading));
         }
         std::uint64_t prev_text = 0;
         std::uint64_t prev_source = section.source_begin;
@@ -53,7 +53,7 @@ inline void check_chunks(const ParsedDocument& doc,
         const ChunkDraft& chunk = chunks[idx];
         RAGD_FUZZ_REQUIRE(chunk.ordinal == idx);
         RAGD_FUZZ_REQUIRE(!chunk.text.empty());
-        RAGD_FUZZ_REQUIRE(is_valid_utf8(chunk.text));
+        RAGD_FUZZ_REQUIRE(core::is_valid_utf8(chunk.text));
         RAGD_FUZZ_REQUIRE(chunk.source_begin <= chunk.source_end);
         RAGD_FUZZ_REQUIRE(approximate_tokens(chunk.text) <= 2 * target + 8);
     }

@@ -1,6 +1,7 @@
-# libFuzzer harness for the LLM stream decoders; include()d from tests/fuzz/CMakeLists.txt inside
-# its if(RAGD_BUILD_FUZZ) block. Only the wire dialects and the SSE parser are compiled in (with
-# ragd_core): no Asio, and no need for the llm layer to be configured.
+# libFuzzer harness for what ragd reads from an LLM upstream; include()d from
+# tests/fuzz/CMakeLists.txt inside its if(RAGD_BUILD_FUZZ) block. Only the wire dialects and the
+# SSE parser are compiled in (with ragd_core): no Asio, and no need for the llm layer to be
+# configured.
 ragd_add_fuzzer(fuzz_llm_stream ${CMAKE_CURRENT_LIST_DIR}/fuzz_llm_stream.cpp ragd_core)
 if(TARGET fuzz_llm_stream)
     target_sources(fuzz_llm_stream PRIVATE

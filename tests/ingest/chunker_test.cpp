@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/utf8.hpp"
 #include "ingest/parser.hpp"
-#include "ingest/utf8.hpp"
 
 namespace ragd::ingest {
 namespace {
@@ -349,7 +349,7 @@ TEST(ChunkerTest, MultiByteTextIsNeverCut) {
         const auto chunks = chunk_document(as_text(source), options);
         ASSERT_FALSE(chunks.empty());
         for (const ChunkDraft& chunk : chunks) {
-            ASSERT_TRUE(is_valid_utf8(chunk.text)) << "target " << target;
+            ASSERT_TRUE(core::is_valid_utf8(chunk.text)) << "target " << target;
             ASSERT_FALSE(chunk.text.empty());
         }
     }

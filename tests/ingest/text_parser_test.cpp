@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "core/utf8.hpp"
 #include "ingest/normalize.hpp"
 #include "ingest/parser.hpp"
-#include "ingest/utf8.hpp"
 
 namespace ragd::ingest {
 namespace {
@@ -80,10 +80,10 @@ TEST(TextParserTest, NulBytesAreRejectedAsBinary) {
 TEST(TextParserTest, InvalidUtf8IsReplaced) {
     const auto doc = parse_ok("caf\xE9 au lait\n\n\xFF\xFE ok");
     ASSERT_EQ(doc.sections.size(), 1u);
-    const std::string fffd(kReplacementChar);
+    const std::string fffd(core::kReplacementChar);
     EXPECT_EQ(doc.sections[0].text, "caf" + fffd + " au lait\n\n" + fffd + fffd + " ok");
-    EXPECT_TRUE(is_valid_utf8(doc.sections[0].text));
-    EXPECT_TRUE(is_valid_utf8(doc.title));
+    EXPECT_TRUE(core::is_valid_utf8(doc.sections[0].text));
+    EXPECT_TRUE(core::is_valid_utf8(doc.title));
 }
 
 TEST(TextParserTest, ByteOrderMarkIsDropped) {

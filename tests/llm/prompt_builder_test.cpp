@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/utf8.hpp"
+
 namespace ragd::llm {
 namespace {
 
@@ -41,27 +43,6 @@ std::size_t recount(const Prompt& prompt) {
         tokens += estimate_tokens(message.content) + kMessageOverheadTokens;
     }
     return tokens;
-}
-
-bool is_valid_utf8(std::string_view text) {
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[pos]);
-        const std::size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-        if (lead >= 0x80 && lead < 0xC0) {
-            return false;
-        }
-        if (pos + length > text.size()) {
-            return false;
-        }
-        for (std::size_t cont = 1; cont < length; ++cont) {
-            if ((static_cast<unsigned char>(text[pos + cont]) & 0xC0) != 0x80) {
-                return false;
-            }
-        }
-        pos += length;
-    }
-    return true;
 }
 
 TEST(EstimateTokens, FourAsciiBytesOrOneCodePointPerToken) {
@@ -200,7 +181,7 @@ TEST(PromptBuilder, TruncatesALoneOversizedPassageAtAUtf8Boundary) {
     EXPECT_TRUE(prompt.truncated);
     EXPECT_EQ(prompt.included_passages, (std::vector<std::size_t>{1}));
     const std::string& content = user_content(prompt);
-    EXPECT_TRUE(is_valid_utf8(content));
+    EXPECT_TRUE(core::is_valid_utf8(content));
     EXPECT_NE(content.find(kTruncationMark), std::string::npos);
     EXPECT_LE(prompt.estimated_tokens, 300u);
     EXPECT_GE(prompt.estimated_tokens, 290u) << "the cut uses the budget it has";

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "core/utf8.hpp"
 #include "http/sse_parser.hpp"
 
 namespace ragd::llm {
@@ -105,35 +106,6 @@ std::string decode(const WireProtocol& protocol, std::string_view stream) {
     const std::string whole = describe(decode_whole(protocol, stream));
     EXPECT_EQ(describe(decode_bytewise(protocol, stream)), whole);
     return whole;
-}
-
-bool is_valid_utf8(std::string_view text) {
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[pos]);
-        std::size_t length = 0;
-        if (lead < 0x80) {
-            length = 1;
-        } else if (lead >= 0xC2 && lead < 0xE0) {
-            length = 2;
-        } else if (lead >= 0xE0 && lead < 0xF0) {
-            length = 3;
-        } else if (lead >= 0xF0 && lead < 0xF5) {
-            length = 4;
-        } else {
-            return false;
-        }
-        if (pos + length > text.size()) {
-            return false;
-        }
-        for (std::size_t cont = 1; cont < length; ++cont) {
-            if ((static_cast<unsigned char>(text[pos + cont]) & 0xC0) != 0x80) {
-                return false;
-            }
-        }
-        pos += length;
-    }
-    return true;
 }
 
 // ---- factory -------------------------------------------------------------------------------
@@ -673,7 +645,7 @@ TEST(ErrorDetail, LongMessagesAreCutAtUtf8Boundaries) {
     const std::string detail =
         WireProtocol::error_detail(R"({"error":{"message":")" + message + R"("}})");
     EXPECT_LE(detail.size(), 303u);
-    EXPECT_TRUE(is_valid_utf8(detail));
+    EXPECT_TRUE(core::is_valid_utf8(detail));
     EXPECT_EQ(detail.substr(detail.size() - 3), "...");
 }
 
@@ -685,9 +657,22 @@ TEST(ErrorDetail, LongNonJsonBodyIsCutAtUtf8Boundary) {
     const std::string body = "<p>" + std::string(296, 'x') + "\xC3\xA9" + "</p>";
     const std::string detail = WireProtocol::error_detail(body);
     EXPECT_LE(detail.size(), 303u);
-    EXPECT_TRUE(is_valid_utf8(detail))
+    EXPECT_TRUE(core::is_valid_utf8(detail))
         << "detail ends with byte 0x" << std::hex
         << static_cast<int>(static_cast<unsigned char>(detail.back()));
+}
+
+// BUG (fuzz_llm_stream): a non-JSON error body's bytes were copied into the detail as they
+// were, so an upstream error page that is not UTF-8 put invalid UTF-8 into the JSON of the
+// client's error event (and into logs).
+TEST(ErrorDetail, NonUtf8BodyIsRepaired) {
+    const std::string detail = WireProtocol::error_detail("Ove\xFF\xFErloaded \xC3");
+    EXPECT_TRUE(core::is_valid_utf8(detail)) << detail;
+    EXPECT_EQ(detail, "Ove\xEF\xBF\xBD\xEF\xBF\xBDrloaded \xEF\xBF\xBD");
+    // Repair can make the text longer; the cut still holds the limit.
+    const std::string long_detail = WireProtocol::error_detail(std::string(400, '\xFF'));
+    EXPECT_TRUE(core::is_valid_utf8(long_detail));
+    EXPECT_LE(long_detail.size(), 303u);
 }
 
 }  // namespace

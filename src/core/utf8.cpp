@@ -1,10 +1,10 @@
 // UTF-8 validation and repair, following Unicode 15 §3.9 (Table 3-7, well-formed byte sequences).
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
 
 #include <cstdint>
 #include <cstring>
 
-namespace ragd::ingest {
+namespace ragd::core {
 namespace {
 
 // Allowed range of the second byte for each lead byte (Table 3-7); the third and fourth bytes
@@ -149,4 +149,4 @@ std::size_t utf8_floor_boundary(std::string_view text, std::size_t pos) {
     return pos;
 }
 
-}  // namespace ragd::ingest
+}  // namespace ragd::core

@@ -1,11 +1,11 @@
 // UTF-8 validation, repair (maximal-subpart substitution) and boundary finding.
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
 
 #include <string>
 
 #include <gtest/gtest.h>
 
-namespace ragd::ingest {
+namespace ragd::core {
 namespace {
 
 const std::string kFffd(kReplacementChar);
@@ -69,4 +69,4 @@ TEST(Utf8Test, FloorBoundaryNeverLandsInsideASequence) {
 }
 
 }  // namespace
-}  // namespace ragd::ingest
+}  // namespace ragd::core

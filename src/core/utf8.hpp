@@ -1,12 +1,13 @@
-// UTF-8 validation and repair: ingest accepts arbitrary bytes, but everything past the parsers
-// (tokenizers, JSON responses, SQLite) may assume valid UTF-8.
+// UTF-8 validation and repair. Bytes from outside (documents, client input, upstream bodies) may
+// be anything; everything past the parsers (tokenizers, JSON responses, SQLite, logs) may assume
+// valid UTF-8.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace ragd::ingest {
+namespace ragd::core {
 
 /// U+FFFD REPLACEMENT CHARACTER, encoded.
 inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
@@ -30,4 +31,4 @@ std::size_t utf8_invalid_prefix_length(std::string_view text);
 /// byte is not a continuation byte 10xxxxxx, or text.size()). Never moves back more than 3 bytes.
 std::size_t utf8_floor_boundary(std::string_view text, std::size_t pos);
 
-}  // namespace ragd::ingest
+}  // namespace ragd::core

@@ -1,0 +1,40 @@
+// libFuzzer harness for the mock LLM's request decoder (`ragd mock-llm` reads request bodies
+// from the network like any server). The input, after one byte choosing the API, is a request
+// body. Decoding must either fail with kInvalidArgument and a message, or give a request whose
+// counts agree with its own text.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "mock/chat_request.hpp"
+#include "mock/text_generator.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 1) {
+        return 0;
+    }
+    using ragd::mock::Api;
+    const Api api = (data[0] & 1U) != 0 ? Api::kAnthropic : Api::kOpenAi;
+    const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+
+    const auto request = ragd::mock::parse_chat_request(api, body);
+    if (!request) {
+        if (request.error().code != ragd::core::ErrorCode::kInvalidArgument ||
+            request.error().detail.empty()) {
+            std::abort();
+        }
+        return 0;
+    }
+    // The last user message is one of the counted texts.
+    if (request->prompt_tokens < ragd::mock::count_words(request->last_user_message)) {
+        std::abort();
+    }
+    if (request->max_tokens && *request->max_tokens == 0) {
+        std::abort();  // documented as positive
+    }
+    if (api == Api::kAnthropic && request->include_usage) {
+        std::abort();  // stream_options is OpenAI's
+    }
+    return 0;
+}
