@@ -5,6 +5,7 @@ if(TARGET fuzz_http_request)
     # clang 14's -fsanitize=function cannot compile coroutines (server.cpp, session.cpp):
     # "Cannot represent a difference across sections". The rest of UBSan stays on.
     target_compile_options(fuzz_http_request PRIVATE -fno-sanitize=function)
+    target_compile_options(fuzz_objects_ragd_http PRIVATE -fno-sanitize=function)
 endif()
 
 # The SSE parser needs nothing but its own source (no Asio), so only that is compiled in.
@@ -12,4 +13,10 @@ ragd_add_fuzzer(fuzz_sse ${CMAKE_CURRENT_LIST_DIR}/fuzz_sse.cpp)
 if(TARGET fuzz_sse)
     target_sources(fuzz_sse PRIVATE ${PROJECT_SOURCE_DIR}/src/http/sse_parser.cpp)
     target_include_directories(fuzz_sse PRIVATE ${PROJECT_SOURCE_DIR}/src)
+endif()
+
+# The outbound client's response reading, over a loopback connection to a scripted upstream.
+ragd_add_fuzzer(fuzz_http_response ${CMAKE_CURRENT_LIST_DIR}/fuzz_http_response.cpp ragd_http)
+if(TARGET fuzz_http_response)
+    target_compile_options(fuzz_http_response PRIVATE -fno-sanitize=function)  # as above
 endif()
