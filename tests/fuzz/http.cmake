@@ -15,6 +15,13 @@ if(TARGET fuzz_sse)
     target_include_directories(fuzz_sse PRIVATE ${PROJECT_SOURCE_DIR}/src)
 endif()
 
+# W3C Trace Context parsing: plain strings, only its own source.
+ragd_add_fuzzer(fuzz_trace_context ${CMAKE_CURRENT_LIST_DIR}/fuzz_trace_context.cpp)
+if(TARGET fuzz_trace_context)
+    target_sources(fuzz_trace_context PRIVATE ${PROJECT_SOURCE_DIR}/src/http/trace_context.cpp)
+    target_include_directories(fuzz_trace_context PRIVATE ${PROJECT_SOURCE_DIR}/src)
+endif()
+
 # The outbound client's response reading, over a loopback connection to a scripted upstream.
 ragd_add_fuzzer(fuzz_http_response ${CMAKE_CURRENT_LIST_DIR}/fuzz_http_response.cpp ragd_http)
 if(TARGET fuzz_http_response)
