@@ -103,9 +103,14 @@ struct RedisReplyReader::State {
     };
     std::unique_ptr<redisReader, ReaderFree> reader;
     Limits limits;
+    std::size_t max_reply_bytes = 0;
+    /// Bytes fed that belong to the reply being read (parsed into elements or still buffered).
+    std::size_t reply_bytes = 0;
 };
 
-RedisReplyReader::RedisReplyReader() : state_(std::make_unique<State>()) {
+RedisReplyReader::RedisReplyReader(std::size_t max_reply_bytes)
+    : state_(std::make_unique<State>()) {
+    state_->max_reply_bytes = max_reply_bytes;
     state_->reader.reset(redisReaderCreateWithFunctions(&bounded_functions()));
     if (!state_->reader) {
         throw std::bad_alloc();
@@ -118,6 +123,7 @@ RedisReplyReader::RedisReplyReader() : state_(std::make_unique<State>()) {
 RedisReplyReader::~RedisReplyReader() = default;
 
 void RedisReplyReader::feed(std::string_view bytes) {
+    state_->reply_bytes += bytes.size();
     // Fails only when the reader already failed (next() reports that) or cannot allocate.
     if (redisReaderFeed(state_->reader.get(), bytes.data(), bytes.size()) != REDIS_OK &&
         state_->reader->err == 0) {
@@ -140,8 +146,15 @@ core::Result<std::optional<RedisReply>> RedisReplyReader::next(std::string_view 
             "protocol error in reply to " + std::string(command) + ": " + state_->reader->errstr);
     }
     if (raw == nullptr) {
+        if (state_->reply_bytes > state_->max_reply_bytes) {
+            return fail(ErrorCode::kUnavailable,
+                        "reply to " + std::string(command) + " is larger than the " +
+                            std::to_string(state_->max_reply_bytes) + " bytes ragd accepts");
+        }
         return std::optional<RedisReply>();
     }
+    // What is still buffered belongs to the replies after this one.
+    state_->reply_bytes = state_->reader->len - state_->reader->pos;
     const std::unique_ptr<redisReply, ReplyFree> reply(static_cast<redisReply*>(raw));
     auto converted = convert(*reply, command);
     if (!converted) {

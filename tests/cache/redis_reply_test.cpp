@@ -118,5 +118,36 @@ TEST(RedisReplyReader, RefusesArraysOverTheLimitBeforeAllocating) {
     EXPECT_EQ(full[0]->elements.size(), RedisReplyReader::kMaxArrayElements);
 }
 
+TEST(RedisReplyReader, RefusesRepliesOverTheByteLimit) {
+    // hiredis would buffer a bulk string for as long as its announced length.
+    RedisReplyReader reader(64);
+    reader.feed("$1000000\r\n");
+    auto next = reader.next("GET");
+    ASSERT_TRUE(next);
+    EXPECT_FALSE(*next);  // 11 bytes so far: wait for more
+    reader.feed(std::string(100, 'x'));
+    next = reader.next("GET");
+    ASSERT_FALSE(next);
+    EXPECT_EQ(next.error().code, core::ErrorCode::kUnavailable);
+    EXPECT_NE(next.error().detail.find("64 bytes"), std::string::npos) << next.error().detail;
+
+    // The limit is per reply: many replies of a few bytes each, fed at once, are fine, and so
+    // is an array whose elements add up to less than the limit.
+    RedisReplyReader many(64);
+    std::string pipelined;
+    for (int idx = 0; idx < 100; ++idx) {
+        pipelined += ":1\r\n";
+    }
+    many.feed(pipelined);
+    for (int idx = 0; idx < 100; ++idx) {
+        auto reply = many.next("INCR");
+        ASSERT_TRUE(reply && *reply) << idx;
+    }
+    many.feed("*3\r\n$5\r\nabcde\r\n$5\r\nfghij\r\n$5\r\nklmno\r\n");
+    auto array = many.next("EVAL");
+    ASSERT_TRUE(array && *array);
+    EXPECT_EQ((*array)->elements.size(), 3u);
+}
+
 }  // namespace
 }  // namespace ragd::cache
