@@ -44,7 +44,7 @@ std::string parse_size(const std::string& text, std::size_t& out) {
     if (value > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
         return "value " + text + " is out of range";
     }
-    out = value;
+    out = value + 0.0;
     return {};
 }
 
@@ -71,7 +71,8 @@ std::string parse_double(const std::string& text, double& out) {
     if (!std::isfinite(value)) {
         return "expected a finite number, got '" + text + "'";
     }
-    out = value;
+    // -0 means 0: adding +0.0 clears the sign, so --print-config shows 0, not -0.
+    out = value + 0.0;
     return {};
 }
 

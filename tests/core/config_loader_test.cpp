@@ -1,6 +1,7 @@
 #include "core/config_loader.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -227,6 +228,20 @@ TEST(ConfigLoader, NonFiniteAndNegativeNumbersAreRejected) {
     EXPECT_NE(config.error().detail.find("llm.retry_budget_ratio: must not be negative"),
               std::string::npos)
         << config.error().detail;
+}
+
+// Found by fuzz_config: -0.0 passed the "must not be negative" checks (it is not below 0) and
+// then printed as "-0", a negative-looking value in --print-config.
+TEST(ConfigLoader, NegativeZeroReadsAsZero) {
+    ConfigSources sources = no_env();
+    sources.file_text = "[llm]\nretry_budget_ratio = -0.0\ntemperature = -0\n";
+    auto config = load_config(sources);
+    ASSERT_TRUE(config.has_value()) << config.error().detail;
+    EXPECT_FALSE(std::signbit(config->llm.retry_budget_ratio));
+    EXPECT_FALSE(std::signbit(config->llm.temperature));
+    const std::string printed = print_config(*config);
+    EXPECT_NE(printed.find("retry_budget_ratio = 0"), std::string::npos) << printed;
+    EXPECT_EQ(printed.find("= -0"), std::string::npos) << printed;
 }
 
 // TOML floats used to pass through a default ostream (6 significant digits).
