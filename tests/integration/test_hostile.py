@@ -364,6 +364,12 @@ class HostileClientsTest(unittest.TestCase):
             status, body, _ = self.exchange(data)
             self.assertIsNotNone(status, "no answer to %r" % data[:120])
             self.assertLess(status, 500, "%r -> %d %r" % (data[:120], status, body[:200]))
+            # Error messages may quote the offending bytes; the JSON must stay valid UTF-8.
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                self.fail("%r -> %d with a body that is not UTF-8: %r" % (data[:120], status,
+                                                                          body[:200]))
             counts[status] = counts.get(status, 0) + 1
         self.assertAlive("invalid UTF-8")
         self.note("invalid UTF-8", "%d requests: %s; no 5xx" % (
