@@ -35,13 +35,13 @@ using ragd::http::ClientErrorKind;
 constexpr auto kNoThrow = net::as_tuple(net::use_awaitable);
 constexpr std::size_t kMaxBody = 4096;  // read_all's limit, so the cap is exercised too
 
-/// The upstream: reads the request's bytes (whatever arrives first), then writes `reply` in
-/// pieces of `piece` bytes and closes.
-net::awaitable<void> serve_once(tcp::acceptor& acceptor, std::string reply, std::size_t piece) {
-    auto [accept_ec, socket] = co_await acceptor.async_accept(kNoThrow);
-    if (accept_ec) {
-        co_return;
-    }
+/// One upstream connection: reads the request's bytes (whatever arrives first), writes `reply`
+/// in pieces of `piece` bytes, and closes once the client has.
+net::awaitable<void> serve_connection(tcp::socket socket,
+                                      const std::string& reply,
+                                      std::size_t piece) {
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);  // each piece leaves at once (no Nagle wait)
     std::array<char, 4096> request{};
     (void)co_await socket.async_read_some(net::buffer(request), kNoThrow);
     for (std::size_t offset = 0; offset < reply.size(); offset += piece) {
@@ -52,10 +52,28 @@ net::awaitable<void> serve_once(tcp::acceptor& acceptor, std::string reply, std:
             co_return;
         }
     }
-    boost::system::error_code ignored;
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     // Wait for the client to close, so its reads see the end of the reply, not a reset.
     (void)co_await socket.async_read_some(net::buffer(request), kNoThrow);
+}
+
+/// The upstream: serves every connection with `reply` (a client retries once on a fresh
+/// connection when a reply ends before its first byte) until `stop` is set and the acceptor
+/// cancelled.
+net::awaitable<void> serve(tcp::acceptor& acceptor,
+                           const std::string& reply,
+                           std::size_t piece,
+                           const bool& stop,
+                           int& open) {
+    ++open;
+    while (!stop) {
+        auto [accept_ec, socket] = co_await acceptor.async_accept(kNoThrow);
+        if (accept_ec) {
+            break;
+        }
+        co_await serve_connection(std::move(socket), reply, piece);
+    }
+    --open;
 }
 
 net::awaitable<void> exchange(ragd::http::HttpClient& client,
@@ -106,18 +124,39 @@ net::awaitable<void> exchange(ragd::http::HttpClient& client,
     }
 }
 
-/// Runs the exchange, then stops the upstream (a server left waiting for the retry's connection
-/// would keep the io_context busy).
+/// Runs the exchange, then stops the upstream.
 net::awaitable<void> exchange_then_stop(ragd::http::HttpClient& client,
                                         tcp::acceptor& acceptor,
                                         std::size_t reply_bytes,
                                         bool read_in_pieces,
                                         bool& done) {
     co_await exchange(client, reply_bytes, read_in_pieces);
-    done = true;
+    done = true;  // also stops serve() after the connection it is on
     boost::system::error_code ignored;
-    acceptor.close(ignored);
+    acceptor.cancel(ignored);
 }
+
+/// One client and one upstream address for the whole run: building an HttpClient (its TLS
+/// context) per input cost more than the exchange. No idle connections are kept, so no state
+/// but counters carries over from one input to the next. Never destroyed.
+struct Harness {
+    net::io_context io;
+    tcp::acceptor acceptor{io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)};
+    std::unique_ptr<ragd::http::HttpClient> client;
+
+    Harness() {
+        ragd::http::ClientOptions options;
+        options.base_url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+        options.max_idle = 0;
+        options.connect_timeout = std::chrono::milliseconds(1000);
+        options.first_byte_timeout = std::chrono::milliseconds(1000);
+        options.read_idle_timeout = std::chrono::milliseconds(1000);
+        options.total_timeout = std::chrono::milliseconds(2000);
+        options.max_response_head_bytes = 2048;
+        options.proxy_url = "none";
+        client = std::make_unique<ragd::http::HttpClient>(io.get_executor(), options);
+    }
+};
 
 }  // namespace
 
@@ -129,32 +168,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool read_in_pieces = (data[0] & 0x40U) != 0;
     const std::string reply(reinterpret_cast<const char*>(data + 1), size - 1);
 
-    net::io_context io;
-    tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
-    ragd::http::ClientOptions options;
-    options.base_url = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
-    options.max_idle = 0;  // one connection per input: no state carried between inputs
-    options.connect_timeout = std::chrono::milliseconds(1000);
-    options.first_byte_timeout = std::chrono::milliseconds(1000);
-    options.read_idle_timeout = std::chrono::milliseconds(1000);
-    options.total_timeout = std::chrono::milliseconds(2000);
-    options.max_response_head_bytes = 2048;
-    options.proxy_url = "none";
+    static Harness& harness = *new Harness();
     bool done = false;
-    {
-        ragd::http::HttpClient client(io.get_executor(), options);
-        // A reply that ends before any byte makes the client retry once on a fresh connection.
-        net::co_spawn(io, serve_once(acceptor, reply, piece), net::detached);
-        net::co_spawn(io, serve_once(acceptor, reply, piece), net::detached);
-        net::co_spawn(io,
-                      exchange_then_stop(client, acceptor, reply.size(), read_in_pieces, done),
-                      net::detached);
-        io.run_for(std::chrono::seconds(5));
-        if (!done) {
-            std::abort();  // the client neither answered nor failed within its deadlines
-        }
+    int serving = 0;
+    net::co_spawn(harness.io, serve(harness.acceptor, reply, piece, done, serving), net::detached);
+    net::co_spawn(
+        harness.io,
+        exchange_then_stop(*harness.client, harness.acceptor, reply.size(), read_in_pieces, done),
+        net::detached);
+    harness.io.restart();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while ((!done || serving > 0) && std::chrono::steady_clock::now() < deadline) {
+        harness.io.run_one_for(std::chrono::milliseconds(100));
     }
-    io.restart();
-    io.run_for(std::chrono::milliseconds(100));  // the client's destructor posts its shutdown
+    if (!done || serving > 0) {
+        std::abort();  // the client neither answered nor failed within its deadlines
+    }
     return 0;
 }
