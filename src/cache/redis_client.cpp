@@ -23,6 +23,8 @@
 #include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
 
+#include "http/message.hpp"
+
 namespace ragd::cache {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
@@ -67,30 +69,6 @@ core::Result<WireCommand> format_command(const std::vector<std::string>& argv) {
         std::unique_ptr<char, CommandFree>(target), static_cast<std::size_t>(length), argv[0]};
 }
 
-std::string percent_decode(std::string_view text, bool& ok) {
-    std::string out;
-    ok = true;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out.push_back(text[i]);
-            continue;
-        }
-        unsigned value = 0;
-        if (i + 2 >= text.size()) {
-            ok = false;
-            return out;
-        }
-        const auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
-        if (ec != std::errc() || end != text.data() + i + 3) {
-            ok = false;
-            return out;
-        }
-        out.push_back(static_cast<char>(value));
-        i += 2;
-    }
-    return out;
-}
-
 }  // namespace
 
 core::Result<RedisEndpoint> parse_redis_url(const std::string& url) {
@@ -118,13 +96,13 @@ core::Result<RedisEndpoint> parse_redis_url(const std::string& url) {
         if (colon == std::string_view::npos) {
             return invalid("credentials must be user:password or :password");
         }
-        bool user_ok = false;
-        bool password_ok = false;
-        endpoint.user = percent_decode(userinfo.substr(0, colon), user_ok);
-        endpoint.password = percent_decode(userinfo.substr(colon + 1), password_ok);
-        if (!user_ok || !password_ok) {
+        auto user = http::percent_decode(userinfo.substr(0, colon));
+        auto password = http::percent_decode(userinfo.substr(colon + 1));
+        if (!user || !password) {
             return invalid("bad percent-encoding in the credentials");
         }
+        endpoint.user = std::move(*user);
+        endpoint.password = std::move(*password);
     }
     std::string_view port_text;
     if (!authority.empty() && authority.front() == '[') {
