@@ -14,6 +14,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
 # cmark's CMake config insists on the cmark executable, which libcmark-dev does not ship.
 pkg_check_modules(CMARK REQUIRED IMPORTED_TARGET libcmark)
+# PDF text extraction (src/ingest/pdf_parser.cpp).
+pkg_check_modules(POPPLER_CPP REQUIRED IMPORTED_TARGET poppler-cpp)
 # Redis L2 cache: only the RESP reader and command formatter are used (src/cache/redis_client.cpp).
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 

@@ -7,7 +7,7 @@ BUILD_PACKAGES=(
     build-essential cmake ninja-build pkg-config ccache git ca-certificates
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libsqlite3-dev libhnswlib-dev libxapian-dev
-    libcmark-dev libgumbo-dev libcli11-dev libspdlog-dev libfmt-dev
+    libcmark-dev libgumbo-dev libpoppler-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
     libtomlplusplus-dev prometheus-cpp-dev curl
     libhiredis-dev  # Redis L2 cache: hiredis' reader and formatter only, under Asio sockets
 )

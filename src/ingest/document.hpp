@@ -8,7 +8,7 @@
 
 namespace ragd::ingest {
 
-enum class DocumentFormat { kText, kMarkdown, kHtml };
+enum class DocumentFormat { kText, kMarkdown, kHtml, kPdf };
 
 /// Where a block of a section's text came from. Anchors let the chunker report source ranges
 /// finer than a whole section; a section without anchors maps every chunk to the whole section.

@@ -36,13 +36,14 @@ std::optional<DocumentFormat> format_from_path(std::string_view path) {
         return std::nullopt;
     }
     const std::string_view ext = name.substr(dot + 1);
-    static constexpr std::array<std::pair<std::string_view, DocumentFormat>, 6> kExtensions{{
+    static constexpr std::array<std::pair<std::string_view, DocumentFormat>, 7> kExtensions{{
         {"txt", DocumentFormat::kText},
         {"text", DocumentFormat::kText},
         {"md", DocumentFormat::kMarkdown},
         {"markdown", DocumentFormat::kMarkdown},
         {"html", DocumentFormat::kHtml},
         {"htm", DocumentFormat::kHtml},
+        {"pdf", DocumentFormat::kPdf},
     }};
     for (const auto& [known, format] : kExtensions) {
         if (iequals(ext, known)) {
@@ -78,6 +79,8 @@ core::Result<ParsedDocument> parse_document(std::string_view bytes, DocumentForm
             return parse_markdown(bytes);
         case DocumentFormat::kHtml:
             return parse_html(bytes);
+        case DocumentFormat::kPdf:
+            return parse_pdf(bytes);
     }
     return core::fail(core::ErrorCode::kUnsupported,
                       "document format " + std::to_string(static_cast<int>(format)));

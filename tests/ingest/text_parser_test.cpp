@@ -126,7 +126,8 @@ TEST(FormatTest, FromPath) {
     EXPECT_EQ(format_from_path("C:\\docs\\Page.HTM"), DocumentFormat::kHtml);
     EXPECT_EQ(format_from_path("index.html"), DocumentFormat::kHtml);
     EXPECT_EQ(format_from_path("a.text"), DocumentFormat::kText);
-    EXPECT_EQ(format_from_path("report.pdf"), std::nullopt);
+    EXPECT_EQ(format_from_path("report.pdf"), DocumentFormat::kPdf);
+    EXPECT_EQ(format_from_path("slides.pptx"), std::nullopt);
     EXPECT_EQ(format_from_path("Makefile"), std::nullopt);
     EXPECT_EQ(format_from_path(".md"), std::nullopt);
     EXPECT_EQ(format_from_path("dir.md/file"), std::nullopt);

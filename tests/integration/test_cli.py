@@ -12,6 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pdf_fixture import ENCRYPTED_TRAILER, make_pdf  # noqa: E402
 from ragd_harness import DATA_DIR, RagdServer, run_cli  # noqa: E402
 
 CORPUS = os.path.join(DATA_DIR, "corpus")
@@ -185,6 +186,62 @@ class IngestTest(CliTestBase):
         res = self.cli("ingest", "--data", self.data, os.path.join(self.corpus, "broken.txt"))
         self.assertEqual(res.returncode, 2, res)
         self.assertEqual(self.stats()["documents"], 0)
+
+
+class PdfIngestTest(CliTestBase):
+    """PDFs in a folder: text ones are ingested and searchable; encrypted, damaged and
+    image-only ones are each reported by path with the reason, and the rest goes on."""
+
+    def write(self, name, data):
+        path = os.path.join(self.tmp, "pdfs", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        return os.path.realpath(path)
+
+    def test_pdf_folder(self):
+        good = self.write("Tides.PDF", make_pdf(
+            [["Tidal Patterns", "",
+              "The quokkatide rises twice a day along this coast, pulled by the moon and,",
+              "to a lesser degree, by the sun; spring tides come when the two line up and",
+              "neap tides when they pull at right angles, which the harbour master hyphen-",
+              "ates in every almanac he prints."],
+             ["Second page: the almanac lists the quokkatide times for every port."]],
+            title="Harbour Almanac"))
+        encrypted = self.write("locked.pdf", make_pdf([["Secret lines."]],
+                                                      trailer_extra=ENCRYPTED_TRAILER))
+        whole = make_pdf([["This file was cut off in the middle of its transfer."]])
+        damaged = self.write("damaged.pdf", whole[:len(whole) // 3])
+        scanned = self.write("scanned.pdf", make_pdf([[], []]))
+
+        res = self.cli("ingest", "--data", self.data, os.path.join(self.tmp, "pdfs"))
+        self.assertEqual(res.returncode, 2, res)  # three files failed, one went in
+        files, summary = parse_ingest(res.stdout)
+        self.assertEqual(list(files), [good], res)
+        self.assertEqual(files[good][0], "created")
+        self.assertIn("1 created", summary)
+        self.assertIn("3 failed", summary)
+        errors = [l for l in res.stderr.splitlines() if l.startswith("error: ")]
+        self.assertEqual(len(errors), 3, res)
+        reasons = {encrypted: "encrypted", damaged: "PDF", scanned: "no extractable text"}
+        for path, reason in reasons.items():
+            line = [l for l in errors if path in l]
+            self.assertEqual(len(line), 1, (path, res))
+            self.assertIn(reason, line[0])
+        # poppler's own diagnostics are not printed beside ragd's report.
+        self.assertNotIn("poppler", res.stderr.replace("poppler-cpp", ""))
+        self.assertNotIn("Syntax Error", res.stderr)
+
+        hits = self.cli("search", "--data", self.data, "--json", "quokkatide almanac").json()
+        self.assertTrue(hits["results"], hits)
+        top = hits["results"][0]
+        self.assertEqual(top["source"], good)
+        self.assertIn("hyphenates in every almanac", top["text"])  # lines rejoined
+        self.assertIn("Second page", " ".join(r["text"] for r in hits["results"]))
+
+        doc = self.cli("query", "--data", self.data, "--json", "When do neap tides come?").json()
+        self.assertIn(good, [s["source"] for s in doc["sources"]], doc)
+        self.assertIn("Harbour Almanac", [s.get("title") for s in doc["sources"]], doc)
 
 
 class QueryTest(CliTestBase):

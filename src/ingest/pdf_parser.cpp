@@ -1,0 +1,128 @@
+// PDF via poppler-cpp: the text of every page, in reading order, rejoined into paragraphs
+// (pdf_text.hpp). A PDF carries no headings ragd can trust, so the document is one section; its
+// title is the document information's Title, else the first line.
+#include <climits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <poppler-document.h>
+#include <poppler-global.h>
+#include <poppler-page.h>
+
+#include "core/utf8.hpp"
+#include "ingest/parser.hpp"
+#include "ingest/pdf_text.hpp"
+#include "ingest/section_builder.hpp"
+
+namespace ragd::ingest {
+namespace {
+
+constexpr std::size_t kMaxTitleBytes = 120;
+constexpr std::size_t kMaxErrorBytes = 200;
+// The PDF standard lets the header start anywhere in the first 1,024 bytes.
+constexpr std::size_t kHeaderWindow = 1024;
+
+// poppler reports problems through one process-wide callback (by default it prints them to
+// stderr, which would interleave with ingest's own report). The callback runs on the thread
+// that is parsing, so each parse collects its first message in a thread_local.
+thread_local std::string* t_first_error = nullptr;
+
+void collect_poppler_error(const std::string& message, void* /*closure*/) {
+    if (t_first_error != nullptr && t_first_error->empty()) {
+        std::string_view text = message;
+        if (text.starts_with("error: ")) {  // poppler's own prefix; ragd's report adds its own
+            text.remove_prefix(7);
+        }
+        *t_first_error = core::sanitize_utf8(text.substr(0, kMaxErrorBytes));
+    }
+}
+
+std::string to_utf8(const poppler::ustring& text) {
+    const poppler::byte_array bytes = text.to_utf8();
+    return core::sanitize_utf8(std::string_view(bytes.data(), bytes.size()));
+}
+
+std::string first_line(std::string_view text) {
+    const std::size_t end = text.find('\n');
+    return std::string(trim_ascii(text.substr(0, end)));
+}
+
+}  // namespace
+
+core::Result<ParsedDocument> parse_pdf(std::string_view bytes) {
+    if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
+        return core::fail(core::ErrorCode::kTooLarge, "PDF over 2 GiB");
+    }
+    if (bytes.substr(0, kHeaderWindow).find("%PDF-") == std::string_view::npos) {
+        return core::fail(core::ErrorCode::kInvalidArgument, "not a PDF (no %PDF- header)");
+    }
+    static std::once_flag install_callback;
+    std::call_once(install_callback,
+                   [] { poppler::set_debug_error_function(collect_poppler_error, nullptr); });
+    // One PDF at a time: poppler keeps process-wide state (its global parameters and font
+    // caches), and ragd parses files one by one anyway, so this costs nothing and rules out a
+    // data race inside a library the sanitizer builds do not instrument.
+    static std::mutex poppler_mutex;
+    std::lock_guard lock(poppler_mutex);
+
+    std::string first_error;
+    t_first_error = &first_error;
+    struct ResetSink {
+        ~ResetSink() { t_first_error = nullptr; }
+    } reset_sink;
+
+    std::unique_ptr<poppler::document> doc(
+        poppler::document::load_from_raw_data(bytes.data(), static_cast<int>(bytes.size())));
+    if (!doc) {
+        return core::fail(core::ErrorCode::kInvalidArgument,
+                          "damaged or unreadable PDF" +
+                              (first_error.empty() ? std::string() : ": " + first_error));
+    }
+    if (doc->is_locked()) {
+        return core::fail(core::ErrorCode::kUnsupported,
+                          "encrypted PDF: it needs a password to open");
+    }
+
+    std::string text;
+    std::string first_printed_line;  // before reflowing: a title is a line of its own
+    const int pages = doc->pages();
+    for (int index = 0; index < pages; ++index) {
+        std::unique_ptr<poppler::page> page(doc->create_page(index));
+        if (!page) {
+            continue;
+        }
+        const std::string raw = to_utf8(page->text());
+        std::string page_text = reflow_pdf_page(raw);
+        if (page_text.empty()) {
+            continue;
+        }
+        if (text.empty()) {
+            first_printed_line = first_line(trim_ascii(raw));
+        } else {
+            text += "\n\n";  // a page break ends a paragraph
+        }
+        text += page_text;
+    }
+    if (text.empty()) {
+        return core::fail(core::ErrorCode::kUnsupported,
+                          "no extractable text in " + std::to_string(pages) +
+                              " page(s) (scanned images? ragd does no OCR)");
+    }
+
+    ParsedDocument parsed;
+    parsed.title = collapse_whitespace(to_utf8(doc->get_title()));
+    if (parsed.title.empty() || parsed.title.size() > kMaxTitleBytes) {
+        parsed.title = first_printed_line.size() <= kMaxTitleBytes
+                           ? collapse_whitespace(first_printed_line)
+                           : std::string();
+    }
+    Section section;
+    section.text = std::move(text);
+    section.source_end = bytes.size();  // offsets inside a PDF's compressed streams mean nothing
+    parsed.sections.push_back(std::move(section));
+    return parsed;
+}
+
+}  // namespace ragd::ingest
