@@ -1,11 +1,14 @@
-// PDF via poppler-cpp: the text of every page, in reading order, rejoined into paragraphs
-// (pdf_text.hpp). A PDF carries no headings ragd can trust, so the document is one section; its
-// title is the document information's Title, else the first line.
+// PDF via poppler-cpp: the text of every page, in reading order, without page numbers and
+// running headers and footers, rejoined into paragraphs (pdf_text.hpp). A PDF carries no headings
+// ragd can trust, so the document is one section; its title is the document information's Title,
+// else the first line.
+#include <algorithm>
 #include <climits>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <poppler-document.h>
 #include <poppler-global.h>
@@ -85,15 +88,18 @@ core::Result<ParsedDocument> parse_pdf(std::string_view bytes) {
                           "encrypted PDF: it needs a password to open");
     }
 
-    std::string text;
-    std::string first_printed_line;  // before reflowing: a title is a line of its own
     const int pages = doc->pages();
+    std::vector<std::string> page_texts;
+    page_texts.reserve(static_cast<std::size_t>(std::max(pages, 0)));
     for (int index = 0; index < pages; ++index) {
         std::unique_ptr<poppler::page> page(doc->create_page(index));
-        if (!page) {
-            continue;
-        }
-        const std::string raw = to_utf8(page->text());
+        page_texts.push_back(page ? to_utf8(page->text()) : std::string());
+    }
+    page_texts = strip_page_furniture(page_texts);
+
+    std::string text;
+    std::string first_printed_line;  // before reflowing: a title is a line of its own
+    for (const std::string& raw : page_texts) {
         std::string page_text = reflow_pdf_page(raw);
         if (page_text.empty()) {
             continue;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <unordered_map>
 #include <vector>
 
 #include "core/utf8.hpp"
@@ -51,7 +52,112 @@ std::string clean_controls(std::string_view text) {
     return out;
 }
 
+// A line with every digit run turned into one '#', whitespace collapsed and ASCII letters
+// lowered: "Page 3 of 10" and "page 4  of 10" both become "page # of #".
+std::string furniture_key(std::string_view line) {
+    std::string key;
+    bool in_digits = false;
+    bool pending_space = false;
+    for (char c : line) {
+        if (c >= '0' && c <= '9') {
+            if (!in_digits) {
+                if (pending_space && !key.empty()) {
+                    key += ' ';
+                }
+                pending_space = false;
+                key += '#';
+            }
+            in_digits = true;
+            continue;
+        }
+        in_digits = false;
+        if (is_ascii_space(c)) {
+            pending_space = true;
+            continue;
+        }
+        if (pending_space && !key.empty()) {
+            key += ' ';
+        }
+        pending_space = false;
+        key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+    }
+    return key;
+}
+
+bool is_page_number(std::string_view key) {
+    static constexpr std::string_view kShapes[] = {
+        "#", "- # -", "-#-", "page #", "page # of #", "# of #", "# / #", "#/#", "[#]", "(#)"};
+    return std::find(std::begin(kShapes), std::end(kShapes), key) != std::end(kShapes);
+}
+
+struct PageLine {
+    std::size_t begin;  // byte offsets of the line in its page's text
+    std::size_t end;
+    std::string key;
+};
+
+// The first and last kEdgeLines non-blank lines of a page (fewer when the page is short; a
+// line is listed once even when it is both).
+std::vector<PageLine> edge_lines(std::string_view page) {
+    std::vector<PageLine> lines;
+    for (std::size_t begin = 0; begin <= page.size();) {
+        std::size_t end = page.find('\n', begin);
+        if (end == std::string_view::npos) {
+            end = page.size();
+        }
+        if (!trim_ascii(page.substr(begin, end - begin)).empty()) {
+            lines.push_back({begin, end, {}});
+        }
+        begin = end + 1;
+    }
+    if (lines.size() > 2 * kEdgeLines) {
+        lines.erase(lines.begin() + kEdgeLines, lines.end() - kEdgeLines);
+    }
+    for (PageLine& line : lines) {
+        line.key = furniture_key(page.substr(line.begin, line.end - line.begin));
+    }
+    return lines;
+}
+
 }  // namespace
+
+std::vector<std::string> strip_page_furniture(const std::vector<std::string>& pages) {
+    std::vector<std::vector<PageLine>> edges;
+    edges.reserve(pages.size());
+    std::unordered_map<std::string, std::size_t> pages_with_line;
+    for (const std::string& page : pages) {
+        edges.push_back(edge_lines(page));
+        std::vector<std::string_view> seen;  // count a line once per page
+        for (const PageLine& line : edges.back()) {
+            if (std::find(seen.begin(), seen.end(), line.key) == seen.end()) {
+                seen.push_back(line.key);
+                ++pages_with_line[line.key];
+            }
+        }
+    }
+    const bool running_lines = pages.size() >= kMinPagesForRunningLines;
+    std::vector<std::string> out;
+    out.reserve(pages.size());
+    for (std::size_t page_idx = 0; page_idx < pages.size(); ++page_idx) {
+        const std::string& page = pages[page_idx];
+        std::string kept;
+        std::size_t copied_to = 0;
+        for (const PageLine& line : edges[page_idx]) {
+            const std::size_t recurs = pages_with_line[line.key];
+            const bool furniture =
+                is_page_number(line.key) ||
+                (running_lines && recurs >= kMinPagesForRunningLines && 2 * recurs >= pages.size());
+            if (!furniture) {
+                continue;
+            }
+            kept.append(page, copied_to, line.begin - copied_to);
+            copied_to = line.end;  // the line's text goes; its line break stays
+        }
+        kept.append(page, copied_to, std::string::npos);
+        out.push_back(std::move(kept));
+    }
+    return out;
+}
 
 std::string reflow_pdf_page(std::string_view page_text) {
     const std::string text = clean_controls(page_text);

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ragd::ingest {
 
@@ -19,5 +20,18 @@ namespace ragd::ingest {
 ///   replaced by U+FFFD, and spaces at line ends are dropped.
 /// Returns "" for a page with no visible text.
 std::string reflow_pdf_page(std::string_view page_text);
+
+/// Removes page furniture from pages' extracted texts (one string per page, lines separated by
+/// '\n'), so that it does not end up inside passages:
+/// - a line among the first or last kEdgeLines non-blank lines of a page that is only a page
+///   number ("12", "- 12 -", "Page 3", "Page 3 of 10", "3 / 10");
+/// - a running header or footer: a line in those positions that recurs (digits aside, so "Page
+///   3" and "Page 4" are the same line) on at least half of the pages and on at least
+///   kMinPagesForRunningLines of them.
+/// Lines elsewhere on a page are never removed.
+std::vector<std::string> strip_page_furniture(const std::vector<std::string>& pages);
+
+inline constexpr std::size_t kEdgeLines = 2;
+inline constexpr std::size_t kMinPagesForRunningLines = 3;
 
 }  // namespace ragd::ingest

@@ -1,19 +1,45 @@
-// libFuzzer: rejoining a PDF page's lines (ingest/pdf_text.hpp) must never crash, and what it
-// returns must be clean paragraphs of valid UTF-8 that chunk like any other section. The page
+// libFuzzer: removing page furniture and rejoining a PDF page's lines (ingest/pdf_text.hpp) must
+// never crash, and what comes out must be clean paragraphs of valid UTF-8 that chunk like any
+// other section. The page
 // text comes from poppler, i.e. from whatever a PDF file says, so any bytes are possible. (poppler
 // itself is a Debian library, not instrumented here.)
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz/ingest_fuzz_checks.hpp"
 #include "ingest/pdf_text.hpp"
 #include "ingest/section_builder.hpp"
 
+namespace {
+
+// Page furniture removal on the input split at form feeds (one page each): it may only blank
+// whole lines, so every page keeps its line breaks and never grows.
+void check_furniture(std::string_view bytes) {
+    std::vector<std::string> pages;
+    for (std::size_t begin = 0; begin <= bytes.size() && pages.size() < 64;) {
+        std::size_t end = std::min(bytes.find('\f', begin), bytes.size());
+        pages.emplace_back(bytes.substr(begin, end - begin));
+        begin = end + 1;
+    }
+    const std::vector<std::string> stripped = ragd::ingest::strip_page_furniture(pages);
+    RAGD_FUZZ_REQUIRE(stripped.size() == pages.size());
+    for (std::size_t i = 0; i < pages.size(); ++i) {
+        RAGD_FUZZ_REQUIRE(stripped[i].size() <= pages[i].size());
+        RAGD_FUZZ_REQUIRE(std::count(stripped[i].begin(), stripped[i].end(), '\n') ==
+                          std::count(pages[i].begin(), pages[i].end(), '\n'));
+    }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace ragd::ingest;  // NOLINT(google-build-using-namespace): harness scope only
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+    check_furniture(bytes);
     const std::string text = reflow_pdf_page(bytes);
     if (text.empty()) {
         return 0;

@@ -50,6 +50,20 @@ TEST(PdfParserTest, PagesBecomeParagraphsInReadingOrder) {
     EXPECT_TRUE(doc.sections[0].heading_path.empty());
 }
 
+TEST(PdfParserTest, RunningHeadersAndPageNumbersAreNotText) {
+    const std::vector<std::string> bodies = {
+        "Tide tables for Dover.", "Tide tables for Calais.", "Tide tables for Ostend."};
+    std::vector<std::vector<std::string>> pages;
+    for (std::size_t page = 0; page < bodies.size(); ++page) {
+        pages.push_back({"Harbour Almanac 2026", "", bodies[page], "", std::to_string(page + 1)});
+    }
+    const auto doc = parse(make_pdf(pages));
+    ASSERT_EQ(doc.sections.size(), 1U);
+    EXPECT_EQ(doc.sections[0].text,
+              "Tide tables for Dover.\n\nTide tables for Calais.\n\nTide tables for Ostend.");
+    EXPECT_EQ(doc.title, "Tide tables for Dover.");
+}
+
 TEST(PdfParserTest, SectionCoversTheWholeFile) {
     const std::string pdf = make_pdf({{"Only one line of text on this page."}});
     const auto doc = parse(pdf);

@@ -2,6 +2,7 @@
 #include "ingest/pdf_text.hpp"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -11,25 +12,25 @@ namespace {
 // Lines of running text, long enough that a line under 60 % of them reads as a paragraph end.
 class PdfTextTest : public ::testing::Test {
 protected:
-    const std::string line_a = "The planner estimates the cost of each path it considers and";
-    const std::string line_b = "keeps the cheapest one, then builds the plan from that path";
+    const std::string line_a_ = "The planner estimates the cost of each path it considers and";
+    const std::string line_b_ = "keeps the cheapest one, then builds the plan from that path";
 };
 
 TEST_F(PdfTextTest, WrappedLinesJoinWithOneSpace) {
-    EXPECT_EQ(reflow_pdf_page(line_a + "\n" + line_b + "\n" + line_a),
-              line_a + " " + line_b + " " + line_a);
+    EXPECT_EQ(reflow_pdf_page(line_a_ + "\n" + line_b_ + "\n" + line_a_),
+              line_a_ + " " + line_b_ + " " + line_a_);
 }
 
 TEST_F(PdfTextTest, BlankLineEndsAParagraph) {
-    EXPECT_EQ(reflow_pdf_page(line_a + "\n\n" + line_b), line_a + "\n\n" + line_b);
-    EXPECT_EQ(reflow_pdf_page(line_a + "\n \t \n\n" + line_b), line_a + "\n\n" + line_b);
+    EXPECT_EQ(reflow_pdf_page(line_a_ + "\n\n" + line_b_), line_a_ + "\n\n" + line_b_);
+    EXPECT_EQ(reflow_pdf_page(line_a_ + "\n \t \n\n" + line_b_), line_a_ + "\n\n" + line_b_);
 }
 
 TEST_F(PdfTextTest, ShortLineEndsAParagraph) {
-    EXPECT_EQ(reflow_pdf_page("Query Planning\n" + line_a + "\n" + line_b + "\nfor execution.\n" +
-                              line_a + "\n" + line_b),
-              "Query Planning\n\n" + line_a + " " + line_b + " for execution.\n\n" + line_a + " " +
-                  line_b);
+    EXPECT_EQ(reflow_pdf_page("Query Planning\n" + line_a_ + "\n" + line_b_ + "\nfor execution.\n" +
+                              line_a_ + "\n" + line_b_),
+              "Query Planning\n\n" + line_a_ + " " + line_b_ + " for execution.\n\n" + line_a_ +
+                  " " + line_b_);
 }
 
 TEST_F(PdfTextTest, PageOfShortLinesJoinsUntilABlankLine) {
@@ -76,6 +77,60 @@ TEST_F(PdfTextTest, ShortLineRuleCountsCharactersNotBytes) {
 TEST_F(PdfTextTest, NoVisibleTextGivesEmpty) {
     EXPECT_EQ(reflow_pdf_page(""), "");
     EXPECT_EQ(reflow_pdf_page(" \n\n\t\f\r\n "), "");
+}
+
+using Pages = std::vector<std::string>;
+
+TEST(PdfFurnitureTest, PageNumbersAtPageEdgesGo) {
+    EXPECT_EQ(strip_page_furniture({"Body text of the page.\n\n12\n"}),
+              Pages{"Body text of the page.\n\n\n"});
+    EXPECT_EQ(strip_page_furniture({"- 3 -\nAlpha.",
+                                    "Page 4 of 10\nBeta.",
+                                    "Gamma.\n7 / 10",
+                                    "Delta.\n  page   5",
+                                    "[6]\nEpsilon."}),
+              (Pages{"\nAlpha.", "\nBeta.", "Gamma.\n", "Delta.\n", "\nEpsilon."}));
+}
+
+TEST(PdfFurnitureTest, NumbersInsideThePageStay) {
+    // Only the first and last two non-blank lines of a page can be furniture.
+    const std::string page = "Title\nIntro line\n42\nThe answer above.\nClosing line\nEnd";
+    EXPECT_EQ(strip_page_furniture({page}), Pages{page});
+    // A line that merely contains a number is text.
+    EXPECT_EQ(strip_page_furniture({"Chapter 12\nBody."}), Pages{"Chapter 12\nBody."});
+}
+
+TEST(PdfFurnitureTest, RunningHeadersAndFootersGo) {
+    const Pages bodies = {"Installing from source.\nRun configure first.",
+                          "Upgrading a cluster.\nUse pg_upgrade.",
+                          "Starting the server.\nRun pg_ctl start.",
+                          "Shutting down.\nSend SIGTERM."};
+    Pages pages;
+    for (std::size_t page = 0; page < bodies.size(); ++page) {
+        // The footer's page number changes; digits aside it is the same line on every page.
+        pages.push_back("PostgreSQL 16.2 Documentation\n" + bodies[page] +
+                        "\nChapter 5. Server Setup  " + std::to_string(page + 101));
+    }
+    const Pages stripped = strip_page_furniture(pages);
+    ASSERT_EQ(stripped.size(), bodies.size());
+    for (std::size_t page = 0; page < bodies.size(); ++page) {
+        EXPECT_EQ(stripped[page], "\n" + bodies[page] + "\n");
+    }
+}
+
+TEST(PdfFurnitureTest, LinesOnFewPagesStay) {
+    // On 2 of 5 pages (less than half), and on 2 of 3 pages (fewer than 3): text, not furniture.
+    EXPECT_EQ(strip_page_furniture({"Note\nA.", "Note\nB.", "C.", "D.", "E."}),
+              (Pages{"Note\nA.", "Note\nB.", "C.", "D.", "E."}));
+    EXPECT_EQ(strip_page_furniture({"Note\nA.", "Note\nB.", "C."}),
+              (Pages{"Note\nA.", "Note\nB.", "C."}));
+    // A single page has no running lines at all.
+    EXPECT_EQ(strip_page_furniture({"Header\nBody."}), Pages{"Header\nBody."});
+}
+
+TEST(PdfFurnitureTest, EmptyPagesAndNoPages) {
+    EXPECT_EQ(strip_page_furniture({}), Pages{});
+    EXPECT_EQ(strip_page_furniture({"", "\n\n", "x"}), (Pages{"", "\n\n", "x"}));
 }
 
 }  // namespace
