@@ -2,6 +2,7 @@
 // PDF (poppler).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -25,9 +26,15 @@ core::Result<ParsedDocument> parse_document(std::string_view bytes, DocumentForm
 core::Result<ParsedDocument> parse_text(std::string_view bytes);
 core::Result<ParsedDocument> parse_markdown(std::string_view bytes);
 core::Result<ParsedDocument> parse_html(std::string_view bytes);
+/// Text extracted from one PDF beyond which parse_pdf gives up (kTooLarge): a PDF's compressed
+/// streams can expand a file within ingest.max_file_bytes into gigabytes of text.
+inline constexpr std::size_t kMaxPdfTextBytes = std::size_t{128} << 20;
+
 /// kInvalidArgument for bytes that are not a readable PDF, kUnsupported for an encrypted one
 /// (password needed) or one without extractable text (scanned pages: no OCR), kTooLarge over
-/// 2 GiB. Never prints poppler's own diagnostics; the first one is part of the error.
-core::Result<ParsedDocument> parse_pdf(std::string_view bytes);
+/// 2 GiB of file or `max_text_bytes` of text. Never prints poppler's own diagnostics; the first
+/// one is part of the error.
+core::Result<ParsedDocument> parse_pdf(std::string_view bytes,
+                                       std::size_t max_text_bytes = kMaxPdfTextBytes);
 
 }  // namespace ragd::ingest

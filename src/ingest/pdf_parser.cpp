@@ -54,7 +54,7 @@ std::string first_line(std::string_view text) {
 
 }  // namespace
 
-core::Result<ParsedDocument> parse_pdf(std::string_view bytes) {
+core::Result<ParsedDocument> parse_pdf(std::string_view bytes, std::size_t max_text_bytes) {
     if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
         return core::fail(core::ErrorCode::kTooLarge, "PDF over 2 GiB");
     }
@@ -90,10 +90,19 @@ core::Result<ParsedDocument> parse_pdf(std::string_view bytes) {
 
     const int pages = doc->pages();
     std::vector<std::string> page_texts;
-    page_texts.reserve(static_cast<std::size_t>(std::max(pages, 0)));
+    page_texts.reserve(std::min<std::size_t>(static_cast<std::size_t>(std::max(pages, 0)), 4096));
+    std::size_t text_bytes = 0;
     for (int index = 0; index < pages; ++index) {
         std::unique_ptr<poppler::page> page(doc->create_page(index));
         page_texts.push_back(page ? to_utf8(page->text()) : std::string());
+        text_bytes += page_texts.back().size();
+        // Compressed content streams can expand a small file into any amount of text.
+        if (text_bytes > max_text_bytes) {
+            return core::fail(core::ErrorCode::kTooLarge,
+                              "PDF text over " + std::to_string(max_text_bytes) +
+                                  " bytes by page " + std::to_string(index + 1) + " of " +
+                                  std::to_string(pages));
+        }
     }
     page_texts = strip_page_furniture(page_texts);
 

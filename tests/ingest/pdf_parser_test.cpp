@@ -143,6 +143,17 @@ TEST(PdfParserTest, EncryptedPdfNeedingAPasswordIsUnsupported) {
     EXPECT_TRUE(contains(error.detail, "encrypted")) << error.detail;
 }
 
+TEST(PdfParserTest, TextBeyondTheLimitIsTooLarge) {
+    const std::string pdf = make_pdf({{"Forty bytes of text on the first page.."},
+                                      {"and forty more bytes on the second page."},
+                                      {"A third page that is never reached."}});
+    ASSERT_TRUE(parse_pdf(pdf, 200).has_value());
+    auto result = parse_pdf(pdf, 60);
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().code, core::ErrorCode::kTooLarge);
+    EXPECT_EQ(result.error().detail, "PDF text over 60 bytes by page 2 of 3");
+}
+
 TEST(PdfParserTest, PdfWithoutTextIsUnsupportedNotEmpty) {
     // What a scanned document looks like to a text extractor: pages, but no text on them.
     const core::Error error = parse_error(make_pdf({{}, {"", ""}}));
