@@ -47,6 +47,12 @@ std::string to_utf8(const poppler::ustring& text) {
     return core::sanitize_utf8(std::string_view(bytes.data(), bytes.size()));
 }
 
+// A title as one line: control characters out (reflow_pdf_page's cleaning), whitespace runs
+// collapsed. A PDF's Title property is arbitrary text from the file.
+std::string one_clean_line(std::string_view text) {
+    return collapse_whitespace(reflow_pdf_page(text));
+}
+
 std::string first_line(std::string_view text) {
     const std::size_t end = text.find('\n');
     return std::string(trim_ascii(text.substr(0, end)));
@@ -127,11 +133,12 @@ core::Result<ParsedDocument> parse_pdf(std::string_view bytes, std::size_t max_t
     }
 
     ParsedDocument parsed;
-    parsed.title = collapse_whitespace(to_utf8(doc->get_title()));
+    parsed.title = one_clean_line(to_utf8(doc->get_title()));
     if (parsed.title.empty() || parsed.title.size() > kMaxTitleBytes) {
-        parsed.title = first_printed_line.size() <= kMaxTitleBytes
-                           ? collapse_whitespace(first_printed_line)
-                           : std::string();
+        parsed.title = one_clean_line(first_printed_line);
+        if (parsed.title.size() > kMaxTitleBytes) {
+            parsed.title.clear();
+        }
     }
     Section section;
     section.text = std::move(text);

@@ -77,6 +77,14 @@ TEST(PdfParserTest, TitleComesFromDocumentInformation) {
               "The Real Title");
 }
 
+TEST(PdfParserTest, TitleIsOneLineWithoutControlCharacters) {
+    EXPECT_EQ(parse(make_pdf({{"Body."}},
+                             "Two\nlines\x01"
+                             "and\ttabs"))
+                  .title,
+              "Two lines and tabs");
+}
+
 TEST(PdfParserTest, TitleFallsBackToTheFirstLine) {
     EXPECT_EQ(parse(make_pdf({{"", "Backup and Restore", "Body text of the page."}})).title,
               "Backup and Restore");
