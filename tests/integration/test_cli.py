@@ -210,16 +210,22 @@ class PdfIngestTest(CliTestBase):
             title="Harbour Almanac"))
         encrypted = self.write("locked.pdf", make_pdf([["Secret lines."]],
                                                       trailer_extra=ENCRYPTED_TRAILER))
+        # Encrypted too, but with an empty user password: it only restricts changes, so any
+        # reader opens it (the file's bytes do not contain its text in clear).
+        restricted_pdf = make_pdf([["The restricted cormorant ledger lists nesting sites."]],
+                                  title="Restricted Ledger", owner_password="harbour")
+        self.assertNotIn(b"restricted cormorant", restricted_pdf)
+        restricted = self.write("restricted.pdf", restricted_pdf)
         whole = make_pdf([["This file was cut off in the middle of its transfer."]])
         damaged = self.write("damaged.pdf", whole[:len(whole) // 3])
         scanned = self.write("scanned.pdf", make_pdf([[], []]))
 
         res = self.cli("ingest", "--data", self.data, os.path.join(self.tmp, "pdfs"))
-        self.assertEqual(res.returncode, 2, res)  # three files failed, one went in
+        self.assertEqual(res.returncode, 2, res)  # three files failed, two went in
         files, summary = parse_ingest(res.stdout)
-        self.assertEqual(list(files), [good], res)
+        self.assertEqual(sorted(files), sorted([good, restricted]), res)
         self.assertEqual(files[good][0], "created")
-        self.assertIn("1 created", summary)
+        self.assertIn("2 created", summary)
         self.assertIn("3 failed", summary)
         errors = [l for l in res.stderr.splitlines() if l.startswith("error: ")]
         self.assertEqual(len(errors), 3, res)
@@ -238,6 +244,11 @@ class PdfIngestTest(CliTestBase):
         self.assertEqual(top["source"], good)
         self.assertIn("hyphenates in every almanac", top["text"])  # lines rejoined
         self.assertIn("Second page", " ".join(r["text"] for r in hits["results"]))
+
+        hits = self.cli("search", "--data", self.data, "--json",
+                        "restricted cormorant ledger").json()
+        self.assertEqual(hits["results"][0]["source"], restricted, hits)
+        self.assertEqual(hits["results"][0]["title"], "Restricted Ledger", hits)
 
         doc = self.cli("query", "--data", self.data, "--json", "When do neap tides come?").json()
         self.assertIn(good, [s["source"] for s in doc["sources"]], doc)
