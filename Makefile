@@ -54,7 +54,7 @@ tsan-test:
 	cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DRAGD_SANITIZE=thread -DRAGD_BUILD_BENCH=OFF -DRAGD_ONLY_LAYERS="$(TSAN_LAYERS)"
 	cmake --build $(TSAN_BUILD_DIR) --target ragd_tsan_tests -j$(JOBS)
-	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp second_deadlock_stack=1" \
+	TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp second_deadlock_stack=1 history_size=4" \
 		ctest --test-dir $(TSAN_BUILD_DIR) --output-on-failure -j$(JOBS) -L tsan --timeout 600
 
 # Every libFuzzer target (parsers that see network or file bytes) for FUZZ_SECONDS each.
