@@ -1,6 +1,8 @@
 // Retrieval quality and speed on a BEIR-format set (pgdocs): BM25, vector and RRF hybrid, with
 // every knob on the command line so the defaults in src/ can be chosen from measurements.
 // Usage: tune_retrieval [--data DIR] [--key=value ...]   (see parse_args for the keys)
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,8 +15,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "embed/lexical_embedder.hpp"
 #include "retrieval/bm25_index.hpp"
@@ -65,46 +65,26 @@ Args parse_args(int argc, char** argv) {
         auto eq = arg.find('=');
         std::string key = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
         std::string value = eq == std::string::npos ? "1" : arg.substr(eq + 1);
-        if (key == "data")
-            args.data = value;
-        else if (key == "dims")
-            args.embed.dimensions = std::stoul(value);
-        else if (key == "word")
-            args.embed.word_weight = std::stof(value);
-        else if (key == "bigram")
-            args.embed.bigram_weight = std::stof(value);
-        else if (key == "ngram")
-            args.embed.ngram_weight = std::stof(value);
-        else if (key == "nmin")
-            args.embed.ngram_min = std::stoul(value);
-        else if (key == "nmax")
-            args.embed.ngram_max = std::stoul(value);
-        else if (key == "compound")
-            args.embed.compound_weight = std::stof(value);
-        else if (key == "title_wdf")
-            args.bm25.title_wdf = std::stoul(value);
-        else if (key == "heading_wdf")
-            args.bm25.heading_wdf = std::stoul(value);
-        else if (key == "ident")
-            args.bm25.index_identifier_parts = value == "1";
-        else if (key == "k1")
-            args.bm25.k1 = std::stod(value);
-        else if (key == "b")
-            args.bm25.b = std::stod(value);
-        else if (key == "stop")
-            args.bm25.query_stopwords = value == "1";
-        else if (key == "m")
-            args.vector.m = std::stoul(value);
-        else if (key == "efc")
-            args.vector.ef_construction = std::stoul(value);
-        else if (key == "ef")
-            args.vector.ef_search = std::stoul(value);
-        else if (key == "cand")
-            args.candidates = std::stoul(value);
-        else if (key == "rrf_k")
-            args.rrf_ks = parse_list(value);
-        else if (key == "vw")
-            args.vector_weights = parse_list(value);
+        if (key == "data") args.data = value;
+        else if (key == "dims") args.embed.dimensions = std::stoul(value);
+        else if (key == "word") args.embed.word_weight = std::stof(value);
+        else if (key == "bigram") args.embed.bigram_weight = std::stof(value);
+        else if (key == "ngram") args.embed.ngram_weight = std::stof(value);
+        else if (key == "nmin") args.embed.ngram_min = std::stoul(value);
+        else if (key == "nmax") args.embed.ngram_max = std::stoul(value);
+        else if (key == "compound") args.embed.compound_weight = std::stof(value);
+        else if (key == "title_wdf") args.bm25.title_wdf = std::stoul(value);
+        else if (key == "heading_wdf") args.bm25.heading_wdf = std::stoul(value);
+        else if (key == "ident") args.bm25.index_identifier_parts = value == "1";
+        else if (key == "k1") args.bm25.k1 = std::stod(value);
+        else if (key == "b") args.bm25.b = std::stod(value);
+        else if (key == "stop") args.bm25.query_stopwords = value == "1";
+        else if (key == "m") args.vector.m = std::stoul(value);
+        else if (key == "efc") args.vector.ef_construction = std::stoul(value);
+        else if (key == "ef") args.vector.ef_search = std::stoul(value);
+        else if (key == "cand") args.candidates = std::stoul(value);
+        else if (key == "rrf_k") args.rrf_ks = parse_list(value);
+        else if (key == "vw") args.vector_weights = parse_list(value);
         else {
             std::cerr << "unknown option --" << key << "\n";
             std::exit(2);
@@ -133,8 +113,7 @@ std::vector<std::string> split_title(const std::string& title) {
     while (true) {
         auto at = title.find(separator, begin);
         parts.push_back(title.substr(begin, at - begin));
-        if (at == std::string::npos)
-            break;
+        if (at == std::string::npos) break;
         begin = at + separator.size();
     }
     return parts;
@@ -147,13 +126,11 @@ struct Metrics {
         double dcg = 0, idcg = 0, mrr = 0;
         int hits10 = 0, hits100 = 0;
         for (std::size_t rank = 0; rank < ranked.size() && rank < 100; ++rank) {
-            if (!relevant.contains(ranked[rank]))
-                continue;
+            if (!relevant.contains(ranked[rank])) continue;
             if (rank < 10) {
                 dcg += 1.0 / std::log2(static_cast<double>(rank) + 2);
                 ++hits10;
-                if (mrr == 0)
-                    mrr = 1.0 / static_cast<double>(rank + 1);
+                if (mrr == 0) mrr = 1.0 / static_cast<double>(rank + 1);
             }
             ++hits100;
         }
@@ -169,20 +146,14 @@ struct Metrics {
     std::string row() const {
         char buffer[128];
         double n = std::max(count, 1);
-        std::snprintf(buffer,
-                      sizeof buffer,
-                      "nDCG@10 %.4f  R@10 %.4f  R@100 %.4f  MRR@10 %.4f",
-                      ndcg10 / n,
-                      recall10 / n,
-                      recall100 / n,
-                      mrr10 / n);
+        std::snprintf(buffer, sizeof buffer, "nDCG@10 %.4f  R@10 %.4f  R@100 %.4f  MRR@10 %.4f",
+                      ndcg10 / n, recall10 / n, recall100 / n, mrr10 / n);
         return buffer;
     }
 };
 
 double percentile(std::vector<double> values, double fraction) {
-    if (values.empty())
-        return 0;
+    if (values.empty()) return 0;
     std::sort(values.begin(), values.end());
     auto at = static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1));
     return values[at];
@@ -216,8 +187,7 @@ int main(int argc, char** argv) {
     std::vector<Query> queries;
     for (const auto& row : query_rows) {
         std::string id(row.at("_id").as_string());
-        if (qrels.contains(id))
-            queries.push_back(Query{id, std::string(row.at("text").as_string())});
+        if (qrels.contains(id)) queries.push_back(Query{id, std::string(row.at("text").as_string())});
     }
 
     // Chunks: title = page title (first heading), heading path = the rest, as ingest would.
@@ -230,8 +200,7 @@ int main(int argc, char** argv) {
         chunk.title = parts.front();
         chunk.chunk.heading_path.assign(parts.begin() + 1, parts.end());
         chunk.chunk.text = passages[passage_idx].text;
-        chunk.source =
-            "pgdocs/" + passages[passage_idx].id.substr(0, passages[passage_idx].id.find('#'));
+        chunk.source = "pgdocs/" + passages[passage_idx].id.substr(0, passages[passage_idx].id.find('#'));
         text_bytes += chunk.chunk.text.size() + passages[passage_idx].title.size();
         chunks.push_back(std::move(chunk));
     }
@@ -240,8 +209,8 @@ int main(int argc, char** argv) {
     std::cout << "model " << embedder->model_id() << "\n";
     std::vector<std::string> composed;
     for (const auto& chunk : chunks) {
-        composed.push_back(
-            embed::compose_embedding_text(chunk.title, chunk.chunk.heading_path, chunk.chunk.text));
+        composed.push_back(embed::compose_embedding_text(chunk.title, chunk.chunk.heading_path,
+                                                         chunk.chunk.text));
     }
     std::vector<embed::Vector> vectors(chunks.size());
     auto* lexical = dynamic_cast<embed::LexicalHashEmbedder*>(embedder.get());
@@ -259,14 +228,11 @@ int main(int argc, char** argv) {
     }
     double embed_warm_seconds = std::chrono::duration<double>(Clock::now() - start).count();
     std::printf("embed: %.1f MB in %.3f s cold (%.1f MB/s), %.3f s warm (%.1f MB/s)\n",
-                static_cast<double>(composed_bytes) / 1e6,
-                embed_seconds,
-                static_cast<double>(composed_bytes) / 1e6 / embed_seconds,
-                embed_warm_seconds,
+                static_cast<double>(composed_bytes) / 1e6, embed_seconds,
+                static_cast<double>(composed_bytes) / 1e6 / embed_seconds, embed_warm_seconds,
                 static_cast<double>(composed_bytes) / 1e6 / embed_warm_seconds);
 
-    auto work =
-        std::filesystem::temp_directory_path() / ("tune_retrieval_" + std::to_string(::getpid()));
+    auto work = std::filesystem::temp_directory_path() / ("tune_retrieval_" + std::to_string(::getpid()));
     std::filesystem::remove_all(work);
     std::filesystem::create_directories(work);
     auto vector_index = retrieval::open_vector_index(work.string(), args.vector).value();
@@ -282,9 +248,7 @@ int main(int argc, char** argv) {
     }
     bm25->commit(1).value();
     double bm25_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    std::printf("build: hnsw %.2f s, bm25 %.2f s (%.1f MB text)\n",
-                hnsw_seconds,
-                bm25_seconds,
+    std::printf("build: hnsw %.2f s, bm25 %.2f s (%.1f MB text)\n", hnsw_seconds, bm25_seconds,
                 static_cast<double>(text_bytes) / 1e6);
 
     struct Ranked {
@@ -297,8 +261,7 @@ int main(int argc, char** argv) {
     std::map<std::string, Metrics> bm25_kind, vector_kind;
     auto to_ids = [&](const std::vector<std::int64_t>& ids) {
         std::vector<std::string> out;
-        for (auto id : ids)
-            out.push_back(passages[static_cast<std::size_t>(id - 1)].id);
+        for (auto id : ids) out.push_back(passages[static_cast<std::size_t>(id - 1)].id);
         return out;
     };
     for (std::size_t query_idx = 0; query_idx < queries.size(); ++query_idx) {
@@ -310,10 +273,8 @@ int main(int argc, char** argv) {
         auto query_vector = embedder->embed(std::span(&text, 1), embed::EmbedKind::kQuery).value();
         auto vector_hits = vector_index->search(query_vector[0], args.candidates);
         auto t2 = Clock::now();
-        for (const auto& hit : bm25_hits)
-            ranked[query_idx].bm25.push_back(hit.chunk_id);
-        for (const auto& hit : vector_hits)
-            ranked[query_idx].vector.push_back(hit.chunk_id);
+        for (const auto& hit : bm25_hits) ranked[query_idx].bm25.push_back(hit.chunk_id);
+        for (const auto& hit : vector_hits) ranked[query_idx].vector.push_back(hit.chunk_id);
         std::vector<retrieval::RankedList> lists = {{ranked[query_idx].vector, 1.0},
                                                     {ranked[query_idx].bm25, 1.0}};
         auto fused = retrieval::reciprocal_rank_fusion(lists, 60, 100);
@@ -329,18 +290,13 @@ int main(int argc, char** argv) {
         vector_kind[kind].add(to_ids(ranked[query_idx].vector), relevant);
     }
     std::printf("latency ms p50/p95: bm25 %.2f/%.2f  vector %.2f/%.2f  hybrid %.2f/%.2f\n",
-                percentile(bm25_ms, 0.5),
-                percentile(bm25_ms, 0.95),
-                percentile(vector_ms, 0.5),
-                percentile(vector_ms, 0.95),
-                percentile(hybrid_ms, 0.5),
+                percentile(bm25_ms, 0.5), percentile(bm25_ms, 0.95), percentile(vector_ms, 0.5),
+                percentile(vector_ms, 0.95), percentile(hybrid_ms, 0.5),
                 percentile(hybrid_ms, 0.95));
     std::cout << "bm25   all " << bm25_all.row() << "\n";
-    for (auto& [kind, metrics] : bm25_kind)
-        std::cout << "bm25   " << kind << " " << metrics.row() << "\n";
+    for (auto& [kind, metrics] : bm25_kind) std::cout << "bm25   " << kind << " " << metrics.row() << "\n";
     std::cout << "vector all " << vector_all.row() << "\n";
-    for (auto& [kind, metrics] : vector_kind)
-        std::cout << "vector " << kind << " " << metrics.row() << "\n";
+    for (auto& [kind, metrics] : vector_kind) std::cout << "vector " << kind << " " << metrics.row() << "\n";
     for (double rrf_k : args.rrf_ks) {
         for (double vector_weight : args.vector_weights) {
             Metrics all;
@@ -350,17 +306,13 @@ int main(int argc, char** argv) {
                     {ranked[query_idx].vector, vector_weight}, {ranked[query_idx].bm25, 1.0}};
                 auto fused = retrieval::reciprocal_rank_fusion(lists, rrf_k, 100);
                 std::vector<std::int64_t> ids;
-                for (const auto& hit : fused)
-                    ids.push_back(hit.chunk_id);
+                for (const auto& hit : fused) ids.push_back(hit.chunk_id);
                 const std::string& id = queries[query_idx].id;
                 all.add(to_ids(ids), qrels[id]);
                 by_kind[id.substr(0, id.find(':'))].add(to_ids(ids), qrels[id]);
             }
-            std::printf("hybrid k=%g vw=%.2f all %s | ref %.4f guc %.4f\n",
-                        rrf_k,
-                        vector_weight,
-                        all.row().c_str(),
-                        by_kind["ref"].ndcg10 / by_kind["ref"].count,
+            std::printf("hybrid k=%g vw=%.2f all %s | ref %.4f guc %.4f\n", rrf_k, vector_weight,
+                        all.row().c_str(), by_kind["ref"].ndcg10 / by_kind["ref"].count,
                         by_kind["guc"].ndcg10 / by_kind["guc"].count);
         }
     }

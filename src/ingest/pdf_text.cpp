@@ -52,36 +52,33 @@ std::string clean_controls(std::string_view text) {
     return out;
 }
 
-// A line with every digit run turned into one '#', whitespace collapsed and ASCII letters
-// lowered: "Page 3 of 10" and "page 4  of 10" both become "page # of #".
+// A line with every digit run turned into one '#', ASCII letters lowered and whitespace
+// collapsed: "Page 3 of 10" and "page 4  of 10" both become "page # of #".
 std::string furniture_key(std::string_view line) {
     std::string key;
-    bool in_digits = false;
-    bool pending_space = false;
-    for (char c : line) {
+    key.reserve(line.size());
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
         if (c >= '0' && c <= '9') {
-            if (!in_digits) {
-                if (pending_space && !key.empty()) {
-                    key += ' ';
-                }
-                pending_space = false;
+            if (i == 0 || line[i - 1] < '0' || line[i - 1] > '9') {
                 key += '#';
             }
-            in_digits = true;
-            continue;
+        } else {
+            key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
         }
-        in_digits = false;
-        if (is_ascii_space(c)) {
-            pending_space = true;
-            continue;
-        }
-        if (pending_space && !key.empty()) {
-            key += ' ';
-        }
-        pending_space = false;
-        key += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
     }
-    return key;
+    return collapse_whitespace(key);
+}
+
+// The lines of `text` (split at '\n', untrimmed, views into `text`); "" gives one empty line.
+std::vector<std::string_view> split_lines(std::string_view text) {
+    std::vector<std::string_view> lines;
+    for (std::size_t begin = 0; begin <= text.size();) {
+        const std::size_t end = std::min(text.find('\n', begin), text.size());
+        lines.push_back(text.substr(begin, end - begin));
+        begin = end + 1;
+    }
+    return lines;
 }
 
 bool is_page_number(std::string_view key) {
@@ -100,15 +97,11 @@ struct PageLine {
 // line is listed once even when it is both).
 std::vector<PageLine> edge_lines(std::string_view page) {
     std::vector<PageLine> lines;
-    for (std::size_t begin = 0; begin <= page.size();) {
-        std::size_t end = page.find('\n', begin);
-        if (end == std::string_view::npos) {
-            end = page.size();
+    for (std::string_view line : split_lines(page)) {
+        if (!trim_ascii(line).empty()) {
+            const auto begin = static_cast<std::size_t>(line.data() - page.data());
+            lines.push_back({begin, begin + line.size(), {}});
         }
-        if (!trim_ascii(page.substr(begin, end - begin)).empty()) {
-            lines.push_back({begin, end, {}});
-        }
-        begin = end + 1;
     }
     if (lines.size() > 2 * kEdgeLines) {
         lines.erase(lines.begin() + kEdgeLines, lines.end() - kEdgeLines);
@@ -161,14 +154,9 @@ std::vector<std::string> strip_page_furniture(const std::vector<std::string>& pa
 
 std::string reflow_pdf_page(std::string_view page_text) {
     const std::string text = clean_controls(page_text);
-    std::vector<std::string_view> lines;
-    for (std::size_t begin = 0; begin <= text.size();) {
-        std::size_t end = text.find('\n', begin);
-        if (end == std::string::npos) {
-            end = text.size();
-        }
-        lines.push_back(trim_ascii(std::string_view(text).substr(begin, end - begin)));
-        begin = end + 1;
+    std::vector<std::string_view> lines = split_lines(text);
+    for (std::string_view& line : lines) {
+        line = trim_ascii(line);
     }
 
     std::vector<std::size_t> lengths;
