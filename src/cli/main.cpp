@@ -1,5 +1,6 @@
 // ragd's entry point: parses the command line (CLI11), builds the effective config (file, then
 // environment, then flags) and hands over to a subcommand in commands.cpp.
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -155,7 +156,9 @@ int main(int argc, char** argv) {
 
     ragd::mock::MockLlmOptions mock_options;
     std::string mock_error_kinds = "500,429";
-    auto* mock = app.add_subcommand("mock-llm", "fake OpenAI/Anthropic LLM server for tests");
+    bool mock_verify_sigv4 = false;
+    auto* mock =
+        app.add_subcommand("mock-llm", "fake OpenAI/Anthropic/Bedrock LLM server for tests");
     mock->add_option("--listen", mock_options.listen, "HOST:PORT (port 0 picks a free port)");
     mock->add_option("--latency-ms", mock_options.latency_ms, "time to first token, ms");
     mock->add_option("--tokens-per-second", mock_options.tokens_per_second, "0: all at once");
@@ -164,6 +167,9 @@ int main(int argc, char** argv) {
     mock->add_option("--threads", mock_options.threads, "I/O threads (0: one per core)");
     mock->add_option("--seed", mock_options.seed, "seeds the text and the error sequence");
     mock->add_option("--output-tokens", mock_options.output_tokens, "words per answer");
+    mock->add_flag("--verify-sigv4",
+                   mock_verify_sigv4,
+                   "check Bedrock SigV4 signatures with AWS_SECRET_ACCESS_KEY");
 
     ragd::loadgen::BenchArgs bench_args;
     auto* bench = app.add_subcommand("bench", "load-test a running server and report latency");
@@ -249,6 +255,14 @@ int main(int argc, char** argv) {
             return 1;
         }
         mock_options.error_kinds = std::move(*kinds);
+        if (mock_verify_sigv4) {
+            const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+            if (secret == nullptr || *secret == '\0') {
+                std::cerr << "ragd mock-llm: --verify-sigv4 needs AWS_SECRET_ACCESS_KEY\n";
+                return 1;
+            }
+            mock_options.aws_secret_access_key = secret;
+        }
         return ragd::mock::run_mock_llm(mock_options);
     }
     if (bench->parsed()) {

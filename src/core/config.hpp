@@ -149,7 +149,8 @@ struct RetrievalConfig {
 struct UpstreamConfig {
     /// Name used in llm.fallback, metrics labels and responses ("openai", "backup").
     std::string name;
-    /// API dialect: openai (Chat Completions, also vLLM/Ollama/LiteLLM/Azure) or anthropic.
+    /// API dialect: openai (Chat Completions, also vLLM/Ollama/LiteLLM/Azure), anthropic or
+    /// bedrock (Amazon Bedrock's Converse API).
     std::string provider;
     /// Scheme, host, port and optional path prefix; "" means the provider's public API.
     std::string base_url;
@@ -165,10 +166,13 @@ struct UpstreamConfig {
     std::string extra_query;
     /// Extra request headers, "Name: value" separated by ';' (no secrets: use api_key_env).
     std::string extra_headers;
+    /// bedrock: the AWS region (signing scope and default endpoint); "" = AWS_REGION, then
+    /// AWS_DEFAULT_REGION.
+    std::string aws_region;
 };
 
 struct LlmConfig {
-    /// Primary generator: extractive (built-in, offline; default), openai or anthropic.
+    /// Primary generator: extractive (built-in, offline; default), openai, anthropic or bedrock.
     std::string provider = "extractive";
     /// Most sentences the extractive answerer puts in an answer (default 3).
     std::size_t extractive_max_sentences = 3;
@@ -179,6 +183,7 @@ struct LlmConfig {
     std::string api_key_header;
     std::string extra_query;
     std::string extra_headers;
+    std::string aws_region;
     /// Generators tried, in order, when the one before fails or its breaker is open:
     /// comma-separated upstream names or "extractive" (default "extractive").
     std::string fallback = "extractive";

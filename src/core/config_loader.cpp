@@ -317,7 +317,7 @@ std::vector<ConfigKey> build_keys() {
                             "HNSW ef at search",
                             [](Config& c) -> std::size_t& { return c.retrieval.hnsw_ef_search; }));
     keys.push_back(string_key("llm.provider",
-                              "primary generator: extractive, openai, anthropic",
+                              "primary generator: extractive, openai, anthropic, bedrock",
                               [](Config& c) -> std::string& { return c.llm.provider; }));
     keys.push_back(
         size_key("llm.extractive_max_sentences",
@@ -341,6 +341,9 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(string_key("llm.extra_headers",
                               "extra upstream headers, 'Name: value; ...'",
                               [](Config& c) -> std::string& { return c.llm.extra_headers; }));
+    keys.push_back(string_key("llm.aws_region",
+                              "bedrock: AWS region, \"\" = AWS_REGION / AWS_DEFAULT_REGION",
+                              [](Config& c) -> std::string& { return c.llm.aws_region; }));
     keys.push_back(string_key("llm.fallback",
                               "comma-separated generators tried after the primary fails",
                               [](Config& c) -> std::string& { return c.llm.fallback; }));
@@ -588,15 +591,17 @@ std::vector<std::string> validate_config(const Config& c) {
     require(c.retrieval.hnsw_m >= 2 && c.retrieval.hnsw_m <= 128,
             "retrieval.hnsw_m: must be between 2 and 128");
     const auto known_provider = [](const std::string& name) {
-        return name == "extractive" || name == "openai" || name == "anthropic";
+        return name == "extractive" || name == "openai" || name == "anthropic" || name == "bedrock";
     };
     require(known_provider(c.llm.provider),
             "llm.provider: unknown generator '" + c.llm.provider +
-                "' (available: extractive, openai, anthropic)");
+                "' (available: extractive, openai, anthropic, bedrock)");
     for (const UpstreamConfig& upstream : c.llm.upstreams) {
-        require(upstream.provider == "openai" || upstream.provider == "anthropic",
-                "llm.upstreams." + upstream.name + ".provider: must be openai or anthropic (got '" +
-                    upstream.provider + "')");
+        require(upstream.provider == "openai" || upstream.provider == "anthropic" ||
+                    upstream.provider == "bedrock",
+                "llm.upstreams." + upstream.name +
+                    ".provider: must be openai, anthropic or bedrock (got '" + upstream.provider +
+                    "')");
         require(upstream.name != "extractive" && upstream.name != c.llm.provider,
                 "llm.upstreams." + upstream.name + ": the name is already taken");
     }
@@ -693,6 +698,7 @@ void read_upstream_tables(const std::string& file,
             {"api_key_header", &UpstreamConfig::api_key_header},
             {"extra_query", &UpstreamConfig::extra_query},
             {"extra_headers", &UpstreamConfig::extra_headers},
+            {"aws_region", &UpstreamConfig::aws_region},
         };
         for (auto&& [field_key, field_value] : *fields) {
             const std::string field(field_key.str());

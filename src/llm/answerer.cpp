@@ -36,6 +36,7 @@ core::UpstreamConfig primary_upstream(const core::LlmConfig& config) {
     upstream.api_key_header = config.api_key_header;
     upstream.extra_query = config.extra_query;
     upstream.extra_headers = config.extra_headers;
+    upstream.aws_region = config.aws_region;
     return upstream;
 }
 

@@ -11,6 +11,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "http/client_url.hpp"
+
 namespace ragd::llm {
 namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
@@ -117,15 +119,24 @@ void throw_exception_from_error(const UpstreamFailure& failure, const boost::sou
     throw core::ErrorException(failure.error);
 }
 
-std::string default_base_url(std::string_view dialect) {
+std::string default_base_url(std::string_view dialect, std::string_view aws_region) {
+    if (dialect == "bedrock") {
+        return "https://bedrock-runtime." + std::string(aws_region) + ".amazonaws.com";
+    }
     return dialect == "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com";
 }
 
 std::string default_model(std::string_view dialect) {
+    if (dialect == "bedrock") {
+        return "anthropic.claude-3-haiku-20240307-v1:0";
+    }
     return dialect == "anthropic" ? "claude-3-5-haiku-latest" : "gpt-4o-mini";
 }
 
 std::string default_api_key_env(std::string_view dialect) {
+    if (dialect == "bedrock") {
+        return "AWS_BEARER_TOKEN_BEDROCK";
+    }
     return dialect == "anthropic" ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
 }
 
@@ -137,6 +148,48 @@ struct Upstream::Attempt {
     std::string detail;
 };
 
+namespace {
+
+std::string env_or_empty(const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::string(value) : std::string();
+}
+
+/// Bedrock: the region (config, then AWS_REGION, then AWS_DEFAULT_REGION) and, when no API key
+/// was found, the static credentials requests are signed with.
+core::Result<void> resolve_aws_signing(const core::UpstreamConfig& upstream, Endpoint& endpoint) {
+    endpoint.aws_region = upstream.aws_region;
+    if (endpoint.aws_region.empty()) {
+        endpoint.aws_region = env_or_empty("AWS_REGION");
+    }
+    if (endpoint.aws_region.empty()) {
+        endpoint.aws_region = env_or_empty("AWS_DEFAULT_REGION");
+    }
+    if (endpoint.aws_region.empty()) {
+        return core::fail(core::ErrorCode::kInvalidArgument,
+                          "llm upstream '" + upstream.name +
+                              "': bedrock needs a region: set llm.aws_region (RAGD_LLM_AWS_REGION) "
+                              "or AWS_REGION");
+    }
+    if (!endpoint.api_key.empty()) {
+        return {};
+    }
+    endpoint.aws_credentials.access_key_id = env_or_empty("AWS_ACCESS_KEY_ID");
+    endpoint.aws_credentials.secret_access_key = env_or_empty("AWS_SECRET_ACCESS_KEY");
+    endpoint.aws_credentials.session_token = env_or_empty("AWS_SESSION_TOKEN");
+    if (endpoint.aws_credentials.access_key_id.empty() ||
+        endpoint.aws_credentials.secret_access_key.empty()) {
+        return core::fail(core::ErrorCode::kInvalidArgument,
+                          "llm upstream '" + upstream.name +
+                              "': bedrock needs credentials: a Bedrock API key in "
+                              "AWS_BEARER_TOKEN_BEDROCK (or the variable named by api_key_env), "
+                              "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    }
+    return {};
+}
+
+}  // namespace
+
 core::Result<std::unique_ptr<Upstream>> Upstream::create(net::any_io_executor executor,
                                                          const core::UpstreamConfig& upstream,
                                                          const core::LlmConfig& llm,
@@ -145,7 +198,7 @@ core::Result<std::unique_ptr<Upstream>> Upstream::create(net::any_io_executor ex
     if (!protocol) {
         return core::fail(core::ErrorCode::kInvalidArgument,
                           "llm upstream '" + upstream.name + "': unknown provider '" +
-                              upstream.provider + "' (openai or anthropic)");
+                              upstream.provider + "' (openai, anthropic or bedrock)");
     }
     Endpoint endpoint;
     endpoint.api_key_header = upstream.api_key_header;
@@ -168,9 +221,26 @@ core::Result<std::unique_ptr<Upstream>> Upstream::create(net::any_io_executor ex
                               " (api_key_env) is not set");
     }
 
+    const bool bedrock = upstream.provider == "bedrock";
+    if (bedrock) {
+        auto aws = resolve_aws_signing(upstream, endpoint);
+        if (!aws) {
+            return aws.error();
+        }
+    }
+
     http::ClientOptions options;
-    options.base_url =
-        upstream.base_url.empty() ? default_base_url(upstream.provider) : upstream.base_url;
+    options.base_url = upstream.base_url.empty()
+                           ? default_base_url(upstream.provider, endpoint.aws_region)
+                           : upstream.base_url;
+    if (bedrock) {
+        // SigV4 signs the Host header and the whole path the client sends.
+        auto url = http::parse_upstream_url(options.base_url);
+        if (url) {
+            endpoint.host_header = url->host_header();
+            endpoint.path_prefix = url->path_prefix;
+        }
+    }
     options.max_connections = llm.max_connections;
     options.max_idle = std::min<std::size_t>(llm.max_connections, 256);
     options.connect_timeout = llm.connect_timeout;
@@ -307,6 +377,7 @@ net::awaitable<UpstreamResult<UpstreamAnswer>> Upstream::call(const Prompt& prom
     params.max_tokens = context.max_tokens;
     params.temperature = context.temperature;
     params.stream = context.stream;
+    params.now = std::chrono::system_clock::now();
     WireRequest request = protocol_->build_request(prompt, params, endpoint_);
     for (const http::Header& header : context.forward_headers) {
         request.headers.push_back(header);

@@ -146,10 +146,11 @@ private:
     std::chrono::milliseconds total_timeout_;
 };
 
-/// The provider's public API and default model, for an empty base_url / model.
-std::string default_base_url(std::string_view dialect);
+/// The provider's public API and default model, for an empty base_url / model (Bedrock's API
+/// is regional).
+std::string default_base_url(std::string_view dialect, std::string_view aws_region = {});
 std::string default_model(std::string_view dialect);
-/// OPENAI_API_KEY / ANTHROPIC_API_KEY.
+/// OPENAI_API_KEY / ANTHROPIC_API_KEY / AWS_BEARER_TOKEN_BEDROCK.
 std::string default_api_key_env(std::string_view dialect);
 
 }  // namespace ragd::llm

@@ -1,5 +1,6 @@
-// The two dialects. Boost.JSON builds and parses the bodies; SSE framing comes from
-// http/sse_parser, so both dialects share one incremental parser.
+// The OpenAI and Anthropic dialects (Bedrock's is in bedrock_protocol.cpp). Boost.JSON builds
+// and parses the bodies; SSE framing comes from http/sse_parser, so both dialects share one
+// incremental parser.
 #include "llm/wire_protocol.hpp"
 
 #include <boost/json.hpp>
@@ -7,74 +8,18 @@
 #include "core/json_writer.hpp"
 #include "core/utf8.hpp"
 #include "http/sse_parser.hpp"
+#include "llm/wire_json.hpp"
 
 namespace ragd::llm {
 namespace json = boost::json;
+using wire::count_at;
+using wire::cut;
+using wire::EventArena;
+using wire::find_path;
+using wire::kErrorDetailBytes;
+using wire::parse_json;
+using wire::string_at;
 namespace {
-
-constexpr std::size_t kErrorDetailBytes = 300;
-
-const json::value* find_path(const json::value& root,
-                             std::initializer_list<std::string_view> path) {
-    const json::value* node = &root;
-    for (std::string_view key : path) {
-        const json::object* object = node->if_object();
-        if (object == nullptr) {
-            return nullptr;
-        }
-        node = object->if_contains(key);
-        if (node == nullptr) {
-            return nullptr;
-        }
-    }
-    return node;
-}
-
-std::string string_at(const json::value& root, std::initializer_list<std::string_view> path) {
-    const json::value* node = find_path(root, path);
-    if (node == nullptr || !node->is_string()) {
-        return {};
-    }
-    return std::string(node->get_string());
-}
-
-/// A non-negative integer at `path`, or nullopt.
-std::optional<std::size_t> count_at(const json::value& root,
-                                    std::initializer_list<std::string_view> path) {
-    const json::value* node = find_path(root, path);
-    if (node == nullptr) {
-        return std::nullopt;
-    }
-    if (node->is_uint64()) {
-        return static_cast<std::size_t>(node->get_uint64());
-    }
-    if (node->is_int64() && node->get_int64() >= 0) {
-        return static_cast<std::size_t>(node->get_int64());
-    }
-    return std::nullopt;
-}
-
-std::optional<json::value> parse_json(std::string_view text, json::storage_ptr storage = {}) {
-    boost::system::error_code ec;
-    json::value value = json::parse(text, ec, std::move(storage));
-    if (ec) {
-        return std::nullopt;
-    }
-    return value;
-}
-
-std::string cut(std::string text, std::size_t limit) {
-    if (text.size() <= limit) {
-        return text;
-    }
-    std::size_t end = limit;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) {
-        --end;  // keep UTF-8 whole
-    }
-    text.resize(end);
-    text += "...";
-    return text;
-}
 
 void add_common_headers(WireRequest& request, const Endpoint& endpoint, bool stream) {
     request.headers.push_back({"Content-Type", "application/json"});
@@ -104,18 +49,6 @@ std::string with_query(std::string target, const Endpoint& endpoint) {
     }
     return target;
 }
-
-/// A streamed event's JSON is parsed into a stack buffer: a relayed answer parses one event
-/// per token, and heap-allocating each parse tree was a visible share of relaying's CPU.
-/// The value must not outlive the EventArena it was parsed with.
-class EventArena {
-public:
-    json::storage_ptr storage() { return json::storage_ptr(&resource_); }
-
-private:
-    unsigned char buffer_[4096];
-    json::monotonic_resource resource_{buffer_, sizeof buffer_};
-};
 
 /// SSE framing shared by both dialects; each decodes its own event payloads.
 class SseStreamDecoder : public StreamDecoder {
@@ -418,6 +351,9 @@ std::unique_ptr<WireProtocol> make_wire_protocol(std::string_view dialect) {
     }
     if (dialect == "anthropic") {
         return make_anthropic_protocol();
+    }
+    if (dialect == "bedrock") {
+        return make_bedrock_protocol();
     }
     return nullptr;
 }

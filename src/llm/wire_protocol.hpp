@@ -3,6 +3,7 @@
 // dialects are unit-tested and fuzzed without a server.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "http/aws_sigv4.hpp"
 #include "http/message.hpp"
 #include "llm/prompt_builder.hpp"
 
@@ -28,6 +30,8 @@ struct CallParams {
     std::size_t max_tokens = 512;
     double temperature = 0.2;
     bool stream = false;
+    /// When the request is built (Bedrock signs it with this time); epoch = the clock's now.
+    std::chrono::system_clock::time_point now{};
 };
 
 /// Where and how to send: the parts of an UpstreamConfig a request is built from. The API key
@@ -38,6 +42,12 @@ struct Endpoint {
     std::string extra_query;     ///< without '?'
     std::vector<http::Header> extra_headers;
     std::string anthropic_version = "2023-06-01";
+    /// Bedrock without an API key: requests are signed (SigV4) with these credentials, for the
+    /// Host header and path prefix the HTTP client will send.
+    http::AwsCredentials aws_credentials;
+    std::string aws_region;
+    std::string host_header;
+    std::string path_prefix;
 };
 
 /// A non-streamed answer.
@@ -73,7 +83,7 @@ struct WireRequest {
 class WireProtocol {
 public:
     virtual ~WireProtocol() = default;
-    /// "openai" or "anthropic".
+    /// "openai", "anthropic" or "bedrock".
     virtual std::string_view dialect() const = 0;
     virtual WireRequest build_request(const Prompt& prompt,
                                       const CallParams& params,
@@ -90,6 +100,8 @@ public:
 std::unique_ptr<WireProtocol> make_openai_protocol();
 /// Anthropic Messages.
 std::unique_ptr<WireProtocol> make_anthropic_protocol();
+/// Amazon Bedrock Converse / ConverseStream (bedrock_protocol.cpp).
+std::unique_ptr<WireProtocol> make_bedrock_protocol();
 /// By dialect name; null for an unknown one.
 std::unique_ptr<WireProtocol> make_wire_protocol(std::string_view dialect);
 

@@ -71,18 +71,21 @@ core::Result<ChatRequest> parse_chat_request(Api api, std::string_view body) {
 
     ChatRequest request;
     request.model = "mock-model";
-    if (const json::value* model = object->if_contains("model"); model != nullptr) {
-        if (!model->is_string()) {
-            return invalid("model: expected a string");
+    // Bedrock names the model and asks for a stream in the path (the caller sets both).
+    if (api != Api::kBedrock) {
+        if (const json::value* model = object->if_contains("model"); model != nullptr) {
+            if (!model->is_string()) {
+                return invalid("model: expected a string");
+            }
+            request.model = std::string(model->get_string());
         }
-        request.model = std::string(model->get_string());
-    }
-    if (const json::value* stream = object->if_contains("stream");
-        stream != nullptr && !stream->is_null()) {
-        if (!stream->is_bool()) {
-            return invalid("stream: expected true or false");
+        if (const json::value* stream = object->if_contains("stream");
+            stream != nullptr && !stream->is_null()) {
+            if (!stream->is_bool()) {
+                return invalid("stream: expected true or false");
+            }
+            request.stream = stream->get_bool();
         }
-        request.stream = stream->get_bool();
     }
     if (api == Api::kOpenAi) {
         if (const json::value* options = object->if_contains("stream_options");
@@ -92,11 +95,25 @@ core::Result<ChatRequest> parse_chat_request(Api api, std::string_view body) {
         }
     }
 
-    auto max_tokens = read_max_tokens(*object, "max_tokens");
-    if (!max_tokens) {
-        return max_tokens.error();
+    if (api == Api::kBedrock) {
+        if (const json::value* config = object->if_contains("inferenceConfig");
+            config != nullptr && !config->is_null()) {
+            if (!config->is_object()) {
+                return invalid("inferenceConfig: expected an object");
+            }
+            auto max_tokens = read_max_tokens(config->get_object(), "maxTokens");
+            if (!max_tokens) {
+                return max_tokens.error();
+            }
+            request.max_tokens = *max_tokens;
+        }
+    } else {
+        auto max_tokens = read_max_tokens(*object, "max_tokens");
+        if (!max_tokens) {
+            return max_tokens.error();
+        }
+        request.max_tokens = *max_tokens;
     }
-    request.max_tokens = *max_tokens;
     if (api == Api::kOpenAi && !request.max_tokens) {
         auto completion_tokens = read_max_tokens(*object, "max_completion_tokens");
         if (!completion_tokens) {
@@ -105,7 +122,7 @@ core::Result<ChatRequest> parse_chat_request(Api api, std::string_view body) {
         request.max_tokens = *completion_tokens;
     }
 
-    if (api == Api::kAnthropic) {
+    if (api == Api::kAnthropic || api == Api::kBedrock) {
         if (const json::value* system = object->if_contains("system"); system != nullptr) {
             request.prompt_tokens += count_words(content_text(*system));
         }

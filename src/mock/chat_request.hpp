@@ -14,6 +14,7 @@ namespace ragd::mock {
 enum class Api {
     kOpenAi,     ///< POST /v1/chat/completions
     kAnthropic,  ///< POST /v1/messages
+    kBedrock,    ///< POST /model/{modelId}/converse and /converse-stream
 };
 
 struct ChatRequest {
@@ -30,7 +31,9 @@ struct ChatRequest {
     std::optional<std::size_t> max_tokens;
 };
 
-/// Parses `body`. kInvalidArgument (naming the field) for invalid JSON, a non-object body, a
+/// Parses `body`. For Bedrock the model and streaming come from the path (the caller sets
+/// them), the system prompt is an array of text blocks and the cap is inferenceConfig.maxTokens.
+/// kInvalidArgument (naming the field) for invalid JSON, a non-object body, a
 /// missing or empty "messages" array, a message without a string role, or a wrongly typed
 /// "stream", "model" or "max_tokens".
 core::Result<ChatRequest> parse_chat_request(Api api, std::string_view body);

@@ -41,7 +41,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "http/message.hpp"
 #include "mock/chat_request.hpp"
+#include "mock/sigv4_check.hpp"
 #include "mock/text_generator.hpp"
 #include "mock/wire_format.hpp"
 
@@ -272,12 +274,14 @@ net::awaitable<bool> respond(Connection& conn,
 /// Writes the pending events in conn.out (with the stream head first when `with_head`), as one
 /// HTTP chunk when `chunked`; `last` ends the chunked body.
 net::awaitable<bool> flush_events(
-    Connection& conn, bool with_head, bool last, bool keep_alive, bool chunked) {
+    Connection& conn, Api api, bool with_head, bool last, bool keep_alive, bool chunked) {
     conn.frame.clear();
     if (with_head) {
-        conn.frame +=
-            "HTTP/1.1 200 OK\r\nServer: ragd-mock\r\nContent-Type: text/event-stream; "
-            "charset=utf-8\r\nCache-Control: no-cache\r\n";
+        conn.frame += api == Api::kBedrock
+                          ? "HTTP/1.1 200 OK\r\nServer: ragd-mock\r\nContent-Type: "
+                            "application/vnd.amazon.eventstream\r\n"
+                          : "HTTP/1.1 200 OK\r\nServer: ragd-mock\r\nContent-Type: "
+                            "text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n";
         if (chunked) {
             conn.frame += "Transfer-Encoding: chunked\r\n";
         }
@@ -327,13 +331,16 @@ net::awaitable<bool> send_injected_status(Connection& conn,
                                           bool keep_alive) {
     // Arguments are named locals, never temporaries: GCC 12 double-destroys some temporaries
     // (e.g. inside ?:) that live across a co_await in the same full-expression.
+    const std::string kind_header =
+        api == Api::kBedrock ? bedrock_error_header(kind == ErrorKind::kRateLimited ? 429 : 500)
+                             : std::string();
     if (kind == ErrorKind::kRateLimited) {
         std::string body = error_body(api, 429, "mock-llm: injected rate limit; retry after 1 s");
-        co_return co_await respond(
-            conn, 429, std::move(body), keep_alive, "Retry-After: 1\r\nretry-after-ms: 1000\r\n");
+        const std::string headers = "Retry-After: 1\r\nretry-after-ms: 1000\r\n" + kind_header;
+        co_return co_await respond(conn, 429, std::move(body), keep_alive, headers);
     }
     std::string body = error_body(api, 500, "mock-llm: injected server error");
-    co_return co_await respond(conn, 500, std::move(body), keep_alive);
+    co_return co_await respond(conn, 500, std::move(body), keep_alive, kind_header);
 }
 
 bool is_status_error(const std::optional<ErrorKind>& error) {
@@ -451,7 +458,7 @@ net::awaitable<bool> stream_answer(std::shared_ptr<Connection> conn,
             encoder.append_finish(connection.out, answer.truncated);
         }
         if (!co_await flush_events(
-                connection, first_write, done && finishes, keep_alive, chunked)) {
+                connection, answer.api, first_write, done && finishes, keep_alive, chunked)) {
             present = false;
             break;
         }
@@ -490,11 +497,37 @@ net::awaitable<bool> stream_answer(std::shared_ptr<Connection> conn,
     co_return reusable;
 }
 
+/// What a Bedrock path says: /model/{modelId}/converse or /converse-stream.
+struct BedrockRoute {
+    std::string model;
+    bool stream = false;
+};
+
+std::optional<BedrockRoute> bedrock_route(std::string_view path) {
+    constexpr std::string_view kPrefix = "/model/";
+    if (path.substr(0, kPrefix.size()) != kPrefix) {
+        return std::nullopt;
+    }
+    path.remove_prefix(kPrefix.size());
+    const std::size_t slash = path.find('/');
+    if (slash == 0 || slash == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const std::string_view action = path.substr(slash + 1);
+    if (action != "converse" && action != "converse-stream") {
+        return std::nullopt;
+    }
+    const std::string_view model = path.substr(0, slash);
+    return BedrockRoute{ragd::http::percent_decode(model).value_or(std::string(model)),
+                        action == "converse-stream"};
+}
+
 /// Auth, validation, planning; then the answer. Returns whether the connection may be reused.
 net::awaitable<bool> handle_llm(const std::shared_ptr<Connection>& conn,
                                 Shared& shared,
                                 Api api,
-                                const Request& request) {
+                                const Request& request,
+                                BedrockRoute bedrock) {
     MockStats& stats = shared.stats;
     Connection& connection = *conn;
     const bool keep_alive = request.keep_alive();
@@ -507,6 +540,25 @@ net::awaitable<bool> handle_llm(const std::shared_ptr<Connection>& conn,
                                           "Authorization: Bearer KEY (mock-llm accepts any "
                                           "non-empty key).");
             co_return co_await respond(connection, 401, std::move(body), keep_alive);
+        }
+    } else if (api == Api::kBedrock) {
+        const std::string_view authorization = to_std(request[bhttp::field::authorization]);
+        if (!has_bearer_token(authorization)) {
+            const HeaderLookup lookup = [&request](std::string_view name) {
+                return find_header(request, name);
+            };
+            const std::string problem = check_sigv4(authorization,
+                                                    lookup,
+                                                    to_std(request.method_string()),
+                                                    to_std(request.target()),
+                                                    request.body(),
+                                                    shared.options.aws_secret_access_key);
+            if (!problem.empty()) {
+                stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
+                const int status = authorization.empty() ? 401 : 403;
+                std::string body = error_body(api, status, problem);
+                co_return co_await respond(connection, status, std::move(body), keep_alive);
+            }
         }
     } else {
         if (trim(find_header(request, "x-api-key").value_or("")).empty()) {
@@ -538,6 +590,10 @@ net::awaitable<bool> handle_llm(const std::shared_ptr<Connection>& conn,
         stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
         std::string body = error_body(api, 400, chat.error().detail);
         co_return co_await respond(connection, 400, std::move(body), keep_alive);
+    }
+    if (api == Api::kBedrock) {
+        chat->model = std::move(bedrock.model);
+        chat->stream = bedrock.stream;
     }
 
     const std::uint64_t index = shared.next_request_index.fetch_add(1, std::memory_order_relaxed);
@@ -587,7 +643,20 @@ net::awaitable<bool> handle_request(const std::shared_ptr<Connection>& conn,
             co_return co_await respond(
                 connection, 405, std::move(body), keep_alive, "Allow: POST\r\n");
         }
-        co_return co_await handle_llm(conn, shared, api, request);
+        // A named local, not a defaulted parameter: GCC 12 double-destroys such temporaries
+        // in a coroutine call.
+        BedrockRoute none;
+        co_return co_await handle_llm(conn, shared, api, request, std::move(none));
+    }
+    if (auto bedrock = bedrock_route(path)) {
+        stats.count_request(Endpoint::kConverse);
+        if (!is_post) {
+            std::string body =
+                error_body(Api::kBedrock, 405, std::string(path) + " accepts only POST");
+            co_return co_await respond(
+                connection, 405, std::move(body), keep_alive, "Allow: POST\r\n");
+        }
+        co_return co_await handle_llm(conn, shared, Api::kBedrock, request, std::move(*bedrock));
     }
     if (path == "/health" || path == "/stats") {
         const bool health = path == "/health";

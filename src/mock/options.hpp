@@ -54,6 +54,9 @@ struct MockLlmOptions {
     std::uint64_t seed = 0;
     /// Words (≈ tokens) per answer, before any max_tokens cap (default 64).
     std::size_t output_tokens = 64;
+    /// Bedrock: check SigV4 signatures with this secret key; "" checks their shape only
+    /// (`ragd mock-llm --verify-sigv4` reads it from AWS_SECRET_ACCESS_KEY).
+    std::string aws_secret_access_key;
 };
 
 /// Every problem with `options` in one message (kInvalidArgument), or success.

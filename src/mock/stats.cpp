@@ -23,6 +23,7 @@ std::string MockStats::to_json() const {
     json::object by_endpoint{
         {"chat_completions", load(requests[static_cast<int>(Endpoint::kChatCompletions)])},
         {"messages", load(requests[static_cast<int>(Endpoint::kMessages)])},
+        {"converse", load(requests[static_cast<int>(Endpoint::kConverse)])},
         {"health", load(requests[static_cast<int>(Endpoint::kHealth)])},
         {"stats", load(requests[static_cast<int>(Endpoint::kStats)])},
         {"other", load(requests[static_cast<int>(Endpoint::kOther)])},

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "core/json_escape.hpp"
+#include "http/aws_event_stream.hpp"
 #include "mock/options.hpp"
 
 namespace ragd::mock {
@@ -48,7 +49,36 @@ ErrorNames error_names(int status) {
     }
 }
 
+/// Bedrock's x-amzn-ErrorType for a status.
+const char* bedrock_error_type(int status) {
+    switch (status) {
+        case 400:
+        case 405:
+            return "ValidationException";
+        case 401:
+        case 403:
+            return "UnrecognizedClientException";
+        case 404:
+            return "ResourceNotFoundException";
+        case 429:
+            return "ThrottlingException";
+        default:
+            return "InternalServerException";
+    }
+}
+
+void append_bedrock_event(std::string& out, const char* type, std::string_view payload) {
+    http::append_event_stream_message(
+        out,
+        {{":event-type", type}, {":content-type", "application/json"}, {":message-type", "event"}},
+        payload);
+}
+
 }  // namespace
+
+std::string bedrock_error_header(int status) {
+    return std::string("x-amzn-ErrorType: ") + bedrock_error_type(status) + "\r\n";
+}
 
 ResponseIdentity make_identity(Api api,
                                std::string model,
@@ -61,7 +91,8 @@ ResponseIdentity make_identity(Api api,
                   "%016llx",
                   static_cast<unsigned long long>(mix64(seed ^ mix64(request_index))));
     ResponseIdentity identity;
-    identity.id = (api == Api::kOpenAi ? "chatcmpl-mock" : "msg_mock") + std::string(hex.data());
+    const char* prefix = api == Api::kOpenAi ? "chatcmpl-mock" : "msg_mock";
+    identity.id = prefix + std::string(hex.data());
     identity.model = std::move(model);
     identity.created_unix_s = created_unix_s;
     return identity;
@@ -86,6 +117,18 @@ std::string completion_body(
             {"completion_tokens", usage.completion_tokens},
             {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
         };
+    } else if (api == Api::kBedrock) {
+        body["output"] =
+            json::object{{"message",
+                          json::object{{"role", "assistant"},
+                                       {"content", json::array{json::object{{"text", text}}}}}}};
+        body["stopReason"] = truncated ? "max_tokens" : "end_turn";
+        body["usage"] = json::object{
+            {"inputTokens", usage.prompt_tokens},
+            {"outputTokens", usage.completion_tokens},
+            {"totalTokens", usage.prompt_tokens + usage.completion_tokens},
+        };
+        body["metrics"] = json::object{{"latencyMs", 0}};
     } else {
         body["id"] = identity.id;
         body["type"] = "message";
@@ -103,6 +146,9 @@ std::string completion_body(
 }
 
 std::string error_body(Api api, int status, std::string_view message) {
+    if (api == Api::kBedrock) {
+        return json::serialize(json::object{{"message", message}});
+    }
     const ErrorNames names = error_names(status);
     if (api == Api::kOpenAi) {
         json::object error{{"message", message}, {"type", names.openai_type}, {"param", nullptr}};
@@ -135,6 +181,10 @@ StreamEncoder::StreamEncoder(Api api,
                       ",\"system_fingerprint\":null,";
         token_prefix_ = chunk_head_ + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"";
         token_suffix_ = "\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
+    } else if (api_ == Api::kBedrock) {
+        // The event's JSON around the token; each event is framed (length, CRCs) when appended.
+        token_prefix_ = "{\"contentBlockIndex\":0,\"delta\":{\"text\":\"";
+        token_suffix_ = "\"},\"p\":\"abcdefgh\"}";
     } else {
         token_prefix_ =
             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
@@ -144,6 +194,10 @@ StreamEncoder::StreamEncoder(Api api,
 }
 
 void StreamEncoder::append_start(std::string& out) const {
+    if (api_ == Api::kBedrock) {
+        append_bedrock_event(out, "messageStart", R"({"role":"assistant"})");
+        return;
+    }
     if (api_ == Api::kOpenAi) {
         out += chunk_head_;
         out +=
@@ -166,12 +220,33 @@ void StreamEncoder::append_start(std::string& out) const {
 }
 
 void StreamEncoder::append_token(std::string& out, std::string_view token) const {
+    if (api_ == Api::kBedrock) {
+        std::string payload = token_prefix_;
+        core::append_json_escaped(payload, token);
+        payload += token_suffix_;
+        append_bedrock_event(out, "contentBlockDelta", payload);
+        return;
+    }
     out += token_prefix_;
     core::append_json_escaped(out, token);
     out += token_suffix_;
 }
 
 void StreamEncoder::append_finish(std::string& out, bool truncated) const {
+    if (api_ == Api::kBedrock) {
+        append_bedrock_event(out, "contentBlockStop", R"({"contentBlockIndex":0})");
+        append_bedrock_event(
+            out,
+            "messageStop",
+            truncated ? R"({"stopReason":"max_tokens"})" : R"({"stopReason":"end_turn"})");
+        const std::string metadata =
+            "{\"usage\":{\"inputTokens\":" + std::to_string(usage_.prompt_tokens) +
+            ",\"outputTokens\":" + std::to_string(usage_.completion_tokens) +
+            ",\"totalTokens\":" + std::to_string(usage_.prompt_tokens + usage_.completion_tokens) +
+            "},\"metrics\":{\"latencyMs\":0}}";
+        append_bedrock_event(out, "metadata", metadata);
+        return;
+    }
     if (api_ == Api::kOpenAi) {
         out += chunk_head_;
         out += "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"";

@@ -39,28 +39,35 @@ std::string completion_body(
 
 /// A provider-shaped error body for `status` (400, 401, 404, 405, 429, 500 ...):
 /// OpenAI {"error":{"message","type","param","code"}},
-/// Anthropic {"type":"error","error":{"type","message"}}.
+/// Anthropic {"type":"error","error":{"type","message"}}, Bedrock {"message"}.
 std::string error_body(Api api, int status, std::string_view message);
 
-/// Encodes one streamed answer as SSE events. Precomputes the bytes around each token so the
-/// per-token cost is one escaped append into the caller's reused buffer.
+/// Bedrock names an error's kind in a header: "x-amzn-ErrorType: ThrottlingException\r\n".
+std::string bedrock_error_header(int status);
+
+/// Encodes one streamed answer as SSE events (Bedrock: AWS event stream messages). Precomputes the
+/// bytes around each token so the per-token cost is one escaped append into the caller's reused
+/// buffer.
 class StreamEncoder {
 public:
     StreamEncoder(Api api, const ResponseIdentity& identity, Usage usage, bool include_usage);
 
-    /// OpenAI: the role chunk. Anthropic: message_start, content_block_start, ping.
+    /// OpenAI: the role chunk. Anthropic: message_start, content_block_start, ping. Bedrock:
+    /// messageStart.
     void append_start(std::string& out) const;
     /// One token's event: a content delta / text_delta.
     void append_token(std::string& out, std::string_view token) const;
     /// OpenAI: the finish_reason chunk, the usage chunk (if asked for) and "data: [DONE]".
     /// Anthropic: content_block_stop, message_delta (stop_reason, usage), message_stop.
+    /// Bedrock: contentBlockStop, messageStop, metadata (usage).
     void append_finish(std::string& out, bool truncated) const;
 
 private:
     Api api_;
     bool include_usage_;
     Usage usage_;
-    /// Everything of a token event before / after the escaped token text.
+    /// Everything of a token event (Bedrock: of its JSON payload) before / after the escaped
+    /// token text.
     std::string token_prefix_;
     std::string token_suffix_;
     /// OpenAI: the chunk's fields up to "choices" (id, object, created, model).

@@ -1,10 +1,12 @@
-// libFuzzer harness for what ragd reads from an LLM upstream (OpenAI and Anthropic): the input
-// (after two bytes choosing a split point) is an upstream response body. Each stream decoder is
-// fed it in one piece, split in two at the chosen point, and (when short) byte by byte; every way
-// must give the same events, since upstream bodies arrive split anywhere. Events must be
+// libFuzzer harness for what ragd reads from an LLM upstream (OpenAI, Anthropic, Bedrock): the
+// input (after two bytes choosing a split point) is an upstream response body. Each stream decoder
+// is fed it in one piece, split in two at the chosen point, and (when short) byte by byte; every
+// way must give the same events, since upstream bodies arrive split anywhere. Events must be
 // well-formed: deltas and errors carry UTF-8 text, errors are cut to the documented length. The
 // same body is also read as a non-streamed completion and as an error body, whose detail ends up
-// in a JSON error sent to the client: valid UTF-8, no control characters, bounded.
+// in a JSON error sent to the client: valid UTF-8, no control characters, bounded. Bedrock's
+// decoder gets the body with its event stream lengths and CRCs fixed up, so its event payloads
+// are reached.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "core/utf8.hpp"
+#include "event_stream_fixup.hpp"
 #include "llm/wire_protocol.hpp"
 
 namespace {
@@ -133,8 +136,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static const std::unique_ptr<WireProtocol> anthropic = ragd::llm::make_anthropic_protocol();
     check_protocol(*openai, body, split);
     check_protocol(*anthropic, body, split);
+    static const std::unique_ptr<WireProtocol> bedrock = ragd::llm::make_bedrock_protocol();
+    const std::string framed = ragd::fuzz::fix_event_stream(body);
+    check_protocol(*bedrock, framed, split % (framed.size() + 1));
     check_completion(*openai, body);
     check_completion(*anthropic, body);
+    check_completion(*bedrock, body);
     check_error_detail(body);
     return 0;
 }

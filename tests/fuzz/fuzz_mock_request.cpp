@@ -1,5 +1,6 @@
 // libFuzzer harness for the mock LLM's request decoder (`ragd mock-llm` reads request bodies
-// from the network like any server). The input, after one byte choosing the API, is a request
+// from the network like any server). The input, after one byte choosing the API (OpenAI,
+// Anthropic or Bedrock), is a request
 // body. Decoding must either fail with kInvalidArgument and a message, or give a request whose
 // counts agree with its own text.
 #include <cstddef>
@@ -15,7 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     using ragd::mock::Api;
-    const Api api = (data[0] & 1U) != 0 ? Api::kAnthropic : Api::kOpenAi;
+    const Api api = data[0] % 3 == 2      ? Api::kBedrock
+                    : (data[0] & 1U) != 0 ? Api::kAnthropic
+                                          : Api::kOpenAi;
     const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
 
     const auto request = ragd::mock::parse_chat_request(api, body);
@@ -33,7 +36,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (request->max_tokens && *request->max_tokens == 0) {
         std::abort();  // documented as positive
     }
-    if (api == Api::kAnthropic && request->include_usage) {
+    if (api == Api::kBedrock && (request->stream || request->model != "mock-model")) {
+        std::abort();  // Bedrock's model and streaming come from the path
+    }
+    if (api != Api::kOpenAi && request->include_usage) {
         std::abort();  // stream_options is OpenAI's
     }
     return 0;

@@ -27,3 +27,10 @@ ragd_add_fuzzer(fuzz_http_response ${CMAKE_CURRENT_LIST_DIR}/fuzz_http_response.
 if(TARGET fuzz_http_response)
     target_compile_options(fuzz_http_response PRIVATE -fno-sanitize=function)  # as above
 endif()
+
+# The AWS event stream parser (Bedrock's streamed answers): its own source and the fix-up header.
+ragd_add_fuzzer(fuzz_aws_event_stream ${CMAKE_CURRENT_LIST_DIR}/fuzz_aws_event_stream.cpp)
+if(TARGET fuzz_aws_event_stream)
+    target_sources(fuzz_aws_event_stream PRIVATE ${PROJECT_SOURCE_DIR}/src/http/aws_event_stream.cpp)
+    target_include_directories(fuzz_aws_event_stream PRIVATE ${PROJECT_SOURCE_DIR}/src)
+endif()

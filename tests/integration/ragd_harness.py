@@ -424,9 +424,10 @@ class MockLlm:
     """`ragd mock-llm --listen 127.0.0.1:PORT ARGS`; `port` 0 picks one (read back from its
     "listening on" line). start() / kill() / stop() may be repeated on the same port."""
 
-    def __init__(self, args=(), port=0):
+    def __init__(self, args=(), port=0, env=None):
         self.args = [str(a) for a in args]
         self.port = port
+        self.env = env
         self.proc = None
 
     def __enter__(self):
@@ -440,7 +441,7 @@ class MockLlm:
         argv = [ragd_bin(), "mock-llm", "--listen", "127.0.0.1:%d" % self.port,
                 "--threads", "1"] + self.args
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=clean_env())
+                                     stderr=subprocess.DEVNULL, env=clean_env(self.env))
         line = b""
         deadline = time.monotonic() + START_TIMEOUT_S
         fd = self.proc.stdout.fileno()

@@ -32,7 +32,11 @@ IO_TIMEOUT_S = 20.0
 OPENAI_KEY = "sk-ragdit-OPENAI-5e1f0c9d7a3b"
 ANTHROPIC_KEY = "ant-ragdit-ANTHROPIC-8c2d4e6f"
 BACKUP_KEY = "sk-ragdit-BACKUP-41b7e9a0"
-SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, BACKUP_KEY)
+AWS_KEY_ID = "AKIDRAGDIT0EXAMPLE"
+AWS_SECRET = "ragdit/AWS+SECRET/3f9c1e7b5d"
+AWS_SESSION = "ragdit-AWS-SESSION-7e2a"
+BEDROCK_API_KEY = "ABSKragdit-BEDROCK-9b3d"
+SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, BACKUP_KEY, AWS_SECRET, AWS_SESSION, BEDROCK_API_KEY)
 
 QUESTION = "How does a lighthouse lens focus the light?"
 
@@ -109,8 +113,8 @@ class LlmTestCase(unittest.TestCase):
         assert_no_secret(self, server.output(), "ragd's stdout/stderr")
         self.assertEqual(code, 0, "ragd exited with %r after SIGTERM\n%s" % (code, server.stderr()))
 
-    def start_mock(self, args=(), port=0):
-        mock = MockLlm(args, port).start()
+    def start_mock(self, args=(), port=0, env=None):
+        mock = MockLlm(args, port, env).start()
         self.addCleanup(mock.stop)
         return mock
 
@@ -278,6 +282,67 @@ class AnthropicTest(LlmTestCase):
         self.assertEqual(stats["requests"]["chat_completions"], 0)
         self.assertEqual(stats["auth_failures"], 0)
         self.assertEqual(stats["bad_requests"], 0)
+
+
+class BedrockTest(LlmTestCase):
+    MODEL = "anthropic.claude-it-v1:0"
+
+    def aws_env(self, **extra):
+        env = {"AWS_ACCESS_KEY_ID": AWS_KEY_ID, "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+               "AWS_SESSION_TOKEN": AWS_SESSION}
+        env.update(extra)
+        return env
+
+    def test_sigv4_signed_converse_and_stream(self):
+        # The mock recomputes every signature from the request as it arrived, with the secret.
+        mock = self.start_mock(["--seed", "5", "--verify-sigv4"],
+                               env={"AWS_SECRET_ACCESS_KEY": AWS_SECRET})
+        server = self.start_ragd({"provider": "bedrock", "base_url": mock.url,
+                                  "model": self.MODEL, "aws_region": "eu-west-3"},
+                                 env=self.aws_env())
+        body, _ = self.query(server)
+        self.assert_upstream_answer(body, "bedrock", self.MODEL)
+        self.assertEqual(body["upstream_attempts"], 1)
+
+        events, _ = self.stream_query(server)
+        done = self.assert_streamed(events, "bedrock")
+        self.assert_upstream_answer(done, "bedrock", self.MODEL)
+
+        stats = mock.stats()
+        self.assertEqual(stats["requests"]["converse"], 2)
+        self.assertEqual(stats["auth_failures"], 0, "the mock accepted both signatures")
+        self.assertEqual(stats["bad_requests"], 0)
+
+    def test_wrong_secret_is_refused_and_falls_back(self):
+        mock = self.start_mock(["--verify-sigv4"], env={"AWS_SECRET_ACCESS_KEY": "another"})
+        server = self.start_ragd({"provider": "bedrock", "base_url": mock.url,
+                                  "aws_region": "us-east-1", "max_attempts": 1},
+                                 env=self.aws_env())
+        body, _ = self.query(server)
+        self.assertEqual(body["generator"], "extractive", body)
+        self.assertIn("403", body["fallbacks"][0], body)
+        self.assertIn("signature", body["fallbacks"][0], body)
+        self.assertGreaterEqual(mock.stats()["auth_failures"], 1)
+
+    def test_api_key_region_from_environment(self):
+        mock = self.start_mock()
+        server = self.start_ragd({"provider": "bedrock", "base_url": mock.url},
+                                 env={"AWS_BEARER_TOKEN_BEDROCK": BEDROCK_API_KEY,
+                                      "AWS_REGION": "us-west-2"})
+        events, _ = self.stream_query(server)
+        done = self.assert_streamed(events, "bedrock")
+        self.assertEqual(done["model"], "anthropic.claude-3-haiku-20240307-v1:0")
+        self.assertEqual(mock.stats()["auth_failures"], 0)
+
+    def test_missing_region_or_credentials_fail_at_startup(self):
+        base = {"RAGD_LLM_PROVIDER": "bedrock", "RAGD_LLM_BASE_URL": "http://127.0.0.1:9"}
+        for env, expected in (({}, "region"), ({"AWS_REGION": "us-east-1"}, "credentials")):
+            full = dict(base)
+            full.update(env)
+            result = run_cli("serve", "--data", SHARED["data"], "--listen", "127.0.0.1:0",
+                             env=full, timeout=30)
+            self.assertNotEqual(result.returncode, 0, result)
+            self.assertIn(expected, result.stderr, result)
 
 
 # -- timeouts ------------------------------------------------------------------------------------
