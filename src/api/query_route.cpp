@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "api/access_rules.hpp"
+#include "api/rerank_step.hpp"
 #include "api/response_encoding.hpp"
 #include "api/routes.hpp"
 #include "api/server_metrics.hpp"
@@ -212,6 +213,10 @@ cache::CacheKey make_key(const QueryState& state) {
     }
     params.embed_model = deps.engine->embedder().model_id();
     params.generator = deps.generator_id;
+    if (rerank_requested(deps.reranker, decoded)) {
+        params.generator +=
+            "|rerank=" + deps.reranker->id() + "/" + std::to_string(deps.reranker->candidates());
+    }
     params.max_tokens = decoded.max_tokens != 0 ? decoded.max_tokens : deps.default_max_tokens;
     params.temperature = decoded.temperature >= 0 ? decoded.temperature : deps.default_temperature;
     params.prompt_version = "1";
@@ -310,6 +315,35 @@ core::Error overloaded_compute() {
     return core::Error(core::ErrorCode::kOverloaded, "compute queue is full; retry later");
 }
 
+/// Retrieval on the compute pool, then the reranker when it runs (retrieving its candidate
+/// count, keeping top_k). kOverloaded when the compute queue is full.
+net::awaitable<core::Result<pipeline::SearchOutcome>> search_for_answer(QueryState& state) {
+    const QueryRouteDeps& deps = *state.deps;
+    const QueryRequest& decoded = *state.decoded;
+    http::RequestContext& context = *state.context;
+    pipeline::QueryOptions options = decoded.options;
+    options.top_k = retrieval_depth(deps.reranker, decoded, deps.limits.max_top_k);
+    core::Result<pipeline::SearchOutcome> searched =
+        core::fail(core::ErrorCode::kInternal, "not run");
+    const bool ran = co_await context.run_quick(
+        [&] { searched = deps.engine->query().search(decoded.query, options); });
+    if (!ran) {
+        co_return overloaded_compute();
+    }
+    if (!searched || !rerank_requested(deps.reranker, decoded)) {
+        co_return searched;
+    }
+    const bool applied = co_await rerank_hits(*deps.reranker,
+                                              deps.metrics,
+                                              decoded.query,
+                                              *searched,
+                                              decoded.options.top_k,
+                                              context.cancel());
+    searched->reranked = applied;
+    context.annotate("rerank", applied ? "applied" : "failed");
+    co_return searched;
+}
+
 /// The whole non-streamed pipeline: retrieval, answer, cache store. Returns the JSON body.
 net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     const QueryRouteDeps& deps = *state.deps;
@@ -318,7 +352,8 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     pipeline::Engine& engine = *deps.engine;
     const bool offline = deps.answerer == nullptr || deps.answerer->offline();
 
-    if (offline) {
+    const bool rerank = rerank_requested(deps.reranker, decoded);
+    if (offline && !rerank) {
         // Retrieval and the extractive answer in one quick job.
         core::Result<pipeline::AnswerOutcome> outcome =
             core::fail(core::ErrorCode::kInternal, "not run");
@@ -341,15 +376,33 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
         co_return body;
     }
 
-    core::Result<pipeline::SearchOutcome> searched =
-        core::fail(core::ErrorCode::kInternal, "not run");
-    const bool ran = co_await context.run_quick(
-        [&] { searched = engine.query().search(decoded.query, decoded.options); });
-    if (!ran) {
-        co_return overloaded_compute();
-    }
+    core::Result<pipeline::SearchOutcome> searched = co_await search_for_answer(state);
     if (!searched) {
         co_return searched.error();
+    }
+    // An answer from a reranker's fallback order is not cached: it would outlive the outage.
+    const bool rerank_ok = !rerank || searched->reranked;
+    if (offline) {
+        core::Result<pipeline::AnswerOutcome> outcome =
+            core::fail(core::ErrorCode::kInternal, "not run");
+        const bool answered = co_await context.run_quick(
+            [&] { outcome = engine.query().answer_from(decoded.query, std::move(*searched)); });
+        if (!answered) {
+            co_return overloaded_compute();
+        }
+        if (!outcome) {
+            co_return outcome.error();
+        }
+        outcome->timings.total = ms_since(state.started);
+        if (deps.metrics != nullptr) {
+            observe_stages(*deps.metrics, outcome->timings, decoded.options.mode, true);
+        }
+        context.annotate("generator", outcome->generation.generator);
+        std::string body = answer_json(*outcome);
+        if (state.use_cache && rerank_ok && !outcome->generation.cited.empty()) {
+            co_await store(state, body);
+        }
+        co_return body;
     }
     pipeline::StageTimings timings = searched->timings;
     llm::AnswerRequest answer_request = make_answer_request(state, *searched);
@@ -375,7 +428,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     observe_llm(deps.metrics, *answer, timings.generate);
     annotate_answer(context, *answer);
     std::string body = answer_body(*answer, timings, &searched->hits);
-    if (state.use_cache && cacheable(*answer)) {
+    if (state.use_cache && rerank_ok && cacheable(*answer)) {
         co_await store(state, body);
     }
     co_return body;
@@ -386,18 +439,12 @@ net::awaitable<void> stream_answer(QueryState& state, http::ResponseWriter& writ
     const QueryRouteDeps& deps = *state.deps;
     QueryRequest& decoded = *state.decoded;
     http::RequestContext& context = *state.context;
-    core::Result<pipeline::SearchOutcome> searched =
-        core::fail(core::ErrorCode::kInternal, "not run");
-    const bool ran = co_await context.run_quick(
-        [&] { searched = deps.engine->query().search(decoded.query, decoded.options); });
-    if (!ran) {
-        co_await writer.send(error_response(overloaded_compute()));
-        co_return;
-    }
+    core::Result<pipeline::SearchOutcome> searched = co_await search_for_answer(state);
     if (!searched) {
         co_await writer.send(error_response(searched.error()));
         co_return;
     }
+    const bool rerank_ok = !rerank_requested(deps.reranker, decoded) || searched->reranked;
     pipeline::StageTimings timings = searched->timings;
     llm::AnswerRequest answer_request = make_answer_request(state, *searched);
     const auto compute = [&context](std::function<void()> work) {
@@ -438,7 +485,7 @@ net::awaitable<void> stream_answer(QueryState& state, http::ResponseWriter& writ
     annotate_answer(context, *answer);
     co_await writer.write(sse_event("done", answer_body(*answer, timings, nullptr)));
     co_await writer.end();
-    if (state.use_cache && cacheable(*answer)) {
+    if (state.use_cache && rerank_ok && cacheable(*answer)) {
         co_await store(state, answer_body(*answer, timings, &searched->hits));
     }
 }

@@ -10,6 +10,7 @@
 #include "core/config.hpp"
 #include "http/router.hpp"
 #include "llm/answerer.hpp"
+#include "llm/reranker.hpp"
 #include "metrics/metrics.hpp"
 #include "pipeline/engine.hpp"
 
@@ -32,6 +33,8 @@ struct QueryRouteDeps {
     std::shared_ptr<cache::Singleflight<std::string>> flights;
     /// What answers: the generator chain and models, part of every cache key.
     std::string generator_id;
+    /// Reorders retrieval's candidates before the answer; null: off.
+    llm::Reranker* reranker = nullptr;
 };
 
 /// The handler for POST /v1/query, to be wrapped by guard_async(): the caller's tenant filter

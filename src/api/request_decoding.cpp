@@ -202,6 +202,12 @@ core::Result<QueryRequest> decode_query_request(std::string_view body, const Lim
         }
         request.stream = it->value().as_bool();
     }
+    if (auto it = obj.find("rerank"); it != obj.end() && !it->value().is_null()) {
+        if (!it->value().is_bool()) {
+            return invalid("rerank: must be true or false");
+        }
+        request.rerank = it->value().as_bool();
+    }
     if (auto it = obj.find("max_tokens"); it != obj.end() && !it->value().is_null()) {
         const auto& v = it->value();
         const bool integral = v.is_int64() || v.is_uint64();

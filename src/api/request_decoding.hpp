@@ -18,6 +18,7 @@ struct QueryRequest {
     bool stream = false;           ///< answer as Server-Sent Events (/v1/query only)
     std::size_t max_tokens = 0;    ///< 0: the server default (llm.max_tokens)
     double temperature = -1;       ///< negative: the server default (llm.temperature)
+    bool rerank = true;            ///< false skips a configured reranker for this request
 };
 
 struct Limits {

@@ -57,6 +57,9 @@ void write_source(core::JsonWriter& out, const pipeline::SourceHit& hit) {
     out.end_array();
     out.member("text", chunk.chunk.text);
     out.key("score").number(hit.score);
+    if (hit.rerank_score) {
+        out.key("rerank_score").number(*hit.rerank_score);
+    }
     out.key("ranks").begin_object();
     write_rank(out.key("vector"), hit.vector_rank);
     write_rank(out.key("bm25"), hit.bm25_rank);
@@ -86,6 +89,9 @@ void write_timings(core::JsonWriter& out,
     out.key("bm25").number(round3(t.bm25));
     out.key("fuse").number(round3(t.fuse));
     out.key("generate").number(round3(t.generate));
+    if (t.rerank) {
+        out.key("rerank").number(round3(*t.rerank));
+    }
     out.key("total").number(round3(t.total));
     if (llm_first_token) {
         out.key("llm_first_token").number(round3(*llm_first_token));

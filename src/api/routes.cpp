@@ -10,6 +10,7 @@
 #include "api/readiness.hpp"
 #include "api/request_decoding.hpp"
 #include "api/response_encoding.hpp"
+#include "api/search_route.hpp"
 #include "api/server_metrics.hpp"
 
 namespace ragd::api {
@@ -55,7 +56,7 @@ int status_for(core::ErrorCode code) {
 void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config,
                      metrics::Metrics* metrics, ReadinessRegistry* readiness,
                      llm::Answerer* answerer, cache::AnswerCache* answer_cache,
-                     std::shared_ptr<const Authenticator> auth) {
+                     std::shared_ptr<const Authenticator> auth, llm::Reranker* reranker) {
     const Limits limits = limits_from(config);
     http::RouteOptions query_route;
     query_route.max_body_bytes = config.server.max_query_body_bytes;
@@ -107,6 +108,7 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
         query_deps.flights = std::make_shared<cache::Singleflight<std::string>>();
     }
     // What answers, as part of every cache key: the chain with its models.
+    query_deps.reranker = reranker;
     query_deps.generator_id = "extractive";
     if (answerer != nullptr) {
         query_deps.generator_id.clear();
@@ -119,22 +121,36 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
                      guard_async(auth, answer_access, make_query_handler(std::move(query_deps))),
                      query_route);
 
-    router.add(http::Method::kPost, "/v1/search", guard(auth, query_access,
-               [&engine, limits, metrics](const http::Request& request, const Principal& caller) {
-        auto decoded = decode_query_request(request.body, limits);
-        if (!decoded) {
-            return error_response(decoded.error());
-        }
-        restrict_query(caller, decoded->options);
-        auto outcome = engine.query().search(decoded->query, decoded->options);
-        if (!outcome) {
-            return error_response(outcome.error());
-        }
-        if (metrics != nullptr) {
-            observe_stages(*metrics, outcome->timings, decoded->options.mode, /*answered=*/false);
-        }
-        return http::Response::json(200, search_json(*outcome));
-    }), query_route);
+    if (reranker != nullptr) {
+        SearchRouteDeps search_deps;
+        search_deps.engine = &engine;
+        search_deps.reranker = reranker;
+        search_deps.metrics = metrics;
+        search_deps.limits = limits;
+        router.add_async(
+            http::Method::kPost, "/v1/search",
+            guard_async(auth, query_access, make_reranked_search_handler(std::move(search_deps))),
+            query_route);
+    } else {
+        router.add(http::Method::kPost, "/v1/search", guard(auth, query_access,
+                   [&engine, limits, metrics](const http::Request& request,
+                                              const Principal& caller) {
+            auto decoded = decode_query_request(request.body, limits);
+            if (!decoded) {
+                return error_response(decoded.error());
+            }
+            restrict_query(caller, decoded->options);
+            auto outcome = engine.query().search(decoded->query, decoded->options);
+            if (!outcome) {
+                return error_response(outcome.error());
+            }
+            if (metrics != nullptr) {
+                observe_stages(*metrics, outcome->timings, decoded->options.mode,
+                               /*answered=*/false);
+            }
+            return http::Response::json(200, search_json(*outcome));
+        }), query_route);
+    }
 
     router.add(http::Method::kPost, "/v1/documents", guard(auth, ingest_access,
                [&engine, limits](const http::Request& request, const Principal& caller) {

@@ -8,6 +8,7 @@
 #include "http/router.hpp"
 #include "cache/answer_cache.hpp"
 #include "llm/answerer.hpp"
+#include "llm/reranker.hpp"
 #include "metrics/metrics.hpp"
 #include "pipeline/engine.hpp"
 
@@ -27,11 +28,13 @@ class Authenticator;
 /// through `answerer` (its LLM chain; must outlive the server), or the engine's extractive
 /// generator when null. With `answer_cache` (which must outlive the server) answers are cached
 /// and identical queries in flight coalesced. `auth` guards the /v1 routes; null:
-/// make_authenticator(config) (auth.hpp).
+/// make_authenticator(config) (auth.hpp). With `reranker` (which must outlive the server),
+/// /v1/query and /v1/search rerank their candidates before answering or returning them.
 void register_routes(http::Router& router, pipeline::Engine& engine, const core::Config& config,
                      metrics::Metrics* metrics = nullptr, ReadinessRegistry* readiness = nullptr,
                      llm::Answerer* answerer = nullptr,
                      cache::AnswerCache* answer_cache = nullptr,
-                     std::shared_ptr<const Authenticator> auth = nullptr);
+                     std::shared_ptr<const Authenticator> auth = nullptr,
+                     llm::Reranker* reranker = nullptr);
 
 }  // namespace ragd::api

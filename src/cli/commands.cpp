@@ -22,6 +22,7 @@
 #include "eval/metrics.hpp"
 #include "http/server.hpp"
 #include "llm/answerer.hpp"
+#include "llm/reranker.hpp"
 #include "metrics/access_log.hpp"
 #include "metrics/logger.hpp"
 #include "pipeline/consistency_check.hpp"
@@ -133,6 +134,16 @@ int run_serve(const core::Config& config) {
         return 1;
     }
     std::unique_ptr<llm::Answerer> answerer = std::move(*created);
+    std::unique_ptr<llm::Reranker> reranker;  // on the server's io_context, like the answerer
+    if (!config.rerank.provider.empty()) {
+        auto made = llm::Reranker::create(
+            server.io_context().get_executor(), config.rerank, config.llm.ca_file);
+        if (!made) {
+            std::cerr << "ragd: " << made.error().detail << "\n";
+            return 1;
+        }
+        reranker = std::move(*made);
+    }
     cache::AnswerCacheOptions cache_options;
     cache_options.l1_max_bytes = config.cache.l1_max_bytes;
     cache_options.l1_shards = config.cache.l1_shards;
@@ -177,7 +188,8 @@ int run_serve(const core::Config& config) {
                          &readiness,
                          answerer.get(),
                          &answers,
-                         api::make_authenticator(config, rate_limits->factory));
+                         api::make_authenticator(config, rate_limits->factory),
+                         reranker.get());
     server.set_router(std::move(router));
     if (live_metrics != nullptr || access_log.enabled()) {
         server.set_observer(&server_metrics);
@@ -192,6 +204,9 @@ int run_serve(const core::Config& config) {
     server.run();
     // The io_context still exists (it goes with the server): close pooled upstream sockets now.
     answerer->close_idle();
+    if (reranker) {
+        reranker->close_idle();
+    }
     std::cerr << "ragd: stopped\n";
     return 0;
 }

@@ -261,6 +261,27 @@ struct CacheConfig {
     std::size_t semantic_max_entries = 10000;
 };
 
+/// An optional cross-encoder reranking the fused results before they are answered from or
+/// returned (docs/retrieval.md#reranking).
+struct RerankConfig {
+    /// API dialect: "" (off, default), "cohere" (POST /v1/rerank: Cohere, Jina, Voyage, vLLM,
+    /// Infinity, LiteLLM) or "tei" (POST /rerank: text-embeddings-inference).
+    std::string provider;
+    /// Scheme, host, port and optional path prefix of the rerank service; required when on.
+    std::string base_url;
+    /// Model name sent (cohere); "" sends none.
+    std::string model;
+    /// Environment variable holding a key sent as "Authorization: Bearer KEY"; "" = no key.
+    std::string api_key_env;
+    /// Fused results sent to the reranker, at least the request's top_k (default 20).
+    std::size_t candidates = 20;
+    /// Longest wait for the reranker, connection included, in ms; past it the fused order is
+    /// kept (default 1000).
+    std::chrono::milliseconds timeout{1000};
+    /// Bytes of each passage sent, cut at a UTF-8 boundary (default 2048).
+    std::size_t max_passage_bytes = 2048;
+};
+
 struct LogConfig {
     /// Lowest level of messages written: trace, debug, info, warn, error or off (default info).
     /// The access log is governed by `access`, not by this.
@@ -325,6 +346,7 @@ struct Config {
     RetrievalConfig retrieval;
     LlmConfig llm;
     CacheConfig cache;
+    RerankConfig rerank;
     LogConfig log;
     AuthConfig auth;
 };

@@ -464,6 +464,28 @@ std::vector<ConfigKey> build_keys() {
         "cache.semantic_max_entries", "semantic entries per scope", [](Config& c) -> std::size_t& {
             return c.cache.semantic_max_entries;
         }));
+    keys.push_back(string_key("rerank.provider",
+                              "reranker API: \"\" = off, cohere (/v1/rerank) or tei (/rerank)",
+                              [](Config& c) -> std::string& { return c.rerank.provider; }));
+    keys.push_back(string_key("rerank.base_url",
+                              "rerank service URL (required when rerank.provider is set)",
+                              [](Config& c) -> std::string& { return c.rerank.base_url; }));
+    keys.push_back(string_key("rerank.model",
+                              "model sent to the reranker, \"\" = none",
+                              [](Config& c) -> std::string& { return c.rerank.model; }));
+    keys.push_back(string_key("rerank.api_key_env",
+                              "environment variable holding the reranker's Bearer key",
+                              [](Config& c) -> std::string& { return c.rerank.api_key_env; }));
+    keys.push_back(size_key("rerank.candidates",
+                            "fused results sent to the reranker",
+                            [](Config& c) -> std::size_t& { return c.rerank.candidates; }));
+    keys.push_back(
+        ms_key("rerank.timeout_ms",
+               "longest wait for the reranker before the fused order is kept, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.rerank.timeout; }));
+    keys.push_back(size_key("rerank.max_passage_bytes",
+                            "bytes of each passage sent to the reranker",
+                            [](Config& c) -> std::size_t& { return c.rerank.max_passage_bytes; }));
     keys.push_back(string_key("log.level",
                               "trace, debug, info, warn, error or off",
                               [](Config& c) -> std::string& { return c.log.level; }));
@@ -629,6 +651,15 @@ std::vector<std::string> validate_config(const Config& c) {
             start = comma + 1;
         }
     }
+    require(
+        c.rerank.provider.empty() || c.rerank.provider == "cohere" || c.rerank.provider == "tei",
+        "rerank.provider: must be empty (off), cohere or tei (got '" + c.rerank.provider + "')");
+    require(c.rerank.provider.empty() || !c.rerank.base_url.empty(),
+            "rerank.base_url: must be set when rerank.provider is");
+    require(c.rerank.candidates >= 1 && c.rerank.candidates <= 1000,
+            "rerank.candidates: must be between 1 and 1000");
+    require(c.rerank.timeout.count() > 0, "rerank.timeout_ms: must be positive");
+    require(c.rerank.max_passage_bytes >= 16, "rerank.max_passage_bytes: must be at least 16");
     require(c.cache.l1_shards >= 1 && c.cache.l1_shards <= 1024,
             "cache.l1_shards: must be between 1 and 1024");
     require(c.cache.semantic_threshold > 0 && c.cache.semantic_threshold <= 1,

@@ -52,14 +52,15 @@ const prometheus::Histogram::BucketBoundaries kStageBuckets = {0.0001,
                                                                30,
                                                                60};
 
-constexpr std::array<Stage, 8> kStages = {Stage::kEmbed,
+constexpr std::array<Stage, 9> kStages = {Stage::kEmbed,
                                           Stage::kVector,
                                           Stage::kBm25,
                                           Stage::kFuse,
                                           Stage::kGenerate,
                                           Stage::kLlmFirstToken,
                                           Stage::kLlmTotal,
-                                          Stage::kCache};
+                                          Stage::kCache,
+                                          Stage::kRerank};
 
 /// Lets the series cache be searched with a string_view key, without building a std::string.
 struct KeyHash {
@@ -149,6 +150,8 @@ const char* stage_name(Stage stage) {
             return "llm_total";
         case Stage::kCache:
             return "cache";
+        case Stage::kRerank:
+            return "rerank";
     }
     return "unknown";
 }
@@ -176,6 +179,13 @@ struct Metrics::Impl {
                           .Register(registry)),
           shed_queue_full(shed_family.Add({{"reason", "queue_full"}})),
           shed_query_limit(shed_family.Add({{"reason", "query_limit"}})),
+          rerank_family(prometheus::BuildCounter()
+                            .Name("ragd_rerank_total")
+                            .Help("Rerank calls, by outcome: applied, or failed (the fused "
+                                  "order was kept).")
+                            .Register(registry)),
+          rerank_applied(rerank_family.Add({{"outcome", "applied"}})),
+          rerank_failed(rerank_family.Add({{"outcome", "failed"}})),
           index_documents(
               unlabelled_gauge(registry, "ragd_index_documents", "Documents in storage.")),
           index_chunks(unlabelled_gauge(registry, "ragd_index_chunks", "Chunks in storage.")),
@@ -214,6 +224,9 @@ struct Metrics::Impl {
     prometheus::Family<prometheus::Counter>& shed_family;
     prometheus::Counter& shed_queue_full;
     prometheus::Counter& shed_query_limit;
+    prometheus::Family<prometheus::Counter>& rerank_family;
+    prometheus::Counter& rerank_applied;
+    prometheus::Counter& rerank_failed;
     prometheus::Gauge& index_documents;
     prometheus::Gauge& index_chunks;
     prometheus::Gauge& index_vectors;
@@ -294,6 +307,10 @@ void Metrics::shed() {
 
 void Metrics::count_shed_queries() {
     impl_->shed_query_limit.Increment();
+}
+
+void Metrics::count_rerank(bool applied) {
+    (applied ? impl_->rerank_applied : impl_->rerank_failed).Increment();
 }
 
 void Metrics::observe_stage(Stage stage, double seconds) {

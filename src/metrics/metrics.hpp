@@ -19,7 +19,17 @@ namespace ragd::metrics {
 
 /// The pipeline stages timed per query (label `stage`). kGenerate is the whole answer step,
 /// kLlmFirstToken and kLlmTotal the upstream call (first delta, whole call), kCache a lookup.
-enum class Stage { kEmbed, kVector, kBm25, kFuse, kGenerate, kLlmFirstToken, kLlmTotal, kCache };
+enum class Stage {
+    kEmbed,
+    kVector,
+    kBm25,
+    kFuse,
+    kGenerate,
+    kLlmFirstToken,
+    kLlmTotal,
+    kCache,
+    kRerank
+};
 
 /// Index sizes, read at scrape time.
 struct IndexSnapshot {
@@ -95,6 +105,8 @@ public:
     void shed();
     /// ragd_shed_total{reason="query_limit"}: a query refused by query admission.
     void count_shed_queries();
+    /// One rerank call's outcome: applied, or failed (the fused order was kept).
+    void count_rerank(bool applied);
     /// ragd_stage_duration_seconds{stage}.
     void observe_stage(Stage stage, double seconds);
 

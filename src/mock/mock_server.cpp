@@ -43,6 +43,7 @@
 
 #include "http/message.hpp"
 #include "mock/chat_request.hpp"
+#include "mock/rerank.hpp"
 #include "mock/sigv4_check.hpp"
 #include "mock/text_generator.hpp"
 #include "mock/wire_format.hpp"
@@ -657,6 +658,23 @@ net::awaitable<bool> handle_request(const std::shared_ptr<Connection>& conn,
                 connection, 405, std::move(body), keep_alive, "Allow: POST\r\n");
         }
         co_return co_await handle_llm(conn, shared, Api::kBedrock, request, std::move(*bedrock));
+    }
+    if (path == "/v1/rerank" || path == "/rerank") {
+        stats.count_request(Endpoint::kRerank);
+        const bool tei = path == "/rerank";
+        if (!is_post) {
+            std::string body =
+                error_body(Api::kOpenAi, 405, std::string(path) + " accepts only POST");
+            co_return co_await respond(
+                connection, 405, std::move(body), keep_alive, "Allow: POST\r\n");
+        }
+        auto answer = rerank_response(tei, request.body());
+        if (!answer) {
+            stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
+            std::string body = error_body(Api::kOpenAi, 400, answer.error().detail);
+            co_return co_await respond(connection, 400, std::move(body), keep_alive);
+        }
+        co_return co_await respond(connection, 200, std::move(*answer), keep_alive);
     }
     if (path == "/health" || path == "/stats") {
         const bool health = path == "/health";

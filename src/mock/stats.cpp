@@ -24,6 +24,7 @@ std::string MockStats::to_json() const {
         {"chat_completions", load(requests[static_cast<int>(Endpoint::kChatCompletions)])},
         {"messages", load(requests[static_cast<int>(Endpoint::kMessages)])},
         {"converse", load(requests[static_cast<int>(Endpoint::kConverse)])},
+        {"rerank", load(requests[static_cast<int>(Endpoint::kRerank)])},
         {"health", load(requests[static_cast<int>(Endpoint::kHealth)])},
         {"stats", load(requests[static_cast<int>(Endpoint::kStats)])},
         {"other", load(requests[static_cast<int>(Endpoint::kOther)])},

@@ -11,7 +11,16 @@
 namespace ragd::mock {
 
 /// Endpoints counted separately in "requests".
-enum class Endpoint { kChatCompletions, kMessages, kConverse, kHealth, kStats, kOther, kCount };
+enum class Endpoint {
+    kChatCompletions,
+    kMessages,
+    kConverse,
+    kRerank,
+    kHealth,
+    kStats,
+    kOther,
+    kCount
+};
 
 /// Relaxed atomics: I/O threads bump them, /stats reads a near-consistent snapshot.
 struct MockStats {

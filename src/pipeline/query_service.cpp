@@ -161,9 +161,18 @@ core::Result<AnswerOutcome> QueryService::answer(const std::string& query,
     if (!searched) {
         return searched.error();
     }
+    auto outcome = answer_from(query, std::move(*searched));
+    if (outcome) {
+        outcome->timings.total = ms_since(started);
+    }
+    return outcome;
+}
+
+core::Result<AnswerOutcome> QueryService::answer_from(const std::string& query,
+                                                      SearchOutcome searched) const {
     AnswerOutcome outcome;
-    outcome.timings = searched->timings;
-    outcome.sources = std::move(searched->hits);
+    outcome.timings = searched.timings;
+    outcome.sources = std::move(searched.hits);
 
     llm::GenerationRequest request;
     request.question = query;
@@ -175,7 +184,7 @@ core::Result<AnswerOutcome> QueryService::answer(const std::string& query,
     }
     outcome.generation = std::move(*generated);
     outcome.timings.generate = ms_since(t);
-    outcome.timings.total = ms_since(started);
+    outcome.timings.total += outcome.timings.generate;
     return outcome;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct SourceHit {
     double score = 0;               ///< fused score
     std::uint32_t vector_rank = 0;  ///< 1-based, 0 when the vector retriever did not return it
     std::uint32_t bm25_rank = 0;
+    /// The reranker's score, when the hits were reranked (the order then follows it).
+    std::optional<double> rerank_score;
 };
 
 /// Per-stage wall time in milliseconds.
@@ -41,11 +44,15 @@ struct StageTimings {
     double fuse = 0;
     double generate = 0;
     double total = 0;
+    /// Set when a reranker was called (whether or not its order was applied).
+    std::optional<double> rerank;
 };
 
 struct SearchOutcome {
     std::vector<SourceHit> hits;
     StageTimings timings;
+    /// True when a reranker's order was applied to `hits`.
+    bool reranked = false;
 };
 
 struct AnswerOutcome {
@@ -71,6 +78,8 @@ public:
     core::Result<SearchOutcome> search(const std::string& query, const QueryOptions& options) const;
     /// Search, then answer from the hits with citations.
     core::Result<AnswerOutcome> answer(const std::string& query, const QueryOptions& options) const;
+    /// Answers from hits searched (and perhaps reranked) before; `searched.timings` carry over.
+    core::Result<AnswerOutcome> answer_from(const std::string& query, SearchOutcome searched) const;
 
     const core::RetrievalConfig& config() const { return config_; }
 

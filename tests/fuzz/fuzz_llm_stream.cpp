@@ -6,7 +6,8 @@
 // same body is also read as a non-streamed completion and as an error body, whose detail ends up
 // in a JSON error sent to the client: valid UTF-8, no control characters, bounded. Bedrock's
 // decoder gets the body with its event stream lengths and CRCs fixed up, so its event payloads
-// are reached.
+// are reached. The body is also read as a rerank answer of both dialects.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 
 #include "core/utf8.hpp"
 #include "event_stream_fixup.hpp"
+#include "llm/rerank_protocol.hpp"
 #include "llm/wire_protocol.hpp"
 
 namespace {
@@ -115,6 +117,28 @@ void check_completion(const WireProtocol& protocol, std::string_view body) {
     }
 }
 
+/// A rerank answer's scores pick the passages an answer is built from: in range, unique,
+/// finite, best first; or kCorrupt with a reason.
+void check_rerank(std::string_view dialect, std::string_view body, std::size_t documents) {
+    const auto scores = ragd::llm::parse_rerank_response(dialect, body, documents);
+    if (!scores) {
+        if (scores.error().code != ragd::core::ErrorCode::kCorrupt ||
+            scores.error().detail.empty()) {
+            std::abort();
+        }
+        return;
+    }
+    std::vector<bool> seen(documents, false);
+    for (std::size_t idx = 0; idx < scores->size(); ++idx) {
+        const auto& score = (*scores)[idx];
+        if (score.index >= documents || seen[score.index] || !std::isfinite(score.score) ||
+            (idx > 0 && (*scores)[idx - 1].score < score.score)) {
+            std::abort();
+        }
+        seen[score.index] = true;
+    }
+}
+
 void check_error_detail(std::string_view body) {
     const std::string detail = WireProtocol::error_detail(body);
     if (detail.size() > kMaxErrorText || !ragd::core::is_valid_utf8(detail)) {
@@ -143,5 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_completion(*anthropic, body);
     check_completion(*bedrock, body);
     check_error_detail(body);
+    check_rerank("cohere", body, split_seed % 64);
+    check_rerank("tei", body, split_seed % 64);
     return 0;
 }

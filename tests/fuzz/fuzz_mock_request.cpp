@@ -1,14 +1,14 @@
 // libFuzzer harness for the mock LLM's request decoder (`ragd mock-llm` reads request bodies
 // from the network like any server). The input, after one byte choosing the API (OpenAI,
-// Anthropic or Bedrock), is a request
-// body. Decoding must either fail with kInvalidArgument and a message, or give a request whose
-// counts agree with its own text.
+// Anthropic, Bedrock, or one of the two rerank endpoints), is a request body. Decoding must either
+// fail with kInvalidArgument and a message, or give a request whose counts agree with its own text.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "mock/chat_request.hpp"
+#include "mock/rerank.hpp"
 #include "mock/text_generator.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -16,10 +16,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     using ragd::mock::Api;
-    const Api api = data[0] % 3 == 2      ? Api::kBedrock
-                    : (data[0] & 1U) != 0 ? Api::kAnthropic
-                                          : Api::kOpenAi;
     const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+    if (data[0] % 5 >= 3) {
+        // The rerank endpoints (Cohere's, then TEI's): an answer that is a JSON document, or
+        // kInvalidArgument with a reason.
+        const auto answer = ragd::mock::rerank_response(data[0] % 5 == 4, body);
+        if (!answer) {
+            if (answer.error().code != ragd::core::ErrorCode::kInvalidArgument ||
+                answer.error().detail.empty()) {
+                std::abort();
+            }
+        } else if (answer->empty() || ((*answer)[0] != '{' && (*answer)[0] != '[')) {
+            std::abort();
+        }
+        return 0;
+    }
+    const Api api = data[0] % 5 == 2   ? Api::kBedrock
+                    : data[0] % 5 == 1 ? Api::kAnthropic
+                                       : Api::kOpenAi;
 
     const auto request = ragd::mock::parse_chat_request(api, body);
     if (!request) {

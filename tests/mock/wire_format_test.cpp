@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "http/aws_event_stream.hpp"
+
 namespace ragd::mock {
 namespace {
 
@@ -193,6 +195,47 @@ TEST(StreamEncoder, AnthropicEventSequence) {
     const auto delta = json::parse(events[8].data);
     EXPECT_EQ(delta.at("delta").at("stop_reason"), "end_turn");
     EXPECT_EQ(delta.at("usage").at("output_tokens"), 4);
+}
+
+TEST(BedrockWireFormat, ConverseBodyAndErrors) {
+    const ResponseIdentity identity = make_identity(Api::kBedrock, "m", 1, 2, 3);
+    const json::value body =
+        json::parse(completion_body(Api::kBedrock, identity, "Lamps glow.", true, Usage{7, 2}));
+    EXPECT_EQ(body.at("output").at("message").at("content").at(0).at("text"), "Lamps glow.");
+    EXPECT_EQ(body.at("stopReason"), "max_tokens");
+    EXPECT_EQ(body.at("usage").at("inputTokens").to_number<int>(), 7);
+    EXPECT_EQ(body.at("usage").at("outputTokens").to_number<int>(), 2);
+    EXPECT_EQ(json::parse(error_body(Api::kBedrock, 429, "slow")).at("message"), "slow");
+    EXPECT_EQ(bedrock_error_header(429), "x-amzn-ErrorType: ThrottlingException\r\n");
+}
+
+TEST(BedrockWireFormat, StreamIsFramedEventsEndingWithMetadata) {
+    const ResponseIdentity identity = make_identity(Api::kBedrock, "m", 1, 2, 3);
+    const StreamEncoder encoder(Api::kBedrock, identity, Usage{7, 2}, false);
+    std::string bytes;
+    encoder.append_start(bytes);
+    encoder.append_token(bytes, "Lamps \"glow\"");
+    encoder.append_token(bytes, " [1].");
+    encoder.append_finish(bytes, false);
+    http::EventStreamParser parser;
+    std::vector<http::EventStreamMessage> messages;
+    parser.feed(bytes, messages);
+    ASSERT_FALSE(parser.failed()) << parser.error();
+    ASSERT_EQ(messages.size(), 6U);
+    const char* const types[] = {"messageStart",
+                                 "contentBlockDelta",
+                                 "contentBlockDelta",
+                                 "contentBlockStop",
+                                 "messageStop",
+                                 "metadata"};
+    for (std::size_t idx = 0; idx < messages.size(); ++idx) {
+        EXPECT_EQ(messages[idx].header(":event-type"), types[idx]);
+        EXPECT_EQ(messages[idx].header(":message-type"), "event");
+        EXPECT_NO_THROW((void)json::parse(messages[idx].payload)) << messages[idx].payload;
+    }
+    EXPECT_EQ(json::parse(messages[1].payload).at("delta").at("text"), "Lamps \"glow\"");
+    EXPECT_EQ(json::parse(messages[4].payload).at("stopReason"), "end_turn");
+    EXPECT_EQ(json::parse(messages[5].payload).at("usage").at("outputTokens").to_number<int>(), 2);
 }
 
 }  // namespace

@@ -1,0 +1,40 @@
+// Reranking between retrieval and the answer, shared by POST /v1/query and /v1/search: how deep
+// to retrieve so the reranker has its candidates, and the reorder itself. A reranker may only
+// improve the order: when it fails, the fused order stands and the query goes on.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "api/request_decoding.hpp"
+#include "core/cancel_token.hpp"
+#include "llm/reranker.hpp"
+#include "metrics/metrics.hpp"
+#include "pipeline/query_service.hpp"
+
+namespace ragd::api {
+
+/// True when `reranker` is configured and the request did not turn it off.
+bool rerank_requested(const llm::Reranker* reranker, const QueryRequest& request);
+
+/// The top_k retrieval should use: the reranker's candidate count when it will run (never
+/// below the request's top_k, never above `max_top_k`), else the request's own.
+std::size_t retrieval_depth(const llm::Reranker* reranker,
+                            const QueryRequest& request,
+                            std::size_t max_top_k);
+
+/// Orders `searched.hits` by the reranker's scores (each hit then carries its rerank_score),
+/// keeps the best `top_k` and renumbers them 1..top_k. On failure keeps the first `top_k` in
+/// fused order and logs why. Sets searched.timings.rerank either way and counts the outcome in
+/// `metrics` (may be null). Returns whether the reranker's order was applied.
+boost::asio::awaitable<bool> rerank_hits(llm::Reranker& reranker,
+                                         metrics::Metrics* metrics,
+                                         std::string query,
+                                         pipeline::SearchOutcome& searched,
+                                         std::size_t top_k,
+                                         std::shared_ptr<core::CancelToken> cancel);
+
+}  // namespace ragd::api
