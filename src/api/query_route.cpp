@@ -333,14 +333,12 @@ net::awaitable<core::Result<pipeline::SearchOutcome>> search_for_answer(QuerySta
     if (!searched || !rerank_requested(deps.reranker, decoded)) {
         co_return searched;
     }
-    const bool applied = co_await rerank_hits(*deps.reranker,
-                                              deps.metrics,
-                                              decoded.query,
-                                              *searched,
-                                              decoded.options.top_k,
-                                              context.cancel());
-    searched->reranked = applied;
-    context.annotate("rerank", applied ? "applied" : "failed");
+    co_await rerank_hits(*deps.reranker,
+                         deps.metrics,
+                         decoded.query,
+                         *searched,
+                         decoded.options.top_k,
+                         context.cancel());
     co_return searched;
 }
 

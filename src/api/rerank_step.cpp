@@ -49,15 +49,16 @@ std::size_t retrieval_depth(const llm::Reranker* reranker,
     return std::max(top_k, std::min(reranker->candidates(), max_top_k));
 }
 
-boost::asio::awaitable<bool> rerank_hits(llm::Reranker& reranker,
-                                         metrics::Metrics* metrics,
-                                         std::string query,
-                                         pipeline::SearchOutcome& searched,
-                                         std::size_t top_k,
-                                         std::shared_ptr<core::CancelToken> cancel) {
+boost::asio::awaitable<RerankOutcome> rerank_hits(llm::Reranker& reranker,
+                                                  metrics::Metrics* metrics,
+                                                  std::string query,
+                                                  pipeline::SearchOutcome& searched,
+                                                  std::size_t top_k,
+                                                  std::shared_ptr<core::CancelToken> cancel) {
     if (searched.hits.size() <= 1) {
         keep_fused(searched, top_k);  // nothing to reorder: no call
-        co_return false;
+        searched.reranked = true;     // the order is final all the same
+        co_return RerankOutcome::kNotNeeded;
     }
     const auto started = Clock::now();
     std::vector<std::string> documents;
@@ -70,15 +71,19 @@ boost::asio::awaitable<bool> rerank_hits(llm::Reranker& reranker,
         std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     searched.timings.rerank = elapsed_ms;
     searched.timings.total += elapsed_ms;
-    if (metrics != nullptr) {
+    // A client that left cancelled the call: not the reranker's failure.
+    const bool client_left = cancel && cancel->cancelled();
+    if (metrics != nullptr && !client_left) {
         metrics->observe_stage(metrics::Stage::kRerank, elapsed_ms / 1000.0);
         metrics->count_rerank(scores.has_value());
     }
     if (!scores) {
-        core::log::warn("rerank failed; keeping the fused order",
-                        {{"error", scores.error().detail}});
+        if (!client_left) {
+            core::log::warn("rerank failed; keeping the fused order",
+                            {{"error", scores.error().detail}});
+        }
         keep_fused(searched, top_k);
-        co_return false;
+        co_return RerankOutcome::kFailed;
     }
     std::vector<pipeline::SourceHit> reordered;
     reordered.reserve(std::min(top_k, searched.hits.size()));
@@ -102,7 +107,8 @@ boost::asio::awaitable<bool> rerank_hits(llm::Reranker& reranker,
         reordered[hit_idx].number = hit_idx + 1;
     }
     searched.hits = std::move(reordered);
-    co_return true;
+    searched.reranked = true;
+    co_return RerankOutcome::kApplied;
 }
 
 }  // namespace ragd::api

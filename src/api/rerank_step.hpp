@@ -26,15 +26,22 @@ std::size_t retrieval_depth(const llm::Reranker* reranker,
                             const QueryRequest& request,
                             std::size_t max_top_k);
 
+enum class RerankOutcome {
+    kApplied,    ///< the hits are in the reranker's order
+    kNotNeeded,  ///< one hit or none: nothing to reorder, no call made
+    kFailed,     ///< the reranker failed (or the client left): the fused order stands
+};
+
 /// Orders `searched.hits` by the reranker's scores (each hit then carries its rerank_score),
-/// keeps the best `top_k` and renumbers them 1..top_k. On failure keeps the first `top_k` in
-/// fused order and logs why. Sets searched.timings.rerank either way and counts the outcome in
-/// `metrics` (may be null). Returns whether the reranker's order was applied.
-boost::asio::awaitable<bool> rerank_hits(llm::Reranker& reranker,
-                                         metrics::Metrics* metrics,
-                                         std::string query,
-                                         pipeline::SearchOutcome& searched,
-                                         std::size_t top_k,
-                                         std::shared_ptr<core::CancelToken> cancel);
+/// keeps the best `top_k` and renumbers them 1..top_k; sets searched.reranked. On failure keeps
+/// the first `top_k` in fused order and logs why. Sets searched.timings.rerank whenever the
+/// reranker was called, and counts the outcome in `metrics` (may be null) unless the client
+/// left.
+boost::asio::awaitable<RerankOutcome> rerank_hits(llm::Reranker& reranker,
+                                                  metrics::Metrics* metrics,
+                                                  std::string query,
+                                                  pipeline::SearchOutcome& searched,
+                                                  std::size_t top_k,
+                                                  std::shared_ptr<core::CancelToken> cancel);
 
 }  // namespace ragd::api

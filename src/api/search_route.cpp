@@ -50,13 +50,12 @@ net::awaitable<void> handle_search(std::shared_ptr<const SearchRouteDeps> deps,
         co_return;
     }
     if (rerank_requested(deps->reranker, *decoded)) {
-        outcome->reranked = co_await rerank_hits(*deps->reranker,
-                                                 deps->metrics,
-                                                 decoded->query,
-                                                 *outcome,
-                                                 decoded->options.top_k,
-                                                 context.cancel());
-        context.annotate("rerank", outcome->reranked ? "applied" : "failed");
+        co_await rerank_hits(*deps->reranker,
+                             deps->metrics,
+                             decoded->query,
+                             *outcome,
+                             decoded->options.top_k,
+                             context.cancel());
     }
     if (deps->metrics != nullptr) {
         observe_stages(*deps->metrics, outcome->timings, decoded->options.mode, false);

@@ -51,7 +51,7 @@ struct StageTimings {
 struct SearchOutcome {
     std::vector<SourceHit> hits;
     StageTimings timings;
-    /// True when a reranker's order was applied to `hits`.
+    /// True when a reranker's order applies to `hits` (or they needed none: one hit or none).
     bool reranked = false;
 };
 

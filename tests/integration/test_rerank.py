@@ -129,6 +129,21 @@ class CohereRerankTest(RerankTestCase):
         self.assertIn('ragd_stage_duration_seconds_count{stage="rerank"} 3', metrics)
 
 
+    def test_a_single_candidate_needs_no_call_and_is_cached(self):
+        mock = self.start_mock()
+        server = self.start_ragd({"provider": "cohere", "base_url": mock.url},
+                                 extra_env={"RAGD_CACHE_L1_MAX_BYTES": str(16 << 20)})
+        only = {"source_prefix": os.path.join(CORPUS, "guides", "orchids.markdown")}
+        body = {"query": "How should orchids be watered?", "top_k": 3, "filter": only}
+        first = server.post("/v1/query", body)
+        self.assertEqual(first.status, 200, first)
+        self.assertEqual(len(first.body["sources"]), 1)
+        self.assertNotIn("rerank", first.body["timings_ms"])
+        self.assertEqual(mock.stats()["requests"]["rerank"], 0)
+        again = server.post("/v1/query", body)
+        self.assertTrue(again.body["cached"], "one passage needs no reranking: still cacheable")
+
+
 class TeiRerankTest(RerankTestCase):
     def test_tei_dialect(self):
         mock = self.start_mock()
