@@ -2,7 +2,8 @@
 # Black-box tests of ragd answering through real LLM upstreams (`ragd mock-llm` and a small TLS
 # server): both dialects streamed and not, timeouts, retries, Retry-After, the circuit breaker
 # opening and closing, a named fallback upstream from TOML, the bulkhead, client disconnects
-# reaching the upstream, resets mid-stream, descriptor stability over 2,000 queries, TLS with a
+# reaching the upstream, resets mid-stream, descriptor stability over 2,000 queries, Amazon Bedrock
+# (SigV4 checked by the mock, API keys, throttling, resets), TLS with a
 # private CA, and API keys never leaking. Python 3 stdlib only.
 import http.client
 import http.server
@@ -333,6 +334,28 @@ class BedrockTest(LlmTestCase):
         done = self.assert_streamed(events, "bedrock")
         self.assertEqual(done["model"], "anthropic.claude-3-haiku-20240307-v1:0")
         self.assertEqual(mock.stats()["auth_failures"], 0)
+
+    def test_throttling_is_retried_then_falls_back(self):
+        # Every request throttled (429 + ThrottlingException): retried, then extractive.
+        mock = self.start_mock(["--error-rate", "1", "--error-kinds", "429"])
+        server = self.start_ragd({"provider": "bedrock", "base_url": mock.url,
+                                  "aws_region": "us-east-1", "max_attempts": 2},
+                                 env={"AWS_BEARER_TOKEN_BEDROCK": BEDROCK_API_KEY})
+        body, _ = self.query(server)
+        self.assertEqual(body["generator"], "extractive", body)
+        self.assertIn("429", body["fallbacks"][0], body)
+        self.assertEqual(body["upstream_attempts"], 2, body)
+
+    def test_reset_mid_stream_ends_with_an_error_event(self):
+        mock = self.start_mock(["--error-rate", "1", "--error-kinds", "reset"])
+        server = self.start_ragd({"provider": "bedrock", "base_url": mock.url,
+                                  "aws_region": "us-east-1"},
+                                 env={"AWS_BEARER_TOKEN_BEDROCK": BEDROCK_API_KEY})
+        events, _ = self.stream_query(server)
+        names = [name for name, _ in events]
+        self.assertEqual(names[0], "sources", names)
+        self.assertIn("delta", names, "tokens before the reset were relayed")
+        self.assertEqual(names[-1], "error", names)
 
     def test_missing_region_or_credentials_fail_at_startup(self):
         base = {"RAGD_LLM_PROVIDER": "bedrock", "RAGD_LLM_BASE_URL": "http://127.0.0.1:9"}
