@@ -131,6 +131,22 @@ void add_upstream_checks(ReadinessRegistry& registry, const llm::Answerer& answe
     }
 }
 
+void add_reranker_check(ReadinessRegistry& registry, const llm::Reranker& reranker) {
+    registry.add("reranker", Requirement::kOptional, [&reranker] {
+        CheckResult result;
+        const llm::CircuitBreaker::State state = reranker.breaker_state();
+        const bool closed = state == llm::CircuitBreaker::State::kClosed;
+        result.status = closed ? CheckStatus::kOk : CheckStatus::kDegraded;
+        result.fields["breaker"] = llm::circuit_state_name(state);
+        result.fields["reranker"] = reranker.id();
+        if (!closed) {
+            result.detail = "circuit breaker is " + std::string(llm::circuit_state_name(state)) +
+                            "; queries keep the fused order";
+        }
+        return result;
+    });
+}
+
 void add_cache_checks(ReadinessRegistry& registry, const cache::AnswerCache& answers) {
     if (answers.redis() == nullptr) {
         return;

@@ -16,6 +16,7 @@
 
 #include "cache/answer_cache.hpp"
 #include "llm/answerer.hpp"
+#include "llm/reranker.hpp"
 #include "pipeline/engine.hpp"
 
 namespace ragd::api {
@@ -86,6 +87,11 @@ void add_engine_checks(ReadinessRegistry& registry, pipeline::Engine& engine);
 /// degraded while open or half-open (answers then come from the fallback chain). `answerer`
 /// must outlive `registry`'s evaluations.
 void add_upstream_checks(ReadinessRegistry& registry, const llm::Answerer& answerer);
+
+/// An optional "reranker" check: ok while its breaker is closed, degraded while open or
+/// half-open (queries then keep the fused order). `reranker` must outlive `registry`'s
+/// evaluations.
+void add_reranker_check(ReadinessRegistry& registry, const llm::Reranker& reranker);
 
 /// An optional "redis" check when the answer cache has an L2: degraded while Redis is
 /// unreachable (the cache then runs on L1 only; queries never fail for it).

@@ -143,6 +143,7 @@ int run_serve(const core::Config& config) {
             return 1;
         }
         reranker = std::move(*made);
+        api::add_reranker_check(readiness, *reranker);
     }
     cache::AnswerCacheOptions cache_options;
     cache_options.l1_max_bytes = config.cache.l1_max_bytes;

@@ -173,6 +173,19 @@ class RerankFailureTest(RerankTestCase):
         self.assertTrue(resp.body["answer"])
         metrics = server.request("GET", "/metrics").body.decode()
         self.assertIn('ragd_rerank_total{outcome="failed"} 2', metrics)
+        ready = server.request("GET", "/ready").body
+        self.assertEqual(ready["checks"]["reranker"]["breaker"], "closed", ready)
+        # Three more failures make five in a row: the breaker opens, /ready says so (an
+        # optional check: still ready), and queries still succeed in fused order.
+        for _ in range(3):
+            self.search(server)
+        ready = server.request("GET", "/ready")
+        self.assertEqual(ready.status, 200, ready)
+        self.assertEqual(ready.body["checks"]["reranker"]["status"], "degraded", ready.body)
+        self.assertEqual(ready.body["checks"]["reranker"]["breaker"], "open", ready.body)
+        body = self.search(server)
+        self.assertEqual([r["chunk_id"] for r in body["results"]],
+                         [r["chunk_id"] for r in fused["results"]])
 
     def test_cache_keeps_reranked_and_fused_answers_apart(self):
         mock = self.start_mock()
