@@ -27,12 +27,7 @@ double ms_since(Clock::time_point start) {
 }
 
 http::Response error_response(const core::Error& error) {
-    auto response = http::Response::error(
-        status_for(error.code), core::error_code_name(error.code), error.detail);
-    if (error.code == core::ErrorCode::kOverloaded || error.code == core::ErrorCode::kUnavailable) {
-        response.headers.push_back({"Retry-After", "1"});
-    }
-    return response;
+    return query_error_response(error);
 }
 
 /// The error as the JSON of an SSE error event. Its detail may quote client or upstream bytes:

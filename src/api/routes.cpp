@@ -22,6 +22,19 @@ http::Response error_response(const core::Error& error) {
                                  error.detail);
 }
 
+}  // namespace
+
+http::Response query_error_response(const core::Error& error) {
+    auto response = http::Response::error(
+        status_for(error.code), core::error_code_name(error.code), error.detail);
+    if (error.code == core::ErrorCode::kOverloaded || error.code == core::ErrorCode::kUnavailable) {
+        response.headers.push_back({"Retry-After", "1"});
+    }
+    return response;
+}
+
+namespace {
+
 http::Response json_response(int status, const json::value& value) {
     return http::Response::json(status, json::serialize(value));
 }

@@ -17,6 +17,10 @@ namespace ragd::api {
 /// HTTP status for an error code (the one place that maps them).
 int status_for(core::ErrorCode code);
 
+/// The JSON error response for `error` as the query routes send it: 503s (kOverloaded,
+/// kUnavailable) carry Retry-After: 1.
+http::Response query_error_response(const core::Error& error);
+
 class ReadinessRegistry;
 class Authenticator;
 

@@ -15,12 +15,7 @@ namespace net = boost::asio;
 namespace {
 
 http::Response error_response(const core::Error& error) {
-    auto response = http::Response::error(
-        status_for(error.code), core::error_code_name(error.code), error.detail);
-    if (error.code == core::ErrorCode::kOverloaded) {
-        response.headers.push_back({"Retry-After", "1"});
-    }
-    return response;
+    return query_error_response(error);
 }
 
 net::awaitable<void> handle_search(std::shared_ptr<const SearchRouteDeps> deps,

@@ -30,18 +30,6 @@ core::ErrorCode code_for(http::ClientErrorKind kind) {
     }
 }
 
-/// `text` cut to at most `limit` bytes, at a UTF-8 boundary.
-std::string cut_to(const std::string& text, std::size_t limit) {
-    if (text.size() <= limit) {
-        return text;
-    }
-    std::size_t end = limit;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) {
-        --end;
-    }
-    return text.substr(0, end);
-}
-
 }  // namespace
 
 core::Result<std::unique_ptr<Reranker>> Reranker::create(net::any_io_executor executor,
@@ -99,9 +87,7 @@ net::awaitable<core::Result<std::vector<RerankScore>>> Reranker::rerank(
         co_return failure(core::ErrorCode::kUnavailable, "circuit breaker open");
     }
     for (std::string& document : documents) {
-        if (document.size() > max_passage_bytes_) {
-            document = cut_to(document, max_passage_bytes_);
-        }
+        document.resize(core::utf8_floor_boundary(document, max_passage_bytes_));
     }
     RerankWireRequest wire = build_rerank_request(dialect_, model_, query, documents);
     http::ClientRequest request;
