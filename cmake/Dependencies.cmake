@@ -3,6 +3,8 @@ find_package(Threads REQUIRED)
 find_package(Boost 1.81 REQUIRED COMPONENTS json url)
 find_package(OpenSSL REQUIRED)
 find_package(SQLite3 REQUIRED)
+# libpq, for the shared system of record (src/storage/postgres_storage.cpp).
+find_package(PostgreSQL REQUIRED)
 find_package(Xapian CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)

@@ -10,11 +10,13 @@ BUILD_PACKAGES=(
     libcmark-dev libgumbo-dev libpoppler-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
     libtomlplusplus-dev prometheus-cpp-dev curl
     libhiredis-dev  # Redis L2 cache: hiredis' reader and formatter only, under Asio sockets
+    libpq-dev  # PostgreSQL storage backend (libpq), shared by several replicas
 )
 TEST_PACKAGES=(
     libgtest-dev libgmock-dev libbenchmark-dev python3 clang-14 libclang-rt-14-dev
     prometheus  # promtool, which checks the /metrics exposition format
     redis-server  # the cache tests start a real one on an ephemeral port
+    postgresql  # initdb and postgres: the storage tests start a throwaway server
     openssl  # the TLS tests make a CA and certificates with the openssl CLI
     util-linux  # mount: the disk-full test uses a small tmpfs
 )

@@ -70,6 +70,7 @@ public:
     core::Result<std::vector<DocumentRecord>> list_documents(std::size_t offset,
                                                              std::size_t limit) override;
     core::Result<std::vector<std::string>> verify_integrity(bool full) override;
+    core::Result<std::string> identity() override { return inner_->identity(); }
 
 private:
     struct Shard;

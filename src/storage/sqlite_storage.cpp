@@ -13,6 +13,7 @@
 
 #include <boost/json.hpp>
 
+#include "storage/record_codec.hpp"
 #include "storage/sqlite_connection.hpp"
 #include "storage/storage.hpp"
 #include "storage/vector_codec.hpp"
@@ -129,30 +130,7 @@ constexpr std::string_view kCounts =
     "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks), "
     "(SELECT count(*) FROM embeddings), (SELECT coalesce(max(seq), 0) FROM changes)";
 
-std::int64_t system_now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // ---- value encodings ----
-
-std::string encode_metadata(const Metadata& metadata) {
-    boost::json::object object;
-    for (const auto& [key, value] : metadata) {
-        object[key] = value;
-    }
-    return boost::json::serialize(object);
-}
-
-std::string encode_strings(const std::vector<std::string>& strings) {
-    boost::json::array array;
-    array.reserve(strings.size());
-    for (const auto& s : strings) {
-        array.emplace_back(s);
-    }
-    return boost::json::serialize(array);
-}
 
 std::string encode_ids(const std::vector<std::int64_t>& ids) {
     std::string json = "[";
@@ -185,40 +163,6 @@ core::Result<std::vector<std::int64_t>> decode_ids(std::string_view json, std::i
         ids.push_back(v.as_int64());
     }
     return ids;
-}
-
-core::Result<Metadata> decode_metadata(std::string_view json, std::string_view document_id) {
-    boost::system::error_code ec;
-    boost::json::value value = boost::json::parse(json, ec);
-    if (ec || !value.is_object()) {
-        return core::fail(
-            core::ErrorCode::kCorrupt,
-            "metadata of document '" + std::string(document_id) + "' is not a JSON object");
-    }
-    Metadata metadata;
-    for (const auto& [key, v] : value.as_object()) {
-        metadata.emplace_back(
-            std::string(key),
-            v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v));
-    }
-    std::sort(metadata.begin(), metadata.end());
-    return metadata;
-}
-
-core::Result<std::vector<std::string>> decode_strings(std::string_view json,
-                                                      std::int64_t chunk_id) {
-    boost::system::error_code ec;
-    boost::json::value value = boost::json::parse(json, ec);
-    if (ec || !value.is_array()) {
-        return core::fail(
-            core::ErrorCode::kCorrupt,
-            "heading_path of chunk " + std::to_string(chunk_id) + " is not a JSON array");
-    }
-    std::vector<std::string> strings;
-    for (const auto& v : value.as_array()) {
-        strings.push_back(v.is_string() ? std::string(v.as_string()) : boost::json::serialize(v));
-    }
-    return strings;
 }
 
 core::Result<DocumentRecord> read_document(const Cursor& row) {
@@ -336,7 +280,7 @@ public:
     core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
                                                 std::span<const NewChunk> chunks,
                                                 const std::string& model_id) override {
-        if (auto r = validate(doc, chunks, model_id); !r) {
+        if (auto r = validate_upsert(doc, chunks, model_id); !r) {
             return r.error();
         }
         auto conn = pool_.acquire();
@@ -651,6 +595,10 @@ public:
         return out;
     }
 
+    // The database lives inside the data directory with the indexes, so it cannot be swapped
+    // for another behind their back except by hand (restores are caught by their sequence).
+    core::Result<std::string> identity() override { return std::string("sqlite"); }
+
     core::Result<std::int64_t> last_seq() override {
         auto conn = pool_.acquire();
         if (!conn) {
@@ -791,47 +739,6 @@ public:
     }
 
 private:
-    static core::Result<void> validate(const DocumentRecord& doc,
-                                       std::span<const NewChunk> chunks,
-                                       const std::string& model_id) {
-        if (doc.id.empty()) {
-            return core::fail(core::ErrorCode::kInvalidArgument, "document id must not be empty");
-        }
-        if (chunks.empty()) {
-            return {};
-        }
-        const std::size_t dims = chunks.front().embedding.size();
-        std::unordered_set<std::uint32_t> ordinals;
-        for (const NewChunk& chunk : chunks) {
-            if (chunk.embedding.size() != dims) {
-                return core::fail(core::ErrorCode::kInvalidArgument,
-                                  "chunk " + std::to_string(chunk.ordinal) + " of document '" +
-                                      doc.id + "' has a " + std::to_string(chunk.embedding.size()) +
-                                      "-dim embedding, but chunk " +
-                                      std::to_string(chunks.front().ordinal) + " has " +
-                                      std::to_string(dims));
-            }
-            if (!std::all_of(chunk.embedding.begin(), chunk.embedding.end(), [](float value) {
-                    return std::isfinite(value);
-                })) {
-                return core::fail(core::ErrorCode::kInvalidArgument,
-                                  "chunk " + std::to_string(chunk.ordinal) + " of document '" +
-                                      doc.id + "' has a non-finite value in its embedding");
-            }
-            if (!ordinals.insert(chunk.ordinal).second) {
-                return core::fail(core::ErrorCode::kInvalidArgument,
-                                  "document '" + doc.id + "' has two chunks with ordinal " +
-                                      std::to_string(chunk.ordinal));
-            }
-        }
-        if (dims > 0 && model_id.empty()) {
-            return core::fail(
-                core::ErrorCode::kInvalidArgument,
-                "model_id must not be empty when chunks of '" + doc.id + "' carry embeddings");
-        }
-        return {};
-    }
-
     static core::Result<void> run(Connection& c,
                                   std::string_view sql,
                                   std::string_view arg,

@@ -130,6 +130,10 @@ public:
     /// faster quick_check, then foreign_key_check). Returns the problems found, at most
     /// kMaxIntegrityProblems; empty means intact. Fails only when the check cannot run.
     virtual core::Result<std::vector<std::string>> verify_integrity(bool full) = 0;
+    /// Names this database for as long as it exists ("sqlite" for a data directory's own
+    /// database, "postgres:" and an id created with the schema): derived indexes built from one
+    /// database must not be caught up from another, whose sequence numbers mean other changes.
+    virtual core::Result<std::string> identity() = 0;
 };
 
 /// Cap on the problems verify_integrity() reports: past a few, the verdict is the same.

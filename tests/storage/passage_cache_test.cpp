@@ -75,6 +75,7 @@ public:
     core::Result<std::vector<std::string>> verify_integrity(bool full) override {
         return real_->verify_integrity(full);
     }
+    core::Result<std::string> identity() override { return real_->identity(); }
 
 private:
     std::unique_ptr<Storage> real_;
