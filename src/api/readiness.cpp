@@ -3,6 +3,7 @@
 #include "api/readiness.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <utility>
 
@@ -72,6 +73,17 @@ ReadinessReport ReadinessRegistry::evaluate() const {
     return report;
 }
 
+bool follower_stalled(std::int64_t lag,
+                      std::chrono::steady_clock::duration since_success,
+                      std::chrono::milliseconds interval) {
+    // Never less than the grace: one catch-up of a large batch can take seconds.
+    constexpr int kMissedIntervals = 10;
+    constexpr std::chrono::seconds kMinGrace{15};
+    const auto allowed =
+        std::max<std::chrono::steady_clock::duration>(interval * kMissedIntervals, kMinGrace);
+    return lag > 0 && since_success > allowed;
+}
+
 void add_engine_checks(ReadinessRegistry& registry, pipeline::Engine& engine) {
     registry.add("storage", Requirement::kRequired, [&engine] {
         auto last = engine.storage().last_seq();
@@ -95,6 +107,28 @@ void add_engine_checks(ReadinessRegistry& registry, pipeline::Engine& engine) {
         const std::int64_t lag = std::max<std::int64_t>(0, *last - applied);
         fields["storage_seq"] = *last;
         fields["lag"] = lag;
+        if (const pipeline::ChangeFollower* follower = engine.follower(); follower != nullptr) {
+            // A replica on shared storage is always a little behind the others' writes: that
+            // is normal while it keeps following, and not ready once it has stopped managing to.
+            const pipeline::FollowerStatus status = follower->status();
+            const auto since = std::chrono::steady_clock::now() - status.last_success;
+            fields["following"] = json::object{
+                {"interval_ms", follower->interval().count()},
+                {"failures_in_a_row", status.failures_in_a_row},
+                {"ms_since_success",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(since).count()}};
+            if (follower_stalled(lag, since, follower->interval())) {
+                return CheckResult{
+                    CheckStatus::kFailing,
+                    "indexes at sequence " + std::to_string(applied) + ", storage at " +
+                        std::to_string(*last) + ", not followed for " +
+                        std::to_string(
+                            std::chrono::duration_cast<std::chrono::seconds>(since).count()) +
+                        " s" + (status.last_error.empty() ? "" : ": " + status.last_error),
+                    std::move(fields)};
+            }
+            return CheckResult{CheckStatus::kOk, {}, std::move(fields)};
+        }
         if (lag > 0) {
             return CheckResult{CheckStatus::kFailing,
                                "indexes at sequence " + std::to_string(applied) + ", storage at " +

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -82,6 +83,13 @@ private:
 /// read; field "seq") and "indexes" (caught up with storage; fields "lag", "applied_seq",
 /// "storage_seq", "vectors", "bm25_chunks"). `engine` must outlive `registry`'s evaluations.
 void add_engine_checks(ReadinessRegistry& registry, pipeline::Engine& engine);
+
+/// For a replica following shared storage: whether indexes `lag` changes behind, with the last
+/// successful catch-up `since_success` ago, mean it has stopped keeping up (10 intervals, at
+/// least 15 s). Lagging alone is normal there: other replicas write all the time.
+bool follower_stalled(std::int64_t lag,
+                      std::chrono::steady_clock::duration since_success,
+                      std::chrono::milliseconds interval);
 
 /// One optional check per LLM upstream ("upstream:NAME"): ok while its breaker is closed,
 /// degraded while open or half-open (answers then come from the fallback chain). `answerer`

@@ -209,6 +209,7 @@ metrics::IndexSource index_source(pipeline::Engine& engine) {
         snapshot.vectors = static_cast<std::int64_t>(index.vectors);
         const std::int64_t applied = std::min(index.vectors_applied_seq, index.bm25_applied_seq);
         snapshot.change_seq_lag = std::max<std::int64_t>(0, stats->last_seq - applied);
+        snapshot.applied_seq = applied;
         return snapshot;
     };
 }

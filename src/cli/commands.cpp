@@ -99,6 +99,10 @@ int run_serve(const core::Config& config) {
     if (!engine) {
         return 1;
     }
+    if (config.storage.backend == "postgres") {
+        // Other replicas write to the same database; only the change log tells this one.
+        engine->follow_changes();
+    }
     // Declared before the server: connections it ends while being destroyed still report.
     auto logger = metrics::log_options(config.log);
     if (!logger) {
@@ -378,6 +382,9 @@ int run_eval(core::Config config, const EvalOptions& options) {
         }
         scratch = pattern;
         config.storage.data_dir = scratch;
+        // A scratch evaluation never writes its corpus into a shared database that the
+        // environment (RAGD_STORAGE_BACKEND) may point at.
+        config.storage.backend = "sqlite";
     }
     struct ScratchCleanup {
         std::string dir;

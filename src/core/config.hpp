@@ -96,6 +96,18 @@ struct StorageConfig {
     /// so that most answers need no database read; 0 = off (default 33554432: 32 MiB, about
     /// 30,000 passages of ~800 bytes).
     std::size_t passage_cache_bytes = std::size_t{32} * 1024 * 1024;
+    /// System of record: "sqlite" (ragd.sqlite in data_dir, one process) or "postgres" (a
+    /// database shared by a fleet of replicas; each keeps its own indexes in data_dir and
+    /// follows the shared change sequence) (default "sqlite").
+    std::string backend = "sqlite";
+    /// libpq connection string or postgresql:// URL, for backend "postgres". Keep the password
+    /// out of it: libpq reads PGPASSWORD or ~/.pgpass (default "").
+    std::string postgres_url;
+    /// Connections to PostgreSQL at most, shared by every thread (default 8).
+    std::size_t postgres_connections = 8;
+    /// How often a replica on PostgreSQL applies changes other replicas wrote, in ms; 0 = only
+    /// at start and after its own writes (default 1000).
+    std::chrono::milliseconds follow_interval{1000};
 };
 
 struct IngestConfig {

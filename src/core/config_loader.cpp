@@ -270,6 +270,21 @@ std::vector<ConfigKey> build_keys() {
         size_key("storage.passage_cache_bytes",
                  "memory for passages loaded by queries (0 = read each from storage)",
                  [](Config& c) -> std::size_t& { return c.storage.passage_cache_bytes; }));
+    keys.push_back(string_key("storage.backend",
+                              "system of record: sqlite (one process) or postgres (a fleet)",
+                              [](Config& c) -> std::string& { return c.storage.backend; }));
+    keys.push_back(string_key(
+        "storage.postgres_url",
+        "libpq connection string or postgresql:// URL (password: PGPASSWORD or ~/.pgpass)",
+        [](Config& c) -> std::string& { return c.storage.postgres_url; }));
+    keys.push_back(
+        size_key("storage.postgres_connections",
+                 "connections to PostgreSQL at most",
+                 [](Config& c) -> std::size_t& { return c.storage.postgres_connections; }));
+    keys.push_back(
+        ms_key("storage.follow_interval_ms",
+               "how often a replica on PostgreSQL applies other replicas' changes, 0 = never",
+               [](Config& c) -> std::chrono::milliseconds& { return c.storage.follow_interval; }));
     keys.push_back(size_key("ingest.chunk_tokens",
                             "target chunk size in approximate tokens",
                             [](Config& c) -> std::size_t& { return c.ingest.chunk_tokens; }));
@@ -590,6 +605,14 @@ std::vector<std::string> validate_config(const Config& c) {
     require(c.storage.embedding_encoding == "int8" || c.storage.embedding_encoding == "float32",
             "storage.embedding_encoding: must be int8 or float32 (got '" +
                 c.storage.embedding_encoding + "')");
+    require(c.storage.backend == "sqlite" || c.storage.backend == "postgres",
+            "storage.backend: must be sqlite or postgres (got '" + c.storage.backend + "')");
+    require(c.storage.backend != "postgres" || !c.storage.postgres_url.empty(),
+            "storage.postgres_url: required when storage.backend is postgres");
+    require(c.storage.postgres_connections >= 1 && c.storage.postgres_connections <= 256,
+            "storage.postgres_connections: must be between 1 and 256");
+    require(c.storage.follow_interval.count() >= 0,
+            "storage.follow_interval_ms: must not be negative");
     require(c.ingest.chunk_tokens >= 16 && c.ingest.chunk_tokens <= 8192,
             "ingest.chunk_tokens: must be between 16 and 8192");
     require(c.ingest.chunk_overlap >= 0 && c.ingest.chunk_overlap <= 0.5,

@@ -195,7 +195,10 @@ struct Metrics::Impl {
               unlabelled_gauge(registry,
                                "ragd_index_change_seq_lag",
                                "Storage change sequence minus the lowest sequence the indexes "
-                               "have applied; 0 when caught up.")) {
+                               "have applied; 0 when caught up.")),
+          index_applied(unlabelled_gauge(registry,
+                                         "ragd_index_applied_seq",
+                                         "The lowest change sequence the indexes have applied.")) {
         auto& stages = prometheus::BuildHistogram()
                            .Name("ragd_stage_duration_seconds")
                            .Help("Wall time of each query pipeline stage.")
@@ -231,6 +234,7 @@ struct Metrics::Impl {
     prometheus::Gauge& index_chunks;
     prometheus::Gauge& index_vectors;
     prometheus::Gauge& index_lag;
+    prometheus::Gauge& index_applied;
     std::array<prometheus::Histogram*, kStages.size()> stage_duration{};
 
     std::mutex series_mutex;  // guards series; the metrics themselves are atomic
@@ -369,6 +373,7 @@ std::string Metrics::serialize() {
             impl_->index_chunks.Set(static_cast<double>(snapshot->chunks));
             impl_->index_vectors.Set(static_cast<double>(snapshot->vectors));
             impl_->index_lag.Set(static_cast<double>(snapshot->change_seq_lag));
+            impl_->index_applied.Set(static_cast<double>(snapshot->applied_seq));
         }
     }
     std::vector<prometheus::MetricFamily> families = impl_->registry.Collect();

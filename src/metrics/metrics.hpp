@@ -38,6 +38,8 @@ struct IndexSnapshot {
     std::int64_t vectors = 0;
     /// Storage change sequence minus the lowest sequence the indexes have applied.
     std::int64_t change_seq_lag = 0;
+    /// The lowest sequence the indexes have applied: whether they move at all, when lagging.
+    std::int64_t applied_seq = 0;
 };
 
 /// Called on each scrape; nullopt (e.g. storage unreadable) keeps the previous values.

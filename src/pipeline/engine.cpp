@@ -13,6 +13,7 @@
 #include "embed/lexical_embedder.hpp"
 #include "llm/extractive_generator.hpp"
 #include "retrieval/memory_bm25_index.hpp"
+#include "storage/postgres_storage.hpp"
 
 namespace ragd::pipeline {
 namespace fs = std::filesystem;
@@ -43,6 +44,54 @@ core::Result<int> lock_data_dir(const std::string& dir) {
     return fd;
 }
 
+core::Result<std::unique_ptr<storage::Storage>> open_storage(const core::StorageConfig& config) {
+    const auto encoding = config.embedding_encoding == "float32"
+                              ? storage::EmbeddingEncoding::kFloat32
+                              : storage::EmbeddingEncoding::kInt8;
+    if (config.backend == "postgres") {
+        storage::PostgresOptions options;
+        options.conninfo = config.postgres_url;
+        options.embedding_encoding = encoding;
+        options.max_connections = config.postgres_connections;
+        return storage::open_postgres_storage(options);
+    }
+    storage::SqliteOptions options;
+    options.durable_commits = config.durable_commits;
+    options.embedding_encoding = encoding;
+    return storage::open_sqlite_storage(config.data_dir, options);
+}
+
+// The derived indexes in a data directory belong to one database. Caught up from another (the
+// data directory moved to a different PostgreSQL, or from SQLite to PostgreSQL), they would
+// mix two corpora and trust sequence numbers that mean nothing there, so they start over.
+// "storage.id" names the database they were built from.
+core::Result<bool> indexes_belong_to(const std::string& dir, const std::string& identity) {
+    const fs::path path = fs::path(dir) / "storage.id";
+    std::string recorded;
+    if (std::ifstream in(path); in) {
+        std::getline(in, recorded);
+    }
+    if (recorded == identity) {
+        return true;
+    }
+    const std::string temp = path.string() + ".tmp";
+    {
+        std::ofstream out(temp, std::ios::trunc);
+        out << identity << "\n";
+        if (!out.flush()) {
+            return core::fail(core::ErrorCode::kIo, "cannot write " + temp);
+        }
+    }
+    std::error_code ec;
+    fs::rename(temp, path, ec);
+    if (ec) {
+        return core::fail(core::ErrorCode::kIo,
+                          "cannot write " + path.string() + ": " + ec.message());
+    }
+    // A data directory from before storage.id existed held SQLite's own indexes.
+    return recorded.empty() && identity == "sqlite";
+}
+
 }  // namespace
 
 core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
@@ -63,12 +112,7 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
     }
     engine->lock_fd_ = *lock;
 
-    storage::SqliteOptions storage_options;
-    storage_options.durable_commits = config.storage.durable_commits;
-    storage_options.embedding_encoding = config.storage.embedding_encoding == "float32"
-                                             ? storage::EmbeddingEncoding::kFloat32
-                                             : storage::EmbeddingEncoding::kInt8;
-    auto storage = storage::open_sqlite_storage(dir, storage_options);
+    auto storage = open_storage(config.storage);
     if (!storage) {
         return storage.error();
     }
@@ -95,6 +139,22 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
     auto last_seq = engine->storage_->last_seq();
     if (!last_seq) {
         return last_seq.error();
+    }
+    if (options.catch_up) {
+        auto identity = engine->storage_->identity();
+        if (!identity) {
+            return identity.error();
+        }
+        auto belong = indexes_belong_to(dir, *identity);
+        if (!belong) {
+            return belong.error();
+        }
+        if (!*belong) {
+            note("indexes were built from another database; rebuilding them from " + *identity);
+            for (const char* name : {"vectors.hnsw", "vectors.meta", "bm25", "bm25-memory.bin"}) {
+                fs::remove_all(fs::path(dir) / name, ec);
+            }
+        }
     }
     auto vectors = retrieval::open_vector_index(dir, vector_options, &problem);
     if (!vectors) {
@@ -161,7 +221,14 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
     return engine;
 }
 
+void Engine::follow_changes() {
+    if (!follower_ && config_.storage.follow_interval.count() > 0) {
+        follower_ = std::make_unique<ChangeFollower>(*maintainer_, config_.storage.follow_interval);
+    }
+}
+
 Engine::~Engine() {
+    follower_.reset();  // its catch-ups use everything below
     if (maintainer_) {
         (void)maintainer_->flush();
     }

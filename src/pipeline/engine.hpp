@@ -7,6 +7,7 @@
 
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "pipeline/change_follower.hpp"
 #include "pipeline/index_maintainer.hpp"
 #include "pipeline/ingest_service.hpp"
 #include "pipeline/query_service.hpp"
@@ -54,6 +55,12 @@ public:
     /// the indexes are current as of it, so caches key on it and never serve a stale answer.
     std::int64_t indexed_seq() const;
     const core::Config& config() const { return config_; }
+    /// Starts applying changes other processes write to storage every
+    /// config.storage.follow_interval (a replica on shared PostgreSQL). Does nothing when the
+    /// interval is 0 or already following. Stopped by the destructor.
+    void follow_changes();
+    /// The follower, or null when not following.
+    const ChangeFollower* follower() const { return follower_.get(); }
 
 private:
     Engine() = default;
@@ -69,6 +76,7 @@ private:
     std::unique_ptr<IndexMaintainer> maintainer_;
     std::unique_ptr<IngestService> ingest_;
     std::unique_ptr<QueryService> query_;
+    std::unique_ptr<ChangeFollower> follower_;  ///< uses maintainer_; stopped first
 };
 
 }  // namespace ragd::pipeline

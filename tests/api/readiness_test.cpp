@@ -124,5 +124,20 @@ TEST(Readiness, FieldsCannotOverrideTheCheckEnvelope) {
     EXPECT_TRUE(storage.at("required").as_bool());
 }
 
+// A replica following shared storage lags whenever others write: that alone is fine. It is
+// stalled once the last good catch-up is 10 intervals old, and never sooner than 15 s.
+TEST(Readiness, FollowerStalledOnlyWhenLaggingPastTheGrace) {
+    using std::chrono::milliseconds;
+    using std::chrono::seconds;
+    EXPECT_FALSE(follower_stalled(5, seconds(1), milliseconds(1000)));
+    EXPECT_FALSE(follower_stalled(0, seconds(3600), milliseconds(1000)));  // nothing to apply
+    EXPECT_FALSE(follower_stalled(1, seconds(10), milliseconds(1000)));    // under 10 intervals
+    EXPECT_FALSE(follower_stalled(1, seconds(12), milliseconds(1000)));    // 15 s grace wins
+    EXPECT_FALSE(follower_stalled(1, seconds(14), milliseconds(100)));     // grace: 15 s
+    EXPECT_TRUE(follower_stalled(1, seconds(16), milliseconds(100)));
+    EXPECT_FALSE(follower_stalled(1, seconds(29), milliseconds(3000)));  // 10 x 3 s = 30 s
+    EXPECT_TRUE(follower_stalled(1, seconds(31), milliseconds(3000)));
+}
+
 }  // namespace
 }  // namespace ragd::api

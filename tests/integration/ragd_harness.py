@@ -220,6 +220,113 @@ class Redis:
             self.proc = None
 
 
+def postgres_bindir():
+    """Directory holding Debian's initdb and postgres (newest major version), or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return os.path.dirname(found[-1]) if found else None
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster on 127.0.0.1:port (trust auth, user "ragd", no fsync).
+
+    PostgreSQL refuses to run as root: as root, initdb and postgres run as Debian's `postgres`
+    system user, in a directory handed to it. start() again after kill() or stop()."""
+
+    def __init__(self, port=None):
+        self.bindir = postgres_bindir()
+        self.port = port or free_port()
+        self.root = tempfile.mkdtemp(prefix="ragd-it-pg-")
+        self.datadir = os.path.join(self.root, "cluster")
+        self.proc = None
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user is not None:
+            shutil.chown(self.root, user=self.user)
+
+    def url(self, dbname="postgres"):
+        return "postgresql://ragd@127.0.0.1:%d/%s?connect_timeout=5" % (self.port, dbname)
+
+    def _run(self, argv):
+        result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, user=self.user, cwd=self.root,
+                                timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError("%s failed (%d):\n%s"
+                               % (argv[0], result.returncode, result.stdout.decode("utf-8", "replace")))
+        return result.stdout.decode("utf-8", "replace")
+
+    def start(self):
+        if not os.path.isdir(self.datadir):
+            self._run([os.path.join(self.bindir, "initdb"), "-D", self.datadir, "-U", "ragd",
+                       "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
+        argv = [os.path.join(self.bindir, "postgres"), "-D", self.datadir, "-p", str(self.port),
+                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + self.root,
+                "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"]
+        self.log = open(os.path.join(self.root, "postgres.log"), "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=subprocess.STDOUT, user=self.user, cwd=self.root)
+        wait_for(self.accepting, scaled(30), "postgres to accept connections", interval=0.05)
+        return self
+
+    def accepting(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("postgres exited (%s):\n%s" % (self.proc.returncode, self.logs()))
+        result = subprocess.run([os.path.join(self.bindir, "pg_isready"), "-q", "-h", "127.0.0.1",
+                                 "-p", str(self.port)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return result.returncode == 0
+
+    def psql(self, sql, dbname="postgres"):
+        """Runs SQL with psql; returns its unaligned, tuples-only output."""
+        return self._run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t",
+                          "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                          "-U", "ragd", "-d", dbname, "-c", sql]).strip()
+
+    def logs(self):
+        try:
+            with open(os.path.join(self.root, "postgres.log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def kill(self):
+        """SIGKILL: the postmaster dies without a goodbye; its backends notice and exit."""
+        self._end(signal.SIGKILL)
+
+    def stop(self):
+        """Fast shutdown (SIGINT): sessions are ended, then the server exits."""
+        self._end(signal.SIGINT)
+
+    def _end(self, sig):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+                self.proc.wait(timeout=30)
+            self.proc = None
+            self.log.close()
+            if sig == signal.SIGKILL:
+                # Orphaned backends hold the shared memory and the port until they exit.
+                wait_for(lambda: not self._backends_alive(), 30, "postgres backends to exit",
+                         interval=0.05)
+
+    def _backends_alive(self):
+        pid_file = os.path.join(self.datadir, "postmaster.pid")
+        try:
+            with open(pid_file) as f:
+                pid = int(f.readline())
+        except (OSError, ValueError):
+            return False
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class RagdServer:
     """`with RagdServer() as server:` runs `ragd serve` on 127.0.0.1:0 in a fresh data dir.
 

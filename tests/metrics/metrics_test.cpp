@@ -119,6 +119,7 @@ TEST(MetricsTest, SerializationHasTypeAndHelpForEveryFamily) {
         {"ragd_index_chunks", "gauge"},
         {"ragd_index_vectors", "gauge"},
         {"ragd_index_change_seq_lag", "gauge"},
+        {"ragd_index_applied_seq", "gauge"},
         {"ragd_build_info", "gauge"},
         {"process_cpu_seconds_total", "counter"},
         {"process_resident_memory_bytes", "gauge"},
@@ -144,7 +145,7 @@ TEST(MetricsTest, BuildInfoCarriesVersionAndCommit) {
 
 TEST(MetricsTest, IndexGaugesAreReadAtEachScrapeAndKeptWhenTheSourceFails) {
     Metrics metrics;
-    std::optional<IndexSnapshot> next = IndexSnapshot{3, 12, 11, 2};
+    std::optional<IndexSnapshot> next = IndexSnapshot{3, 12, 11, 2, 40};
     int calls = 0;
     metrics.set_index_source([&] {
         ++calls;
@@ -156,11 +157,13 @@ TEST(MetricsTest, IndexGaugesAreReadAtEachScrapeAndKeptWhenTheSourceFails) {
     EXPECT_EQ(sample(text, "ragd_index_chunks"), 12);
     EXPECT_EQ(sample(text, "ragd_index_vectors"), 11);
     EXPECT_EQ(sample(text, "ragd_index_change_seq_lag"), 2);
+    EXPECT_EQ(sample(text, "ragd_index_applied_seq"), 40);
 
-    next = IndexSnapshot{4, 15, 15, 0};
+    next = IndexSnapshot{4, 15, 15, 0, 42};
     text = metrics.serialize();
     EXPECT_EQ(sample(text, "ragd_index_documents"), 4);
     EXPECT_EQ(sample(text, "ragd_index_change_seq_lag"), 0);
+    EXPECT_EQ(sample(text, "ragd_index_applied_seq"), 42);
 
     next = std::nullopt;  // storage unreadable: the last values stay
     text = metrics.serialize();

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -357,6 +358,94 @@ TEST_F(EngineTest, ReadOnlyUseWritesNoIndexFiles) {
         ASSERT_TRUE(engine->query().search("leader election", options).has_value());
     }
     EXPECT_EQ(fs::last_write_time(vectors), before) << "a search must not rewrite the index";
+}
+
+// A replica on shared storage learns of other writers only from the change log: the follower
+// applies what was stored without this engine's catch-up (ingest(..., false) writes exactly
+// that), within its interval.
+TEST_F(EngineTest, FollowerAppliesChangesStoredWithoutCatchUp) {
+    config_.storage.follow_interval = std::chrono::milliseconds(20);
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    EXPECT_EQ(engine->follower(), nullptr);
+    engine->follow_changes();
+    ASSERT_NE(engine->follower(), nullptr);
+    ASSERT_TRUE(engine->ingest().ingest(doc("tides", kTides), false).has_value());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (engine->index_stats().bm25_chunks == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    auto last = engine->storage().last_seq();
+    ASSERT_TRUE(last.has_value());
+    EXPECT_EQ(engine->indexed_seq(), *last);
+    QueryOptions options;
+    auto found = engine->query().search("moon tides", options);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(ids_of(*found), std::vector<std::string>{"tides"});
+    const FollowerStatus status = engine->follower()->status();
+    EXPECT_EQ(status.failures_in_a_row, 0u);
+    EXPECT_TRUE(status.last_error.empty());
+}
+
+TEST_F(EngineTest, FollowingIsOffWithAZeroInterval) {
+    config_.storage.follow_interval = std::chrono::milliseconds(0);
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    engine->follow_changes();
+    EXPECT_EQ(engine->follower(), nullptr);
+}
+
+// storage.id names the database the indexes came from. Indexes built from another one must not
+// be caught up from this one (their sequence numbers mean nothing here): they are rebuilt.
+TEST_F(EngineTest, IndexesBuiltFromAnotherDatabaseAreRebuilt) {
+    {
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        ASSERT_TRUE(engine->ingest().ingest(doc("raft", kRaft)).has_value());
+    }
+    const fs::path id_file = fs::path(dir_) / "storage.id";
+    {
+        std::ifstream in(id_file);
+        std::string identity;
+        std::getline(in, identity);
+        EXPECT_EQ(identity, "sqlite");
+    }
+    std::string notes;
+    { auto engine = open(&notes); }
+    EXPECT_EQ(notes.find("another database"), std::string::npos) << notes;
+
+    {
+        std::ofstream out(id_file, std::ios::trunc);
+        out << "postgres:00000000-0000-0000-0000-000000000000\n";
+    }
+    notes.clear();
+    auto engine = open(&notes);
+    ASSERT_TRUE(engine);
+    EXPECT_NE(notes.find("built from another database"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("rebuilt"), std::string::npos) << notes;
+    QueryOptions options;
+    auto found = engine->query().search("leader election", options);
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(ids_of(*found), std::vector<std::string>{"raft"});
+    std::ifstream in(id_file);
+    std::string identity;
+    std::getline(in, identity);
+    EXPECT_EQ(identity, "sqlite");
+}
+
+// A data directory from before storage.id existed was SQLite's: its indexes are kept.
+TEST_F(EngineTest, DataDirectoryWithoutStorageIdKeepsItsIndexes) {
+    {
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        ASSERT_TRUE(engine->ingest().ingest(doc("raft", kRaft)).has_value());
+    }
+    fs::remove(fs::path(dir_) / "storage.id");
+    std::string notes;
+    auto engine = open(&notes);
+    ASSERT_TRUE(engine);
+    EXPECT_EQ(notes, "");
+    EXPECT_TRUE(fs::exists(fs::path(dir_) / "storage.id"));
 }
 
 }  // namespace
