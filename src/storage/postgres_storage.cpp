@@ -406,6 +406,84 @@ core::Result<Rows> exec(PGconn* conn,
     return Rows(std::move(result));
 }
 
+/// Statements sent together and answered together: one round trip (instead of one each) for a
+/// sequence in which no statement's parameters depend on an earlier one's result. On this
+/// 2-vCPU machine a round trip costs more than most of ragd's statements. The server still runs
+/// them one after another, each with its own snapshot (READ COMMITTED), so "take a lock, then
+/// read" keeps its meaning (kChangeSeqLock relies on it). After a failing statement the server
+/// skips the rest up to the sync point; run() returns the first error.
+class Pipeline {
+public:
+    Pipeline& add(const char* sql, Params params, std::string what) {
+        statements_.push_back(Statement{sql, std::move(params), std::move(what)});
+        return *this;
+    }
+
+    /// Rows of every statement, in order. On failure the connection may be mid-transaction
+    /// (the lease rolls it back) or broken (the pool discards it).
+    core::Result<std::vector<Rows>> run(PGconn* conn) const {
+        if (PQenterPipelineMode(conn) != 1) {
+            return statement_error(conn, nullptr, "starting a pipeline");
+        }
+        std::optional<core::Error> failure;
+        for (const Statement& statement : statements_) {
+            const auto values = statement.params.pointers();
+            const auto lengths = statement.params.lengths();
+            const std::vector<int> formats(values.size(), 1);
+            if (PQsendQueryParams(conn,
+                                  statement.sql,
+                                  statement.params.size(),
+                                  statement.params.types(),
+                                  values.data(),
+                                  lengths.data(),
+                                  formats.data(),
+                                  1) != 1) {
+                // Nothing was queued past this point, and what was may never be answered: the
+                // connection is not reusable, so leave it as it is for the pool to discard.
+                return statement_error(conn, nullptr, statement.what);
+            }
+        }
+        if (PQpipelineSync(conn) != 1) {
+            return statement_error(conn, nullptr, "sending a pipeline");
+        }
+        std::vector<Rows> rows;
+        rows.reserve(statements_.size());
+        for (const Statement& statement : statements_) {
+            ResultPtr result(PQgetResult(conn), &PQclear);
+            if (!result) {  // the connection broke: no more results will come
+                return failure ? *failure : statement_error(conn, nullptr, statement.what);
+            }
+            const ExecStatusType status = PQresultStatus(result.get());
+            if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+                rows.emplace_back(std::move(result));
+            } else if (status != PGRES_PIPELINE_ABORTED && !failure) {
+                failure = statement_error(conn, result.get(), statement.what);
+            }
+            // Each statement's results end with a null result.
+            if (ResultPtr end(PQgetResult(conn), &PQclear); end) {
+                return statement_error(conn, nullptr, statement.what);
+            }
+        }
+        ResultPtr sync(PQgetResult(conn), &PQclear);
+        if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC ||
+            PQexitPipelineMode(conn) != 1) {
+            return failure ? *failure : statement_error(conn, nullptr, "ending a pipeline");
+        }
+        if (failure) {
+            return *failure;
+        }
+        return rows;
+    }
+
+private:
+    struct Statement {
+        const char* sql;
+        Params params;
+        std::string what;
+    };
+    std::vector<Statement> statements_;
+};
+
 /// A statement without parameters (transaction control, migrations: may hold several).
 core::Result<void> exec_simple(PGconn* conn, const char* sql, const std::string& what) {
     ResultPtr result(PQexec(conn, sql), &PQclear);
@@ -754,10 +832,7 @@ public:
             return lease.error();
         }
         PGconn* c = lease->get();
-        if (auto r = begin_writing(c, doc.id); !r) {
-            return r.error();
-        }
-        auto existing = read_for_write(c, doc.id);
+        auto existing = begin_writing(c, doc.id);
         if (!existing) {
             return existing.error();
         }
@@ -780,22 +855,23 @@ public:
             .text(doc.content_hash)
             .text(encode_metadata(doc.metadata))
             .int64(now);
-        if (auto r = exec(c, kUpsertDocument, row, what); !r) {
-            return r.error();
+        // The rest of the transaction in one round trip: nothing in it waits for a result.
+        Pipeline writes;
+        writes.add(kUpsertDocument, std::move(row), what);
+        if (!chunks.empty()) {
+            writes.add(kInsertChunks,
+                       chunk_params(doc.id, chunks, model_id),
+                       "writing the chunks of '" + doc.id + "'");
         }
-        auto ids = insert_chunks(c, doc.id, chunks, model_id);
-        if (!ids) {
-            return ids.error();
+        add_change(writes, doc.id, "upsert", now, outcome.removed_chunk_ids);
+        auto results = writes.run(c);
+        if (!results) {
+            return results.error();
         }
-        outcome.chunk_ids = std::move(*ids);
-        auto seq = log_change(c, doc.id, "upsert", now, outcome.removed_chunk_ids);
-        if (!seq) {
-            return seq.error();
+        if (!chunks.empty()) {
+            outcome.chunk_ids = ids_in_input_order((*results)[1], chunks);
         }
-        outcome.seq = *seq;
-        if (auto r = exec_simple(c, "COMMIT", "committing " + what); !r) {
-            return r.error();
-        }
+        outcome.seq = change_seq(*results);
         return outcome;
     }
 
@@ -805,25 +881,18 @@ public:
             return lease.error();
         }
         PGconn* c = lease->get();
-        if (auto r = begin_writing(c, id); !r) {
-            return r.error();
-        }
-        auto existing = read_for_write(c, id);
+        auto existing = begin_writing(c, id);
         if (!existing) {
             return existing.error();
         }
         if (!existing->hash) {
             return false;  // the lease rolls the empty transaction back
         }
-        const std::string what = "deleting document '" + id + "'";
-        if (auto r = exec(c, kDeleteDocument, Params().text(id), what); !r) {
-            return r.error();
-        }
-        if (auto seq = log_change(c, id, "delete", now_ms_(), existing->chunk_ids); !seq) {
-            return seq.error();
-        }
-        if (auto r = exec_simple(c, "COMMIT", "committing " + what); !r) {
-            return r.error();
+        Pipeline writes;
+        writes.add(kDeleteDocument, Params().text(id), "deleting document '" + id + "'");
+        add_change(writes, id, "delete", now_ms_(), existing->chunk_ids);
+        if (auto results = writes.run(c); !results) {
+            return results.error();
         }
         return true;
     }
@@ -1072,43 +1141,35 @@ private:
         return exec(lease->get(), sql, params, what);
     }
 
-    static core::Result<void> begin_writing(PGconn* c, const std::string& document_id) {
-        if (auto r = exec_simple(c, "BEGIN", "starting a write transaction"); !r) {
-            return r.error();
+    /// Starts a write transaction on one document: BEGIN, the document's lock (the content-hash
+    /// check and the replace must see the same state, even for a document that does not exist
+    /// yet), then its current hash and chunk ids, read after the lock. One round trip.
+    static core::Result<ExistingDocument> begin_writing(PGconn* c, const std::string& id) {
+        Pipeline start;
+        start.add("BEGIN", Params(), "starting a write transaction")
+            .add(kLockDocument,
+                 Params().int64(kDocumentLockClass).text(id),
+                 "locking document '" + id + "'")
+            .add(kDocumentForWrite, Params().text(id), "reading document '" + id + "'");
+        auto results = start.run(c);
+        if (!results) {
+            return results.error();
         }
-        auto locked = exec(c,
-                           kLockDocument,
-                           Params().int64(kDocumentLockClass).text(document_id),
-                           "locking document '" + document_id + "'");
-        if (!locked) {
-            return locked.error();
-        }
-        return {};
-    }
-
-    static core::Result<ExistingDocument> read_for_write(PGconn* c, const std::string& id) {
-        auto rows = exec(c, kDocumentForWrite, Params().text(id), "reading document '" + id + "'");
-        if (!rows) {
-            return rows.error();
-        }
+        const Rows& rows = (*results)[2];
         ExistingDocument existing;
-        for (int row = 0; row < rows->size(); ++row) {
-            existing.hash = rows->text(row, 0);
-            if (!rows->is_null(row, 1)) {
-                existing.chunk_ids.push_back(rows->int64(row, 1));
+        for (int row = 0; row < rows.size(); ++row) {
+            existing.hash = rows.text(row, 0);
+            if (!rows.is_null(row, 1)) {
+                existing.chunk_ids.push_back(rows.int64(row, 1));
             }
         }
         return existing;
     }
 
-    /// Inserts all chunks and embeddings in one statement; returns their ids in input order.
-    core::Result<std::vector<std::int64_t>> insert_chunks(PGconn* c,
-                                                          const std::string& document_id,
-                                                          std::span<const NewChunk> chunks,
-                                                          const std::string& model_id) const {
-        if (chunks.empty()) {
-            return std::vector<std::int64_t>{};
-        }
+    /// Parameters of kInsertChunks: all chunks and embeddings as parallel arrays, one statement.
+    Params chunk_params(const std::string& document_id,
+                        std::span<const NewChunk> chunks,
+                        const std::string& model_id) const {
         ArrayBuilder ordinals(kInt8Oid);
         ArrayBuilder texts(kTextOid);
         ArrayBuilder headings(kTextOid);
@@ -1136,14 +1197,16 @@ private:
             .add(kInt8ArrayOid, ends.finish())
             .add(kByteaArrayOid, vectors.finish())
             .text(model_id);
-        auto rows = exec(c, kInsertChunks, params, "writing the chunks of '" + document_id + "'");
-        if (!rows) {
-            return rows.error();
-        }
-        // RETURNING order is not promised, so ids are matched back by (unique) ordinal.
+        return params;
+    }
+
+    /// kInsertChunks' (id, ordinal) rows as ids in the order of `chunks`. RETURNING order is
+    /// not promised, so ids are matched back by (unique) ordinal.
+    static std::vector<std::int64_t> ids_in_input_order(const Rows& rows,
+                                                        std::span<const NewChunk> chunks) {
         std::unordered_map<std::int64_t, std::int64_t> id_by_ordinal;
-        for (int row = 0; row < rows->size(); ++row) {
-            id_by_ordinal.emplace(rows->int64(row, 1), rows->int64(row, 0));
+        for (int row = 0; row < rows.size(); ++row) {
+            id_by_ordinal.emplace(rows.int64(row, 1), rows.int64(row, 0));
         }
         std::vector<std::int64_t> ids;
         ids.reserve(chunks.size());
@@ -1153,28 +1216,28 @@ private:
         return ids;
     }
 
-    /// Appends to the change log under kChangeSeqLock (see there): the caller must commit next.
-    static core::Result<std::int64_t> log_change(PGconn* c,
-                                                 const std::string& document_id,
-                                                 std::string_view kind,
-                                                 std::int64_t now,
-                                                 const std::vector<std::int64_t>& removed) {
+    /// Ends `writes` with the change row, under kChangeSeqLock (see there), and the commit: the
+    /// lock is taken as late as possible and held only until that commit.
+    static void add_change(Pipeline& writes,
+                           const std::string& document_id,
+                           std::string_view kind,
+                           std::int64_t now,
+                           std::span<const std::int64_t> removed) {
         const std::string what = "logging a change of '" + document_id + "'";
-        if (auto r = exec(c, kLock, Params().int64(kChangeSeqLock), what); !r) {
-            return r.error();
-        }
-        auto rows = exec(c,
-                         kInsertChange,
-                         Params()
-                             .text(document_id)
-                             .text(kind)
-                             .int64(now)
-                             .add(kInt8ArrayOid, int64_array(removed)),
-                         what);
-        if (!rows) {
-            return rows.error();
-        }
-        return rows->int64(0, 0);
+        writes.add(kLock, Params().int64(kChangeSeqLock), what)
+            .add(kInsertChange,
+                 Params()
+                     .text(document_id)
+                     .text(kind)
+                     .int64(now)
+                     .add(kInt8ArrayOid, int64_array(removed)),
+                 what)
+            .add("COMMIT", Params(), "committing a change of '" + document_id + "'");
+    }
+
+    /// The seq of the change row add_change() wrote: the results are [..., lock, change, COMMIT].
+    static std::int64_t change_seq(const std::vector<Rows>& results) {
+        return results[results.size() - 2].int64(0, 0);
     }
 
     ConnectionPool pool_;
