@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""What the PostgreSQL backend costs, against SQLite, on this machine.
+
+1. `ragd ingest FOLDER` into a fresh SQLite data directory and into a fresh PostgreSQL
+   database (the server started here, as in the tests: fsync off), ROUNDS times alternated:
+   wall time, ragd's CPU and the server's CPU.
+2. Two `ragd serve` replicas on one database: how long after a POST /v1/documents on replica A
+   returns the document is searchable (BM25) on replica B, over N documents, for a follow
+   interval; and the search latency on B for the same queries.
+
+    python3 bench/fleet/run.py --ragd build/ragd --corpus /tmp/nodemd [--rounds 3] [--docs 50]
+"""
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tests", "integration"))
+from ragd_harness import Postgres, RagdServer  # noqa: E402
+
+
+def proc_cpu(pid):
+    """utime + stime of a process and its reaped children, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+def server_cpu(pg):
+    """CPU of the whole server: the postmaster, the backends it has reaped, and its live
+    children (checkpointer, WAL writer, autovacuum, backends still running)."""
+    total = proc_cpu(pg.proc.pid)
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pg.proc.pid:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def timed_ingest(ragd, corpus, env):
+    data = tempfile.mkdtemp(prefix="ragd-bench-fleet-")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    subprocess.run([ragd, "ingest", "--data", data, corpus], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=dict(os.environ, **env))
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    shutil.rmtree(data, ignore_errors=True)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ragd", required=True)
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--docs", type=int, default=50)
+    parser.add_argument("--follow-ms", type=int, default=1000)
+    args = parser.parse_args()
+    os.environ["RAGD_BIN"] = os.path.abspath(args.ragd)
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.corpus)
+               for f in fs)
+    pg = Postgres().start()
+    try:
+        print("ingest of %s (%.2f MB)" % (args.corpus, size / 1e6))
+        for round_ in range(args.rounds):
+            wall, cpu = timed_ingest(args.ragd, args.corpus, {"RAGD_STORAGE_BACKEND": "sqlite"})
+            print("  round %d sqlite:   wall %.2f s (%.1f MB/s), ragd CPU %.2f s"
+                  % (round_ + 1, wall, size / 1e6 / wall, cpu))
+            db = "bench_%d" % round_
+            pg.psql("DROP DATABASE IF EXISTS %s" % db)
+            pg.psql("CREATE DATABASE %s" % db)
+            server_before = server_cpu(pg)
+            wall, cpu = timed_ingest(args.ragd, args.corpus,
+                                     {"RAGD_STORAGE_BACKEND": "postgres",
+                                      "RAGD_STORAGE_POSTGRES_URL": pg.url(db)})
+            time.sleep(1)  # the postmaster reaps the ingest's backends after it exits
+            print("  round %d postgres: wall %.2f s (%.1f MB/s), ragd CPU %.2f s, "
+                  "postgres CPU %.2f s" % (round_ + 1, wall, size / 1e6 / wall, cpu,
+                                          server_cpu(pg) - server_before))
+
+        pg.psql("DROP DATABASE IF EXISTS fleet")
+        pg.psql("CREATE DATABASE fleet")
+        env = {"RAGD_STORAGE_BACKEND": "postgres", "RAGD_STORAGE_POSTGRES_URL": pg.url("fleet"),
+               "RAGD_STORAGE_FOLLOW_INTERVAL_MS": str(args.follow_ms)}
+        with RagdServer(env=env, threads=1) as a, RagdServer(env=env, threads=1) as b:
+            delays, searches = [], []
+            for n in range(args.docs):
+                word = "fleetword%dz" % n
+                a.ingest(id="doc%d" % n, text="A note about %s and nothing else." % word)
+                written = time.monotonic()
+                while True:
+                    t0 = time.monotonic()
+                    resp = b.post("/v1/search", {"query": word, "top_k": 1, "mode": "bm25"})
+                    searches.append(time.monotonic() - t0)
+                    if resp.body["results"]:
+                        break
+                    time.sleep(0.002)
+                delays.append(time.monotonic() - written)
+                time.sleep((n % 7) / 10 * args.follow_ms / 1000)  # spread over the interval
+            delays.sort()
+            print("written on A -> searchable on B, follow interval %d ms, %d documents: "
+                  "p50 %.0f ms, p95 %.0f ms, max %.0f ms"
+                  % (args.follow_ms, len(delays), 1000 * statistics.median(delays),
+                     1000 * delays[int(0.95 * (len(delays) - 1))], 1000 * delays[-1]))
+            print("search on B (BM25, top 1), %d requests: median %.2f ms"
+                  % (len(searches), 1000 * statistics.median(searches)))
+    finally:
+        pg.cleanup()
+
+
+if __name__ == "__main__":
+    main()
