@@ -2,7 +2,8 @@
 // PostgreSQL. Same semantics as the SQLite backend (sqlite_storage.cpp); the differences are in
 // how writers are serialized (advisory locks, below) and in the connection pool.
 //
-// Every query is PQexecParams with binary parameters and binary results: values never touch the
+// Every query is a prepared statement with binary parameters and binary results (prepared once
+// per connection, so the server parses and plans it once): values never touch the
 // SQL text, text is sent with its length (so a NUL byte is rejected by the server instead of
 // silently truncating the value), and bytea needs no escaping.
 #include "storage/postgres_storage.hpp"
@@ -10,14 +11,17 @@
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
+#include <cstdint>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include <libpq-events.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -383,21 +387,71 @@ core::Error statement_error(PGconn* conn, const PGresult* result, const std::str
                           " (SQLSTATE " + state + ")");
 }
 
+// ---- prepared statements ----
+//
+// Planning ragd's statements cost the server about as much as running most of them (the
+// unnest insert of a document's chunks, the change log insert). Every statement is one of the
+// constant strings above, so each is prepared once per connection, named after its address,
+// and the set of names a connection has prepared is attached to it (libpq instance data): a
+// connection that is discarded takes its set along, and a new one starts empty.
+
+using PreparedSet = std::unordered_set<const char*>;
+
+int prepared_set_event(PGEventId event, void* info, void* /*pass_through*/) {
+    if (event == PGEVT_CONNDESTROY) {
+        auto* destroyed = static_cast<PGEventConnDestroy*>(info);
+        delete static_cast<PreparedSet*>(PQinstanceData(destroyed->conn, prepared_set_event));
+    }
+    return 1;
+}
+
+std::string statement_name(const char* sql) {
+    return "ragd_" + std::to_string(reinterpret_cast<std::uintptr_t>(sql));
+}
+
+/// Prepares `sql` on `conn` unless it already is (one round trip, the first time only).
+core::Result<void> ensure_prepared(PGconn* conn,
+                                   const char* sql,
+                                   const Params& params,
+                                   const std::string& what) {
+    auto* prepared = static_cast<PreparedSet*>(PQinstanceData(conn, prepared_set_event));
+    if (prepared == nullptr) {
+        if (PQregisterEventProc(conn, prepared_set_event, "ragd prepared statements", nullptr) !=
+            1) {
+            return statement_error(conn, nullptr, "registering prepared statements");
+        }
+        prepared = new PreparedSet();
+        PQsetInstanceData(conn, prepared_set_event, prepared);
+    }
+    if (prepared->contains(sql)) {
+        return {};
+    }
+    ResultPtr result(
+        PQprepare(conn, statement_name(sql).c_str(), sql, params.size(), params.types()), &PQclear);
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+        return statement_error(conn, result.get(), what);
+    }
+    prepared->insert(sql);
+    return {};
+}
+
 core::Result<Rows> exec(PGconn* conn,
                         const char* sql,
                         const Params& params,
                         const std::string& what) {
+    if (auto ready = ensure_prepared(conn, sql, params, what); !ready) {
+        return ready.error();
+    }
     const auto values = params.pointers();
     const auto lengths = params.lengths();
     const std::vector<int> formats(values.size(), 1);
-    ResultPtr result(PQexecParams(conn,
-                                  sql,
-                                  params.size(),
-                                  params.types(),
-                                  values.data(),
-                                  lengths.data(),
-                                  formats.data(),
-                                  1),
+    ResultPtr result(PQexecPrepared(conn,
+                                    statement_name(sql).c_str(),
+                                    params.size(),
+                                    values.data(),
+                                    lengths.data(),
+                                    formats.data(),
+                                    1),
                      &PQclear);
     const ExecStatusType status = PQresultStatus(result.get());
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
@@ -422,6 +476,12 @@ public:
     /// Rows of every statement, in order. On failure the connection may be mid-transaction
     /// (the lease rolls it back) or broken (the pool discards it).
     core::Result<std::vector<Rows>> run(PGconn* conn) const {
+        for (const Statement& statement : statements_) {
+            if (auto ready = ensure_prepared(conn, statement.sql, statement.params, statement.what);
+                !ready) {
+                return ready.error();
+            }
+        }
         if (PQenterPipelineMode(conn) != 1) {
             return statement_error(conn, nullptr, "starting a pipeline");
         }
@@ -430,14 +490,13 @@ public:
             const auto values = statement.params.pointers();
             const auto lengths = statement.params.lengths();
             const std::vector<int> formats(values.size(), 1);
-            if (PQsendQueryParams(conn,
-                                  statement.sql,
-                                  statement.params.size(),
-                                  statement.params.types(),
-                                  values.data(),
-                                  lengths.data(),
-                                  formats.data(),
-                                  1) != 1) {
+            if (PQsendQueryPrepared(conn,
+                                    statement_name(statement.sql).c_str(),
+                                    statement.params.size(),
+                                    values.data(),
+                                    lengths.data(),
+                                    formats.data(),
+                                    1) != 1) {
                 // Nothing was queued past this point, and what was may never be answered: the
                 // connection is not reusable, so leave it as it is for the pool to discard.
                 return statement_error(conn, nullptr, statement.what);
