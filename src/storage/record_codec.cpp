@@ -107,4 +107,17 @@ core::Result<void> validate_upsert(const DocumentRecord& doc,
     return {};
 }
 
+std::vector<IndexableChunk> in_requested_order(
+    std::span<const std::int64_t> ids,
+    const std::unordered_map<std::int64_t, IndexableChunk>& found) {
+    std::vector<IndexableChunk> out;
+    out.reserve(found.size());
+    for (const std::int64_t id : ids) {
+        if (auto it = found.find(id); it != found.end()) {
+            out.push_back(it->second);
+        }
+    }
+    return out;
+}
+
 }  // namespace ragd::storage

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.hpp"
@@ -26,6 +27,12 @@ core::Result<Metadata> decode_metadata(std::string_view json, std::string_view d
 std::string encode_strings(const std::vector<std::string>& strings);
 /// A JSON array back to strings. kCorrupt (naming `chunk_id`) if `json` is not an array.
 core::Result<std::vector<std::string>> decode_strings(std::string_view json, std::int64_t chunk_id);
+
+/// The chunks of `found` in the order of `ids` (get_chunks' promise), leaving out ids that were
+/// not found; an id asked for twice comes back twice.
+std::vector<IndexableChunk> in_requested_order(
+    std::span<const std::int64_t> ids,
+    const std::unordered_map<std::int64_t, IndexableChunk>& found);
 
 /// kInvalidArgument for an upsert no backend accepts: an empty id, embeddings of different
 /// sizes or with non-finite values, duplicate ordinals, embeddings without a model id.

@@ -481,14 +481,7 @@ public:
                 found.emplace(id, std::move(*chunk));
             }
         }
-        std::vector<IndexableChunk> out;
-        out.reserve(found.size());
-        for (const std::int64_t id : ids) {
-            if (auto it = found.find(id); it != found.end()) {
-                out.push_back(it->second);
-            }
-        }
-        return out;
+        return in_requested_order(ids, found);
     }
 
     core::Result<std::vector<IndexableChunk>> indexable_chunks_of(

@@ -13,41 +13,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../support/free_port.hpp"
+
 namespace ragd::cache::testing {
 namespace {
-
-sockaddr_in loopback(std::uint16_t port) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return address;
-}
-
-// Binds port 0 to let the kernel pick a free port, then releases it for redis-server. Another
-// process could take it in between; on this test machine that race is acceptable.
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return 0;
-    }
-    sockaddr_in address = loopback(0);
-    socklen_t length = sizeof(address);
-    std::uint16_t port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-        port = ntohs(address.sin_port);
-    }
-    ::close(fd);
-    return port;
-}
 
 bool accepts_connections(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) {
         return false;
     }
-    sockaddr_in address = loopback(port);
+    sockaddr_in address = ragd::testing::loopback_address(port);
     const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     ::close(fd);
     return ok;
@@ -73,7 +49,7 @@ bool RedisServer::start() {
         return false;
     }
     if (port_ == 0) {
-        port_ = free_port();
+        port_ = ragd::testing::free_loopback_port();
         if (port_ == 0) {
             error_ = "no free port";
             return false;

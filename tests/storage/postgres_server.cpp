@@ -20,30 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../support/free_port.hpp"
+
 namespace ragd::storage::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Binds port 0 to let the kernel pick a free port, then releases it for postgres. Another
-// process could take it in between; on a test machine that race is acceptable.
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return 0;
-    }
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    std::uint16_t port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-        port = ntohs(address.sin_port);
-    }
-    ::close(fd);
-    return port;
-}
 
 /// PostgreSQL refuses to run as root: then the servers run as Debian's `postgres` user.
 struct RunAs {
@@ -193,7 +175,7 @@ bool PostgresServer::start() {
         return false;
     }
     if (port_ == 0) {
-        port_ = free_port();
+        port_ = ragd::testing::free_loopback_port();
         if (port_ == 0) {
             error_ = "no free port";
             return false;
