@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -64,15 +65,37 @@ core::Result<std::unique_ptr<storage::Storage>> open_storage(const core::Storage
 // The derived indexes in a data directory belong to one database. Caught up from another (the
 // data directory moved to a different PostgreSQL, or from SQLite to PostgreSQL), they would
 // mix two corpora and trust sequence numbers that mean nothing there, so they start over.
-// "storage.id" names the database they were built from.
-core::Result<bool> indexes_belong_to(const std::string& dir, const std::string& identity) {
+// "storage.id" names the database they were built from. It is written only once the old
+// indexes are gone, so a crash in between cannot leave them labelled as this database's.
+constexpr const char* kIndexFiles[] = {"vectors.hnsw", "vectors.meta", "bm25", "bm25-memory.bin"};
+
+core::Result<void> claim_indexes_for(const std::string& dir,
+                                     const std::string& identity,
+                                     const std::function<void(const std::string&)>& note) {
     const fs::path path = fs::path(dir) / "storage.id";
     std::string recorded;
     if (std::ifstream in(path); in) {
         std::getline(in, recorded);
     }
     if (recorded == identity) {
-        return true;
+        return {};
+    }
+    // A data directory from before storage.id existed held SQLite's own indexes.
+    const bool same_database = recorded.empty() && identity == "sqlite";
+    std::error_code ec;
+    if (!same_database &&
+        std::any_of(std::begin(kIndexFiles), std::end(kIndexFiles), [&](const char* name) {
+            return fs::exists(fs::path(dir) / name, ec);
+        })) {
+        note("indexes were built from another database; rebuilding them from " + identity);
+        for (const char* name : kIndexFiles) {
+            fs::remove_all(fs::path(dir) / name, ec);
+            if (ec) {
+                return core::fail(
+                    core::ErrorCode::kIo,
+                    "cannot remove " + (fs::path(dir) / name).string() + ": " + ec.message());
+            }
+        }
     }
     const std::string temp = path.string() + ".tmp";
     {
@@ -82,14 +105,12 @@ core::Result<bool> indexes_belong_to(const std::string& dir, const std::string& 
             return core::fail(core::ErrorCode::kIo, "cannot write " + temp);
         }
     }
-    std::error_code ec;
     fs::rename(temp, path, ec);
     if (ec) {
         return core::fail(core::ErrorCode::kIo,
                           "cannot write " + path.string() + ": " + ec.message());
     }
-    // A data directory from before storage.id existed held SQLite's own indexes.
-    return recorded.empty() && identity == "sqlite";
+    return {};
 }
 
 }  // namespace
@@ -145,15 +166,8 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
         if (!identity) {
             return identity.error();
         }
-        auto belong = indexes_belong_to(dir, *identity);
-        if (!belong) {
-            return belong.error();
-        }
-        if (!*belong) {
-            note("indexes were built from another database; rebuilding them from " + *identity);
-            for (const char* name : {"vectors.hnsw", "vectors.meta", "bm25", "bm25-memory.bin"}) {
-                fs::remove_all(fs::path(dir) / name, ec);
-            }
+        if (auto claimed = claim_indexes_for(dir, *identity, note); !claimed) {
+            return claimed.error();
         }
     }
     auto vectors = retrieval::open_vector_index(dir, vector_options, &problem);
