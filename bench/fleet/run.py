@@ -9,6 +9,10 @@
    interval; and the search latency on B for the same queries.
 
     python3 bench/fleet/run.py --ragd build/ragd --corpus /tmp/nodemd [--rounds 3] [--docs 50]
+        [--rtt-ms 2] [--ingest-only]
+
+--rtt-ms puts a proxy that delays each direction by half of it between the ingest and the
+database (delay_proxy.py), for what a database on another host costs per round trip.
 """
 import argparse
 import os
@@ -23,6 +27,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "tests", "integration"))
 from ragd_harness import Postgres, RagdServer  # noqa: E402
+from delay_proxy import DelayProxy  # noqa: E402
 
 
 def proc_cpu(pid):
@@ -64,6 +69,13 @@ def timed_ingest(ragd, corpus, env):
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def ingest_url(pg, db, proxy):
+    url = pg.url(db)
+    if proxy is None:
+        return url
+    return url.replace(":%d/" % pg.port, ":%d/" % proxy.port)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ragd", required=True)
@@ -71,11 +83,14 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--docs", type=int, default=50)
     parser.add_argument("--follow-ms", type=int, default=1000)
+    parser.add_argument("--rtt-ms", type=float, default=0.0)
+    parser.add_argument("--ingest-only", action="store_true")
     args = parser.parse_args()
     os.environ["RAGD_BIN"] = os.path.abspath(args.ragd)
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.corpus)
                for f in fs)
     pg = Postgres().start()
+    proxy = DelayProxy(pg.port, args.rtt_ms).start() if args.rtt_ms > 0 else None
     try:
         print("ingest of %s (%.2f MB)" % (args.corpus, size / 1e6))
         for round_ in range(args.rounds):
@@ -88,12 +103,13 @@ def main():
             server_before = server_cpu(pg)
             wall, cpu = timed_ingest(args.ragd, args.corpus,
                                      {"RAGD_STORAGE_BACKEND": "postgres",
-                                      "RAGD_STORAGE_POSTGRES_URL": pg.url(db)})
+                                      "RAGD_STORAGE_POSTGRES_URL": ingest_url(pg, db, proxy)})
             time.sleep(1)  # the postmaster reaps the ingest's backends after it exits
             print("  round %d postgres: wall %.2f s (%.1f MB/s), ragd CPU %.2f s, "
                   "postgres CPU %.2f s" % (round_ + 1, wall, size / 1e6 / wall, cpu,
                                           server_cpu(pg) - server_before))
-
+        if args.ingest_only:
+            return
         pg.psql("DROP DATABASE IF EXISTS fleet")
         pg.psql("CREATE DATABASE fleet")
         env = {"RAGD_STORAGE_BACKEND": "postgres", "RAGD_STORAGE_POSTGRES_URL": pg.url("fleet"),
@@ -121,6 +137,8 @@ def main():
             print("search on B (BM25, top 1), %d requests: median %.2f ms"
                   % (len(searches), 1000 * statistics.median(searches)))
     finally:
+        if proxy is not None:
+            proxy.stop()
         pg.cleanup()
 
 

@@ -117,6 +117,11 @@ struct IngestConfig {
     double chunk_overlap = 0.15;
     /// Files larger than this many bytes are skipped with a reason (default 64 MiB).
     std::size_t max_file_bytes = 64 * 1024 * 1024;
+    /// Documents a bulk ingest (`ragd ingest`) writes at once; 0 = what the storage backend
+    /// gains from (default): 1 on SQLite, which has one writer; on PostgreSQL, where each write
+    /// waits on round trips to the server, storage.postgres_connections - 1 (one stays for the
+    /// index catch-up's reads), at most 8.
+    std::size_t write_concurrency = 0;
 };
 
 struct EmbedConfig {

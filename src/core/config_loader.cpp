@@ -294,6 +294,9 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(size_key("ingest.max_file_bytes",
                             "files larger than this are skipped, bytes",
                             [](Config& c) -> std::size_t& { return c.ingest.max_file_bytes; }));
+    keys.push_back(size_key("ingest.write_concurrency",
+                            "documents a bulk ingest writes at once, 0 = the backend's choice",
+                            [](Config& c) -> std::size_t& { return c.ingest.write_concurrency; }));
     keys.push_back(string_key("embed.provider",
                               "embedder: lexical-hash (built-in, offline)",
                               [](Config& c) -> std::string& { return c.embed.provider; }));
@@ -617,6 +620,7 @@ std::vector<std::string> validate_config(const Config& c) {
             "ingest.chunk_tokens: must be between 16 and 8192");
     require(c.ingest.chunk_overlap >= 0 && c.ingest.chunk_overlap <= 0.5,
             "ingest.chunk_overlap: must be between 0 and 0.5");
+    require(c.ingest.write_concurrency <= 64, "ingest.write_concurrency: must be at most 64");
     require(
         c.embed.provider == "lexical-hash",
         "embed.provider: unknown embedder '" + c.embed.provider + "' (available: lexical-hash)");

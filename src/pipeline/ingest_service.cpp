@@ -1,10 +1,14 @@
 #include "pipeline/ingest_service.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include "core/hash.hpp"
 #include "core/serial_background_task.hpp"
@@ -200,10 +204,14 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
     core::SerialBackgroundTask catch_up(maintainer_.catch_up_task());
     std::size_t files_since_catch_up = 0;
     std::size_t chunks_since_catch_up = 0;
+    // Called from several writer threads when storage overlaps writes: the report, the
+    // progress callback and the catch-up bookkeeping are serialized here.
+    std::mutex report_mutex;
     auto handle_file = [&](const fs::path& file) {
         std::error_code ec;
         auto size = fs::file_size(file, ec);
         auto result = ingest_file(file);
+        std::lock_guard lock(report_mutex);
         if (!result) {
             report.problems.push_back({file.string(), result.error().detail});
             return;
@@ -221,6 +229,29 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             files_since_catch_up = 0;
             chunks_since_catch_up = 0;
             report_indexing(catch_up.start());
+        }
+    };
+    const std::size_t writers = config_.write_concurrency != 0
+                                    ? config_.write_concurrency
+                                    : storage_.useful_write_concurrency();
+    auto handle_files = [&](const std::vector<fs::path>& files) {
+        if (writers <= 1 || files.size() <= 1) {
+            for (const auto& file : files) {
+                handle_file(file);
+            }
+            return;
+        }
+        // Files are taken in order, so documents are written roughly in it; each change is
+        // still one transaction, and the sequence numbers follow commit order.
+        std::atomic<std::size_t> next{0};
+        std::vector<std::jthread> threads;
+        threads.reserve(std::min(writers, files.size()));
+        for (std::size_t t = 0; t < std::min(writers, files.size()); ++t) {
+            threads.emplace_back([&] {
+                for (std::size_t i = next++; i < files.size(); i = next++) {
+                    handle_file(files[i]);
+                }
+            });
         }
     };
     for (const auto& given : paths) {
@@ -267,10 +298,8 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
                                            "symlink?)"});
             }
         }
-        std::sort(files.begin(), files.end());  // deterministic order, reproducible ids/seqs
-        for (const auto& file : files) {
-            handle_file(file);
-        }
+        std::sort(files.begin(), files.end());  // deterministic order (and seqs, with one writer)
+        handle_files(files);
     }
     report_indexing(catch_up.wait());
     if (auto caught_up = maintainer_.catch_up(); !caught_up) {

@@ -71,6 +71,9 @@ public:
                                                              std::size_t limit) override;
     core::Result<std::vector<std::string>> verify_integrity(bool full) override;
     core::Result<std::string> identity() override { return inner_->identity(); }
+    std::size_t useful_write_concurrency() const override {
+        return inner_->useful_write_concurrency();
+    }
 
 private:
     struct Shard;

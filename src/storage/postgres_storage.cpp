@@ -693,6 +693,8 @@ public:
     ConnectionPool(const ConnectionPool&) = delete;
     ConnectionPool& operator=(const ConnectionPool&) = delete;
 
+    std::size_t max_connections() const { return max_connections_; }
+
     core::Result<Lease> acquire() {
         std::unique_lock lock(mutex_);
         for (;;) {
@@ -879,6 +881,12 @@ public:
     ConnectionPool& pool() { return pool_; }
     void set_identity(std::string identity) { identity_ = std::move(identity); }
     core::Result<std::string> identity() override { return identity_; }
+    /// One connection stays free for the reads of the index catch-up that runs beside a bulk
+    /// ingest; past 8 writers in flight the client's own CPU is the limit.
+    std::size_t useful_write_concurrency() const override {
+        constexpr std::size_t kMostWriters = 8;
+        return std::clamp<std::size_t>(pool_.max_connections() - 1, 1, kMostWriters);
+    }
 
     core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
                                                 std::span<const NewChunk> chunks,

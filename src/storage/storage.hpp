@@ -134,6 +134,11 @@ public:
     /// database, "postgres:" and an id created with the schema): derived indexes built from one
     /// database must not be caught up from another, whose sequence numbers mean other changes.
     virtual core::Result<std::string> identity() = 0;
+    /// How many upsert_document calls in flight at once make a bulk ingest faster. 1 where
+    /// writes serialize anyway (SQLite has one writer); a database server overlaps the round
+    /// trips and commits of several connections, which is most of a write's time once the
+    /// server is on another host.
+    virtual std::size_t useful_write_concurrency() const { return 1; }
 };
 
 /// Cap on the problems verify_integrity() reports: past a few, the verdict is the same.

@@ -5,6 +5,7 @@
 # the same indexes; a replica started later builds its indexes from the database; a data
 # directory pointed at another database starts its indexes over; PostgreSQL going away makes
 # /ready fail and the replica recovers when it is back.
+import json
 import os
 import shutil
 import sys
@@ -133,15 +134,35 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(stats["bm25_chunks"], 2 * per_writer)
 
     def test_cli_ingest_into_the_shared_database(self):
+        # Enough files for the bulk ingest's several writers (one per spare pool connection)
+        # and for an index catch-up in the middle of it.
         a = self.replica()
         folder = os.path.join(self.pg.root, "docs-" + self.db)
         os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "note.md"), "w") as f:
-            f.write("# Field note\n\nThe plimbrook marsh floods in March.\n")
+        files = 300
+        for n in range(files):
+            with open(os.path.join(folder, "note%03d.md" % n), "w") as f:
+                f.write("# Field note %d\n\nThe plimbrook%dq marsh floods in March.\n" % (n, n))
         data = os.path.join(self.pg.root, "cli-data-" + self.db)
-        result = run_cli("ingest", "--data", data, folder, env=fleet_env(self.pg, self.db))
+        env = dict(fleet_env(self.pg, self.db), RAGD_STORAGE_POSTGRES_CONNECTIONS="4")
+        result = run_cli("ingest", "--data", data, folder, env=env)
         self.assertEqual(result.returncode, 0, result)
-        wait_for(lambda: search_ids(a, "plimbrook"), scaled(10), "the replica to follow")
+        self.assertIn("ingested %d files (%d created" % (files, files), result.stdout)
+        # One change per file: nothing written twice, nothing lost.
+        self.assertEqual(self.pg.psql("SELECT count(*), max(seq) FROM ragd_changes",
+                                      dbname=self.db).strip(), "%d|%d" % (files, files))
+        wait_for(lambda: search_ids(a, "plimbrook299q"), scaled(10), "the replica to follow")
+        for n in (0, 150, 299):
+            resp = a.post("/v1/search", {"query": "plimbrook%dq" % n, "top_k": 1, "mode": "bm25"})
+            self.assertTrue(resp.body["results"][0]["source"].endswith("note%03d.md" % n), resp)
+        wait_for(lambda: a.request("GET", "/ready").body["checks"]["indexes"]["bm25_chunks"]
+                 == files, scaled(10), "every file on the replica")
+        # The CLI's own indexes, caught up at the end of the ingest, hold every file too.
+        stats = run_cli("stats", "--data", data, env=env)
+        self.assertEqual(stats.returncode, 0, stats)
+        counts = json.loads(stats.stdout)
+        self.assertEqual((counts["documents"], counts["vectors"], counts["bm25_chunks"],
+                          counts["bm25_applied_seq"]), (files, files, files, files))
 
     def test_data_dir_moved_to_another_database_starts_over(self):
         other = self.db + "_other"

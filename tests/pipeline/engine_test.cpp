@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -51,6 +52,14 @@ protected:
         return ids;
     }
 
+public:
+    /// What a helper outside the fixture needs of it.
+    struct Fixture {
+        const std::string& dir;
+        core::Config& config;
+    };
+
+protected:
     std::string dir_;
     core::Config config_;
 };
@@ -294,9 +303,11 @@ TEST_F(EngineTest, IngestPathsReportsBadFilesAndGoesOn) {
 }
 
 // Enough files for several catch-ups, each running while the next files are stored: when the
-// ingest returns, every chunk of every file is in both indexes, and nothing twice.
-TEST_F(EngineTest, IngestPathsIndexesEveryBatchWhileStoringTheNext) {
-    fs::path corpus = fs::path(dir_) / "corpus";
+// ingest returns, every chunk of every file is in both indexes, and nothing twice. With
+// `writers` > 1 the files are written by that many threads at once (what PostgreSQL gets by
+// default), which SQLite serializes: the outcome must be the same.
+void ingest_many_files(EngineTest::Fixture& fixture, std::size_t writers) {
+    fs::path corpus = fs::path(fixture.dir) / "corpus";
     fs::create_directories(corpus);
     constexpr int kFiles = 700;
     auto name_of = [](int file_idx) {
@@ -311,29 +322,58 @@ TEST_F(EngineTest, IngestPathsIndexesEveryBatchWhileStoringTheNext) {
             out << "## Part " << section << "\n\nMore about note " << file_idx << ".\n\n";
         }
     }
-    config_.storage.data_dir = (fs::path(dir_) / "data").string();
-    auto engine = open();
-    ASSERT_TRUE(engine);
-    auto report = engine->ingest().ingest_paths({corpus.string()});
-    EXPECT_TRUE(report.problems.empty()) << report.problems.front().reason;
+    {
+        std::ofstream bad(corpus / "doc0300-bad.txt", std::ios::binary);
+        bad << std::string("nul\0byte", 8);
+    }
+    fixture.config.storage.data_dir = (fs::path(fixture.dir) / "data").string();
+    fixture.config.ingest.write_concurrency = writers;
+    auto engine = Engine::open(fixture.config);
+    ASSERT_TRUE(engine.has_value()) << engine.error().detail;
+    std::size_t progress_calls = 0;  // the callback is serialized: no lock needed here
+    std::set<std::thread::id> writer_threads;
+    auto report = (*engine)->ingest().ingest_paths({corpus.string()}, [&](const IngestResult&) {
+        ++progress_calls;
+        writer_threads.insert(std::this_thread::get_id());
+    });
+    if (writers > 1) {
+        EXPECT_GT(writer_threads.size(), 1u);  // the files were written from several threads
+    } else {
+        EXPECT_EQ(writer_threads.size(), 1u);
+    }
+    ASSERT_EQ(report.problems.size(), 1u);
+    EXPECT_NE(report.problems[0].path.find("doc0300-bad.txt"), std::string::npos);
     ASSERT_EQ(report.results.size(), static_cast<std::size_t>(kFiles));
+    EXPECT_EQ(progress_calls, static_cast<std::size_t>(kFiles));
     std::size_t chunks = 0;
     for (const auto& result : report.results) {
         chunks += result.chunks;
+        EXPECT_EQ(result.status, storage::UpsertStatus::kCreated);
     }
-    EXPECT_EQ(engine->vectors().size(), chunks);
-    EXPECT_EQ(engine->bm25().size(), chunks);
-    auto last_seq = engine->storage().last_seq();
+    EXPECT_EQ((*engine)->vectors().size(), chunks);
+    EXPECT_EQ((*engine)->bm25().size(), chunks);
+    auto last_seq = (*engine)->storage().last_seq();
     ASSERT_TRUE(last_seq.has_value());
-    EXPECT_EQ(engine->maintainer().applied_seq(), *last_seq);
+    EXPECT_EQ(*last_seq, kFiles);  // one change per file: none written twice
+    EXPECT_EQ((*engine)->maintainer().applied_seq(), *last_seq);
     for (int file_idx : {0, 255, 256, 513, kFiles - 1}) {
         QueryOptions options;
         options.top_k = 1;
-        auto found = engine->query().search("zq" + std::to_string(file_idx) + "x", options);
+        auto found = (*engine)->query().search("zq" + std::to_string(file_idx) + "x", options);
         ASSERT_TRUE(found.has_value());
         ASSERT_EQ(found->hits.size(), 1u);
         EXPECT_EQ(fs::path(found->hits[0].chunk.source).filename(), name_of(file_idx));
     }
+}
+
+TEST_F(EngineTest, IngestPathsIndexesEveryBatchWhileStoringTheNext) {
+    Fixture fixture{dir_, config_};
+    ingest_many_files(fixture, 0);
+}
+
+TEST_F(EngineTest, IngestPathsWithSeveralWritersStoresAndIndexesEachFileOnce) {
+    Fixture fixture{dir_, config_};
+    ingest_many_files(fixture, 4);
 }
 
 }  // namespace
