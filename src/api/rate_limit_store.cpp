@@ -10,6 +10,26 @@
 
 namespace ragd::api {
 
+cache::RedisOptions rate_limit_redis_options(const core::Config& config) {
+    const core::AuthConfig& auth = config.auth;
+    cache::RedisOptions options;
+    // The TLS settings travel with the URL: the cache's when its Redis is shared.
+    if (auth.redis_url.empty()) {
+        options.url = config.cache.redis_url;
+        options.tls_ca_file = config.cache.redis_ca_file;
+        options.tls_verify = config.cache.redis_tls_verify;
+    } else {
+        options.url = auth.redis_url;
+        options.tls_ca_file = auth.redis_ca_file;
+        options.tls_verify = auth.redis_tls_verify;
+    }
+    options.max_connections = config.cache.redis_max_connections;
+    options.command_timeout = auth.redis_timeout;
+    options.connect_timeout = auth.redis_timeout;
+    options.down_backoff = config.cache.redis_down_backoff;
+    return options;
+}
+
 core::Result<RateLimitStore> make_rate_limit_store(const core::Config& config,
                                                    boost::asio::any_io_executor executor) {
     RateLimitStore store;
@@ -17,13 +37,7 @@ core::Result<RateLimitStore> make_rate_limit_store(const core::Config& config,
     if (auth.rate_limit_store != "redis") {
         return store;
     }
-    cache::RedisOptions options;
-    options.url = auth.redis_url.empty() ? config.cache.redis_url : auth.redis_url;
-    options.max_connections = config.cache.redis_max_connections;
-    options.command_timeout = auth.redis_timeout;
-    options.connect_timeout = auth.redis_timeout;
-    options.down_backoff = config.cache.redis_down_backoff;
-    auto client = cache::RedisClient::create(executor, std::move(options));
+    auto client = cache::RedisClient::create(executor, rate_limit_redis_options(config));
     if (!client) {
         return core::fail(client.error().code,
                           "auth.rate_limit_store = redis: " + client.error().detail);

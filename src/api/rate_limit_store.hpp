@@ -16,7 +16,8 @@
 
 namespace ragd::cache {
 class RedisClient;
-}
+struct RedisOptions;
+}  // namespace ragd::cache
 
 namespace ragd::api {
 
@@ -33,10 +34,14 @@ struct RateLimitStore {
     LimiterFactory factory;
 };
 
-/// The store `config.auth` names. Redis: auth.redis_url, else cache.redis_url, with
-/// auth.redis_timeout_ms as the command and connect deadline and cache.redis_max_connections /
-/// cache.redis_down_backoff_ms; nothing connects before the first request. kInvalidArgument /
-/// kUnsupported for a bad URL (report it at startup).
+/// The Redis client options for rate_limit_store = redis: auth.redis_url with auth's TLS
+/// settings, else cache.redis_url with the cache's; auth.redis_timeout_ms as the command and
+/// connect deadline; cache.redis_max_connections and cache.redis_down_backoff_ms.
+cache::RedisOptions rate_limit_redis_options(const core::Config& config);
+
+/// The store `config.auth` names: for redis, a client made with rate_limit_redis_options();
+/// nothing connects before the first request. kInvalidArgument for a bad URL or CA file
+/// (report it at startup).
 core::Result<RateLimitStore> make_rate_limit_store(const core::Config& config,
                                                    boost::asio::any_io_executor executor);
 

@@ -89,6 +89,8 @@ core::Result<std::unique_ptr<AnswerCache>> AnswerCache::create(
     if (!opts.redis_url.empty()) {
         RedisOptions redis;
         redis.url = opts.redis_url;
+        redis.tls_ca_file = opts.redis_ca_file;
+        redis.tls_verify = opts.redis_tls_verify;
         redis.max_connections = opts.redis_max_connections;
         redis.command_timeout = opts.redis_command_timeout;
         redis.connect_timeout = opts.redis_connect_timeout;

@@ -39,8 +39,13 @@ struct AnswerCacheOptions {
     std::size_t l1_shards = 16;
     /// Lifetime of a stored answer in every tier (default 1 h).
     std::chrono::milliseconds ttl{3600 * 1000};
-    /// L2: redis://[[user]:password@]host[:port][/db]; "" turns L2 off (default "").
+    /// L2: redis://[[user]:password@]host[:port][/db], rediss://... for TLS; "" turns L2 off
+    /// (default "").
     std::string redis_url;
+    /// rediss:// only: PEM CA bundle trusted besides the system store; "" = none (default "").
+    std::string redis_ca_file;
+    /// rediss:// only: verify the certificate chain and host name (default true).
+    bool redis_tls_verify = true;
     /// Prefix of every L2 key, so ragd can share a Redis with others (default "ragd:answer:").
     std::string redis_prefix = "ragd:answer:";
     /// L2 connections at most (default 8).
@@ -107,8 +112,8 @@ struct AnswerCacheStats {
 /// Thread-safe. Must outlive every lookup/store coroutine it started.
 class AnswerCache {
 public:
-    /// `executor` runs the Redis connections (unused when redis_url is ""). kInvalidArgument /
-    /// kUnsupported for a bad redis_url (report at startup).
+    /// `executor` runs the Redis connections (unused when redis_url is ""). kInvalidArgument
+    /// for a bad redis_url or redis_ca_file (report at startup).
     static core::Result<std::unique_ptr<AnswerCache>> create(AnswerCacheOptions options,
                                                              boost::asio::any_io_executor executor,
                                                              NowFn now = {});

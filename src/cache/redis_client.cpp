@@ -5,6 +5,8 @@
 #include <charconv>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -23,6 +25,8 @@
 #include <boost/asio/write.hpp>
 #include <hiredis/hiredis.h>
 
+#include "cache/redis_tls.hpp"
+#include "core/log.hpp"
 #include "http/message.hpp"
 
 namespace ragd::cache {
@@ -75,20 +79,23 @@ core::Result<RedisEndpoint> parse_redis_url(const std::string& url) {
     auto invalid = [&url](const std::string& why) {
         return fail(ErrorCode::kInvalidArgument, "redis url '" + url + "': " + why);
     };
-    constexpr std::string_view kScheme = "redis://";
-    if (url.rfind("rediss://", 0) == 0) {
-        return fail(ErrorCode::kUnsupported,
-                    "redis url '" + url + "': TLS (rediss://) is not supported");
+    constexpr std::string_view kPlain = "redis://";
+    constexpr std::string_view kTls = "rediss://";
+    RedisEndpoint endpoint;
+    std::string_view rest;
+    if (url.starts_with(kPlain)) {
+        rest = std::string_view(url).substr(kPlain.size());
+    } else if (url.starts_with(kTls)) {
+        rest = std::string_view(url).substr(kTls.size());
+        endpoint.tls = true;
+    } else {
+        return invalid(
+            "expected redis:// or rediss:// (TLS), then [[user]:password@]host[:port][/db]");
     }
-    if (url.rfind(kScheme, 0) != 0) {
-        return invalid("expected redis://[[user]:password@]host[:port][/db]");
-    }
-    std::string_view rest = std::string_view(url).substr(kScheme.size());
     const std::size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
     const std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
 
-    RedisEndpoint endpoint;
     if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
         const std::string_view userinfo = authority.substr(0, at);
         authority = authority.substr(at + 1);
@@ -149,15 +156,18 @@ core::Result<RedisEndpoint> parse_redis_url(const std::string& url) {
 
 namespace {
 
-// One TCP connection. Its socket, timer and resolver are touched only from its strand: the
-// command coroutine runs there and so does the deadline handler that closes the socket, so
-// the two never race.
+// One TCP connection, with TLS over it for rediss://. Its socket, TLS stream, timer and resolver
+// are touched only from its strand: the command coroutine runs there and so does the deadline
+// handler that closes the socket, so the two never race.
 struct Connection {
     explicit Connection(const net::any_io_executor& executor)
         : strand(net::make_strand(executor)), socket(strand), timer(strand), resolver(strand) {}
 
     net::strand<net::any_io_executor> strand;
     tcp::socket socket;
+    /// Set once, before the handshake, on a rediss:// connection; wraps `socket` by reference,
+    /// so close() ends TLS and plain operations alike. Declared after `socket`, which it uses.
+    std::optional<RedisTlsStream> tls;
     net::steady_timer timer;
     tcp::resolver resolver;
     std::unique_ptr<RedisReplyReader> reader;
@@ -206,6 +216,8 @@ struct RedisClientState {
     RedisEndpoint endpoint;
     std::string where;  ///< "host:port", for messages
     NowFn now;
+    /// rediss:// only; shared by the connections (OpenSSL's contexts are thread-safe to use).
+    std::shared_ptr<net::ssl::context> tls_context;
 
     std::mutex pool_mutex;
     std::vector<std::shared_ptr<Connection>> idle;
@@ -241,19 +253,38 @@ struct RedisClientState {
     }
 
     void on_success() {
-        const std::lock_guard lock(health_mutex);
-        down = false;
-        probing = false;
+        bool recovered = false;
+        {
+            const std::lock_guard lock(health_mutex);
+            recovered = down;
+            down = false;
+            probing = false;
+        }
+        if (recovered) {
+            core::log::info("redis: answers again", {{"endpoint", where}});
+        }
     }
 
     void on_failure(const core::Error& error) {
         ++failures;
+        bool was_up = false;
         {
             const std::lock_guard lock(health_mutex);
+            was_up = !down;
             down = true;
             probing = false;
             down_until = now() + options.down_backoff;
             last_error = error.detail;
+        }
+        // Once per outage, not per failed probe: the reason (refused, timed out, a TLS
+        // certificate that does not verify) is otherwise only in errors the callers count.
+        if (was_up) {
+            core::log::warn(
+                "redis: connection failed; commands fail at once until a probe "
+                "succeeds (one per down_backoff)",
+                {{"endpoint", where},
+                 {"error", error.detail},
+                 {"down_backoff_ms", options.down_backoff.count()}});
         }
         // Idle connections most likely share the fate (server restarted or gone); drop them so
         // the next probe opens a fresh one instead of failing on each stale one in turn.
@@ -405,8 +436,15 @@ net::awaitable<core::Result<RedisReply>> round_trip(std::shared_ptr<Connection> 
         return fail(ErrorCode::kUnavailable,
                     "redis " + name + " at " + where + ": " + what + " failed: " + ec.message());
     };
-    const auto [write_ec, written] =
-        co_await net::async_write(conn->socket, net::buffer(request, request_bytes), kNoThrow);
+    // TLS or not was decided when the connection opened: the plain path pays one branch per
+    // write and per read, and never touches OpenSSL.
+    boost::system::error_code write_ec;
+    const net::const_buffer bytes(request, request_bytes);
+    if (conn->tls) {
+        std::tie(write_ec, std::ignore) = co_await net::async_write(*conn->tls, bytes, kNoThrow);
+    } else {
+        std::tie(write_ec, std::ignore) = co_await net::async_write(conn->socket, bytes, kNoThrow);
+    }
     if (write_ec || conn->timed_out) {
         co_return io_failure("write", write_ec);
     }
@@ -423,8 +461,15 @@ net::awaitable<core::Result<RedisReply>> round_trip(std::shared_ptr<Connection> 
         if (*reply) {
             co_return std::move(**reply);
         }
-        const auto [read_ec, read] =
-            co_await conn->socket.async_read_some(net::buffer(conn->buffer), kNoThrow);
+        boost::system::error_code read_ec;
+        std::size_t read = 0;
+        if (conn->tls) {
+            std::tie(read_ec, read) =
+                co_await conn->tls->async_read_some(net::buffer(conn->buffer), kNoThrow);
+        } else {
+            std::tie(read_ec, read) =
+                co_await conn->socket.async_read_some(net::buffer(conn->buffer), kNoThrow);
+        }
         if (read_ec || conn->timed_out) {
             co_return io_failure("read", read_ec);
         }
@@ -435,6 +480,8 @@ net::awaitable<core::Result<RedisReply>> round_trip(std::shared_ptr<Connection> 
 net::awaitable<core::Result<void>> open_connection(std::shared_ptr<Connection> conn, ImplPtr impl) {
     const auto timeout = impl->options.connect_timeout;
     arm_deadline(conn, timeout);
+    // Which step the deadline cut short, so a timeout says e.g. that the TLS handshake stalled.
+    std::string step = "the TCP connect";
     auto connect_failure = [&](const std::string& what) {
         const bool timed_out = conn->timed_out;
         disarm_deadline(conn);
@@ -442,7 +489,7 @@ net::awaitable<core::Result<void>> open_connection(std::shared_ptr<Connection> c
         if (timed_out) {
             return fail(ErrorCode::kTimeout,
                         "redis at " + impl->where + ": could not connect within " +
-                            std::to_string(timeout.count()) + " ms");
+                            std::to_string(timeout.count()) + " ms (" + step + " did not finish)");
         }
         return fail(ErrorCode::kUnavailable, "redis at " + impl->where + ": " + what);
     };
@@ -453,12 +500,14 @@ net::awaitable<core::Result<void>> open_connection(std::shared_ptr<Connection> c
         const tcp::endpoint target(address, impl->endpoint.port);
         std::tie(ec) = co_await conn->socket.async_connect(target, kNoThrow);
     } else {
+        step = "resolving '" + impl->endpoint.host + "'";
         auto [resolve_ec, results] = co_await conn->resolver.async_resolve(
             impl->endpoint.host, std::to_string(impl->endpoint.port), kNoThrow);
         if (resolve_ec || conn->timed_out) {
             co_return connect_failure("resolving '" + impl->endpoint.host +
                                       "' failed: " + resolve_ec.message());
         }
+        step = "the TCP connect";
         std::tie(ec, std::ignore) = co_await net::async_connect(conn->socket, results, kNoThrow);
     }
     if (ec || conn->timed_out) {
@@ -466,6 +515,22 @@ net::awaitable<core::Result<void>> open_connection(std::shared_ptr<Connection> c
     }
     conn->socket.set_option(tcp::no_delay(true), ec);
     conn->reader = std::make_unique<RedisReplyReader>();
+
+    // The handshake shares the connect deadline; a failure, certificate verification included,
+    // is a connection-level failure like a refused connect (the client goes down).
+    if (impl->tls_context) {
+        step = "the TLS handshake";
+        RedisTlsStream& tls = conn->tls.emplace(conn->socket, *impl->tls_context);
+        auto prepared = prepare_redis_tls(tls, impl->endpoint.host, impl->options.tls_verify);
+        if (!prepared) {
+            co_return connect_failure(prepared.error().detail);
+        }
+        std::tie(ec) = co_await tls.async_handshake(net::ssl::stream_base::client, kNoThrow);
+        if (ec || conn->timed_out) {
+            co_return connect_failure(
+                describe_tls_failure(ec, tls, impl->endpoint.host, impl->options.tls_verify));
+        }
+    }
 
     // AUTH and SELECT share the connect deadline.
     std::vector<std::vector<std::string>> setup;
@@ -480,6 +545,7 @@ net::awaitable<core::Result<void>> open_connection(std::shared_ptr<Connection> c
         setup.push_back({"SELECT", std::to_string(impl->endpoint.db)});
     }
     for (const auto& argv : setup) {
+        step = argv[0];
         auto wire = format_command(argv);
         if (!wire) {
             co_return connect_failure(wire.error().detail);
@@ -589,6 +655,21 @@ core::Result<std::unique_ptr<RedisClient>> RedisClient::create(net::any_io_execu
     impl->endpoint = std::move(*endpoint);
     impl->where = impl->endpoint.host + ":" + std::to_string(impl->endpoint.port);
     impl->now = default_now(std::move(now));
+    if (impl->endpoint.tls) {
+        auto context = make_redis_tls_context(impl->options.tls_ca_file, impl->options.tls_verify);
+        if (!context) {
+            return fail(context.error().code,
+                        "redis at " + impl->where + ": " + context.error().detail);
+        }
+        impl->tls_context = std::move(*context);
+        if (!impl->options.tls_verify) {
+            core::log::warn(
+                "redis: TLS certificate verification is off; the connection is encrypted but "
+                "anyone on the network path can pose as Redis. Use this for tests and "
+                "self-signed setups only",
+                {{"endpoint", impl->where}});
+        }
+    }
     return std::unique_ptr<RedisClient>(new RedisClient(std::move(impl)));
 }
 

@@ -1,9 +1,10 @@
-// L2: a small Redis client for the shared answer cache (and, later, rate-limit buckets). It
-// speaks RESP through hiredis' reply reader and command formatter only; the sockets are Asio's,
-// so commands are coroutines on ragd's own I/O threads. Policy: Redis is an optimisation, never
-// a dependency. Every command has a deadline, and after a connection-level failure the client
-// marks itself down for a back-off period during which commands fail at once (kUnavailable)
-// without touching the network; then one probe command is let through.
+// L2: a small Redis client for the shared answer cache and the shared rate-limit buckets. It
+// speaks RESP through hiredis' reply reader and command formatter only; the sockets are Asio's
+// (plain TCP, or TLS through OpenSSL for rediss://), so commands are coroutines on ragd's own
+// I/O threads. Policy: Redis is an optimisation, never a dependency. Every command has a
+// deadline, and after a connection-level failure the client marks itself down for a back-off
+// period during which commands fail at once (kUnavailable) without touching the network; then
+// one probe command is let through.
 #pragma once
 
 #include <chrono>
@@ -27,14 +28,23 @@ struct RedisClientState;
 }
 
 struct RedisOptions {
-    /// redis://[[user]:password@]host[:port][/db]; port defaults to 6379, db to 0. "" = off.
+    /// redis://[[user]:password@]host[:port][/db], or rediss://... for TLS; port defaults to
+    /// 6379, db to 0. "" = off.
     std::string url;
+    /// rediss:// only: a PEM CA bundle trusted besides the system store; "" = the system store
+    /// only (default ""). Ignored for redis://.
+    std::string tls_ca_file;
+    /// rediss:// only: verify the server's certificate chain and that it names the URL's host
+    /// (default true). Off is for tests and self-signed setups: anyone on the path could then
+    /// pose as Redis. Ignored for redis://.
+    bool tls_verify = true;
     /// Connections kept open at most; a command finding all busy waits for one at most
     /// command_timeout, then fails with kOverloaded (default 8).
     std::size_t max_connections = 8;
     /// Deadline for one command: write plus reply (default 50 ms).
     std::chrono::milliseconds command_timeout{50};
-    /// Deadline for resolving, connecting and AUTH/SELECT on a new connection (default 200 ms).
+    /// Deadline for resolving, connecting, the TLS handshake and AUTH/SELECT on a new connection
+    /// (default 200 ms).
     std::chrono::milliseconds connect_timeout{200};
     /// How long the client stays down after a connection-level failure (default 1000 ms).
     std::chrono::milliseconds down_backoff{1000};
@@ -47,9 +57,10 @@ struct RedisEndpoint {
     std::string user;  ///< "" = AUTH with the password only (Redis < 6 style)
     std::string password;
     int db = 0;
+    bool tls = false;  ///< rediss://
 };
 
-/// kInvalidArgument naming the URL and what is wrong; kUnsupported for rediss:// (TLS).
+/// kInvalidArgument naming the URL and what is wrong.
 core::Result<RedisEndpoint> parse_redis_url(const std::string& url);
 
 struct RedisStats {
@@ -64,12 +75,15 @@ struct RedisStats {
 /// Thread-safe. Commands may be awaited from any coroutine; their I/O runs on a per-connection
 /// strand of `executor` (whose io_context must be running) and the caller resumes on its own
 /// executor. Running commands keep the client's state alive; destroy the client before its
-/// io_context. Errors: kUnavailable (down, connection refused/closed, protocol error),
+/// io_context. Errors: kUnavailable (down, connection refused/closed, TLS handshake or
+/// certificate verification failed, protocol error),
 /// kTimeout (deadline), kOverloaded (no connection freed up within command_timeout), kIo (Redis
 /// replied with an error; the connection stays healthy), kInvalidArgument (bad arguments).
 class RedisClient {
 public:
     /// `options.url` must parse (see parse_redis_url); nothing connects until the first command.
+    /// For rediss://, kInvalidArgument when `tls_ca_file` is not a readable PEM bundle; with
+    /// `tls_verify` off it logs a warning.
     static core::Result<std::unique_ptr<RedisClient>> create(boost::asio::any_io_executor executor,
                                                              RedisOptions options,
                                                              NowFn now = {});

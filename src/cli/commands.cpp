@@ -154,6 +154,8 @@ int run_serve(const core::Config& config) {
     cache_options.l1_shards = config.cache.l1_shards;
     cache_options.ttl = config.cache.ttl;
     cache_options.redis_url = config.cache.redis_url;
+    cache_options.redis_ca_file = config.cache.redis_ca_file;
+    cache_options.redis_tls_verify = config.cache.redis_tls_verify;
     cache_options.redis_prefix = config.cache.redis_prefix;
     cache_options.redis_max_connections = config.cache.redis_max_connections;
     cache_options.redis_command_timeout = config.cache.redis_command_timeout;

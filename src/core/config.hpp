@@ -259,8 +259,15 @@ struct CacheConfig {
     std::size_t l1_shards = 16;
     /// Lifetime of a cached answer in every tier, in ms (default 3600000: one hour).
     std::chrono::milliseconds ttl{3600 * 1000};
-    /// Shared L2 cache: redis://[[user]:password@]host[:port][/db]; "" = off (default "").
+    /// Shared L2 cache: redis://[[user]:password@]host[:port][/db], or rediss://... for TLS;
+    /// "" = off (default "").
     std::string redis_url;
+    /// rediss:// only: PEM CA bundle trusted besides the system store, for a private CA
+    /// (default "": the system store only).
+    std::string redis_ca_file;
+    /// rediss:// only: verify Redis' certificate and host name (default true). false is for
+    /// tests and self-signed setups only; ragd warns at startup.
+    bool redis_tls_verify = true;
     /// Prefix of ragd's keys in Redis (default "ragd:answer:").
     std::string redis_prefix = "ragd:answer:";
     /// Redis connections at most (default 8).
@@ -346,8 +353,15 @@ struct AuthConfig {
     /// Where the per-key rate-limit buckets live: "local" (this process) or "redis" (shared by
     /// every replica, falling back to local buckets while Redis fails) (default "local").
     std::string rate_limit_store = "local";
-    /// Redis for rate_limit_store = redis; "" = cache.redis_url (default "").
+    /// Redis for rate_limit_store = redis; "" = cache.redis_url, with cache.redis_ca_file and
+    /// cache.redis_tls_verify (default "").
     std::string redis_url;
+    /// With auth.redis_url = rediss://...: PEM CA bundle trusted besides the system store
+    /// (default "": the system store only).
+    std::string redis_ca_file;
+    /// With auth.redis_url = rediss://...: verify Redis' certificate and host name (default
+    /// true; false for tests and self-signed setups only).
+    bool redis_tls_verify = true;
     /// Deadline of one rate-limit round trip to Redis (and of connecting), after which the
     /// request is decided locally (default 50 ms).
     std::chrono::milliseconds redis_timeout{50};

@@ -451,8 +451,15 @@ std::vector<ConfigKey> build_keys() {
                           "lifetime of a cached answer, ms",
                           [](Config& c) -> std::chrono::milliseconds& { return c.cache.ttl; }));
     keys.push_back(string_key("cache.redis_url",
-                              "shared L2 cache redis://host:port, \"\" = off",
+                              "shared L2 cache redis://host:port (rediss:// for TLS), \"\" = off",
                               [](Config& c) -> std::string& { return c.cache.redis_url; }));
+    keys.push_back(string_key("cache.redis_ca_file",
+                              "rediss://: PEM CA bundle trusted besides the system store",
+                              [](Config& c) -> std::string& { return c.cache.redis_ca_file; }));
+    keys.push_back(
+        bool_key("cache.redis_tls_verify",
+                 "rediss://: verify Redis' certificate and host name (false: tests only)",
+                 [](Config& c) -> bool& { return c.cache.redis_tls_verify; }));
     keys.push_back(string_key("cache.redis_prefix",
                               "prefix of ragd's Redis keys",
                               [](Config& c) -> std::string& { return c.cache.redis_prefix; }));
@@ -532,6 +539,13 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(string_key("auth.redis_url",
                               "Redis for shared rate limits, \"\" = cache.redis_url",
                               [](Config& c) -> std::string& { return c.auth.redis_url; }));
+    keys.push_back(string_key("auth.redis_ca_file",
+                              "rediss:// auth.redis_url: PEM CA bundle besides the system store",
+                              [](Config& c) -> std::string& { return c.auth.redis_ca_file; }));
+    keys.push_back(
+        bool_key("auth.redis_tls_verify",
+                 "rediss:// auth.redis_url: verify certificate and host name (false: tests only)",
+                 [](Config& c) -> bool& { return c.auth.redis_tls_verify; }));
     keys.push_back(
         ms_key("auth.redis_timeout_ms",
                "rate-limit Redis deadline, then local, ms",
@@ -721,6 +735,22 @@ std::vector<std::string> validate_config(const Config& c) {
                 !c.cache.redis_url.empty(),
             "auth.rate_limit_store: is redis but neither auth.redis_url nor cache.redis_url is "
             "set");
+    // The TLS settings go with the URL they secure; one that nothing would read is a mistake
+    // (most likely the other section's key), not something to ignore.
+    const auto tls_url = [](const std::string& url) {
+        return url.starts_with("rediss://");
+    };
+    require(c.cache.redis_ca_file.empty() || tls_url(c.cache.redis_url),
+            "cache.redis_ca_file: is set but cache.redis_url is not a rediss:// (TLS) URL");
+    require(c.cache.redis_tls_verify || tls_url(c.cache.redis_url),
+            "cache.redis_tls_verify: is false but cache.redis_url is not a rediss:// (TLS) URL");
+    require(c.auth.redis_ca_file.empty() || tls_url(c.auth.redis_url),
+            "auth.redis_ca_file: is set but auth.redis_url is not a rediss:// (TLS) URL (with "
+            "auth.redis_url empty, the rate limits use cache.redis_url and cache.redis_ca_file)");
+    require(c.auth.redis_tls_verify || tls_url(c.auth.redis_url),
+            "auth.redis_tls_verify: is false but auth.redis_url is not a rediss:// (TLS) URL (with "
+            "auth.redis_url empty, the rate limits use cache.redis_url and "
+            "cache.redis_tls_verify)");
     for (std::string& problem : validate_auth_config(c.auth)) {
         problems.push_back(std::move(problem));
     }

@@ -351,6 +351,39 @@ TEST(RateLimitStore, LocalByDefaultAndBadUrlsFail) {
     EXPECT_NE(bad.error().detail.find("auth.rate_limit_store"), std::string::npos);
 }
 
+TEST(RateLimitStore, TlsSettingsGoWithTheUrlTheyAreFor) {
+    core::Config config;
+    config.auth.rate_limit_store = "redis";
+    config.auth.redis_timeout = 75ms;
+    config.cache.redis_url = "rediss://cache.internal";
+    config.cache.redis_ca_file = "/etc/ragd/cache-ca.pem";
+    config.cache.redis_tls_verify = false;
+    // Sharing the cache's Redis: the cache's TLS settings.
+    auto shared = rate_limit_redis_options(config);
+    EXPECT_EQ(shared.url, "rediss://cache.internal");
+    EXPECT_EQ(shared.tls_ca_file, "/etc/ragd/cache-ca.pem");
+    EXPECT_FALSE(shared.tls_verify);
+    EXPECT_EQ(shared.command_timeout, 75ms);
+    EXPECT_EQ(shared.connect_timeout, 75ms);  // the TLS handshake included
+    // A Redis of its own: its own TLS settings, none of the cache's.
+    config.auth.redis_url = "rediss://limits.internal";
+    auto own = rate_limit_redis_options(config);
+    EXPECT_EQ(own.url, "rediss://limits.internal");
+    EXPECT_EQ(own.tls_ca_file, "");
+    EXPECT_TRUE(own.tls_verify);
+    config.auth.redis_ca_file = "/etc/ragd/limits-ca.pem";
+    EXPECT_EQ(rate_limit_redis_options(config).tls_ca_file, "/etc/ragd/limits-ca.pem");
+
+    // A CA file that cannot be read fails at startup, naming it.
+    config.auth.redis_ca_file = "/nonexistent/limits-ca.pem";
+    net::io_context io;
+    auto bad = make_rate_limit_store(config, io.get_executor());
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_NE(bad.error().detail.find("/nonexistent/limits-ca.pem"), std::string::npos)
+        << bad.error().detail;
+}
+
 TEST(RateLimitConfig, StoreKeysLoadFromTheEnvironmentAndAreChecked) {
     ::setenv("RAGD_AUTH_RATE_LIMIT_STORE", "redis", 1);
     ::setenv("RAGD_AUTH_REDIS_URL", "redis://limits.internal:6380", 1);

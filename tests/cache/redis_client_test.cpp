@@ -27,6 +27,7 @@ TEST(ParseRedisUrl, AcceptsTheUsualForms) {
     EXPECT_EQ(plain->host, "cache.internal");
     EXPECT_EQ(plain->port, 6379);
     EXPECT_EQ(plain->db, 0);
+    EXPECT_FALSE(plain->tls);
 
     auto full = parse_redis_url("redis://app:p%40ss@10.0.0.5:6380/2");
     ASSERT_TRUE(full.has_value());
@@ -44,10 +45,37 @@ TEST(ParseRedisUrl, AcceptsTheUsualForms) {
     EXPECT_EQ(password_only->port, 7000);
 }
 
+TEST(ParseRedisUrl, RedissMeansTls) {
+    auto tls = parse_redis_url("rediss://cache.internal");
+    ASSERT_TRUE(tls.has_value());
+    EXPECT_TRUE(tls->tls);
+    EXPECT_EQ(tls->host, "cache.internal");
+    EXPECT_EQ(tls->port, 6379);  // as for redis://; managed services name their port
+
+    auto full = parse_redis_url("rediss://default:p%40ss@master.abc.cache.amazonaws.com:6380/1");
+    ASSERT_TRUE(full.has_value());
+    EXPECT_TRUE(full->tls);
+    EXPECT_EQ(full->user, "default");
+    EXPECT_EQ(full->password, "p@ss");
+    EXPECT_EQ(full->host, "master.abc.cache.amazonaws.com");
+    EXPECT_EQ(full->port, 6380);
+    EXPECT_EQ(full->db, 1);
+
+    auto ipv6 = parse_redis_url("rediss://:secret@[::1]:7000");
+    ASSERT_TRUE(ipv6.has_value());
+    EXPECT_TRUE(ipv6->tls);
+    EXPECT_EQ(ipv6->host, "::1");
+    EXPECT_EQ(ipv6->port, 7000);
+}
+
 TEST(ParseRedisUrl, RejectsWithReasons) {
-    EXPECT_EQ(parse_redis_url("rediss://host").error().code, core::ErrorCode::kUnsupported);
     for (const char* bad : {"http://host",
                             "redis://",
+                            "rediss://",
+                            "redisss://host",
+                            "rediss:/host",
+                            "rediss://host:0",
+                            "rediss://secret@host",
                             "redis://host:0",
                             "redis://host:99999",
                             "redis://host:port",

@@ -57,8 +57,6 @@ bool RedisServer::start() {
     }
     const std::string port = std::to_string(port_);
     std::vector<std::string> args = {binary(),
-                                     "--port",
-                                     port,
                                      "--bind",
                                      "127.0.0.1",
                                      "--save",
@@ -71,6 +69,25 @@ bool RedisServer::start() {
                                      "warning",
                                      "--dir",
                                      "/tmp"};
+    if (tls_.cert_file.empty()) {
+        args.insert(args.end(), {"--port", port});
+    } else {
+        // --port 0 turns plain TCP off: the port speaks TLS only, as a managed Redis does.
+        args.insert(args.end(),
+                    {"--port",
+                     "0",
+                     "--tls-port",
+                     port,
+                     "--tls-cert-file",
+                     tls_.cert_file,
+                     "--tls-key-file",
+                     tls_.key_file,
+                     "--tls-ca-cert-file",
+                     tls_.ca_file,
+                     "--tls-auth-clients",
+                     "no"});
+    }
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (auto& arg : args) {
         argv.push_back(arg.data());

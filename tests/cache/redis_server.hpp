@@ -1,12 +1,22 @@
-// A real redis-server child process on an ephemeral loopback port, for the L2 tests.
+// A real redis-server child process on an ephemeral loopback port, for the L2 tests; plain TCP,
+// or TLS only (rediss://) when given a certificate.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <sys/types.h>
 
 namespace ragd::cache::testing {
+
+/// PEM files for a TLS-only server. Clients need not present a certificate.
+struct RedisServerTls {
+    std::string cert_file;
+    std::string key_file;
+    std::string ca_file;  ///< redis-server requires one even when it asks no client for a cert
+};
 
 class RedisServer {
 public:
@@ -14,6 +24,10 @@ public:
     static std::string binary();
 
     RedisServer() = default;
+    /// TLS on the port instead of plain TCP (redis-server --port 0 --tls-port P ...);
+    /// `extra_args` are appended to the command line (e.g. {"--requirepass", "secret"}).
+    explicit RedisServer(RedisServerTls tls, std::vector<std::string> extra_args = {})
+        : tls_(std::move(tls)), extra_args_(std::move(extra_args)) {}
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
@@ -28,10 +42,16 @@ public:
     void resume();
 
     std::uint16_t port() const { return port_; }
-    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+    /// rediss:// for a TLS server.
+    std::string url() const {
+        return (tls_.cert_file.empty() ? "redis://127.0.0.1:" : "rediss://127.0.0.1:") +
+               std::to_string(port_);
+    }
     const std::string& error() const { return error_; }
 
 private:
+    RedisServerTls tls_;
+    std::vector<std::string> extra_args_;
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
     bool paused_ = false;

@@ -258,5 +258,63 @@ TEST(ConfigLoader, FloatsKeepEveryDigit) {
     EXPECT_EQ(reloaded->retrieval.rrf_k, 60.1234567);
 }
 
+TEST(ConfigLoader, RedisTlsKeysComeFromTheEnvironment) {
+    ConfigSources sources;  // this environment, not the process's
+    sources.environment =
+        std::map<std::string, std::string>{{"RAGD_CACHE_REDIS_URL", "rediss://cache.internal:6380"},
+                                           {"RAGD_CACHE_REDIS_CA_FILE", "/etc/ragd/redis-ca.pem"},
+                                           {"RAGD_CACHE_REDIS_TLS_VERIFY", "false"},
+                                           {"RAGD_AUTH_REDIS_URL", "rediss://limits.internal"},
+                                           {"RAGD_AUTH_REDIS_CA_FILE", "/etc/ragd/limits-ca.pem"},
+                                           {"RAGD_AUTH_REDIS_TLS_VERIFY", "true"}};
+    auto config = load_config(sources);
+    ASSERT_TRUE(config.has_value()) << config.error().detail;
+    EXPECT_EQ(config->cache.redis_ca_file, "/etc/ragd/redis-ca.pem");
+    EXPECT_FALSE(config->cache.redis_tls_verify);
+    EXPECT_EQ(config->auth.redis_ca_file, "/etc/ragd/limits-ca.pem");
+    EXPECT_TRUE(config->auth.redis_tls_verify);
+    EXPECT_TRUE(Config{}.cache.redis_tls_verify);  // verification is on unless turned off
+    EXPECT_TRUE(Config{}.auth.redis_tls_verify);
+
+    const std::string printed = print_config(*config);
+    EXPECT_NE(printed.find("redis_ca_file = \"/etc/ragd/redis-ca.pem\""), std::string::npos)
+        << printed;
+    EXPECT_NE(printed.find("redis_tls_verify = false"), std::string::npos) << printed;
+}
+
+TEST(ConfigLoader, RedisTlsSettingsWithoutATlsUrlAreProblems) {
+    const auto problems = [](std::map<std::string, std::string> overrides) {
+        ConfigSources sources = no_env();
+        sources.overrides = std::move(overrides);
+        auto config = load_config(sources);
+        return config ? std::string("<valid>") : config.error().detail;
+    };
+    EXPECT_EQ(problems({{"cache.redis_url", "rediss://h"}, {"cache.redis_ca_file", "/ca.pem"}}),
+              "<valid>");
+    EXPECT_EQ(problems({{"cache.redis_url", "rediss://h"}, {"cache.redis_tls_verify", "false"}}),
+              "<valid>");
+    EXPECT_NE(problems({{"cache.redis_url", "redis://h"}, {"cache.redis_ca_file", "/ca.pem"}})
+                  .find("cache.redis_ca_file: is set but cache.redis_url is not a rediss://"),
+              std::string::npos);
+    EXPECT_NE(problems({{"cache.redis_tls_verify", "false"}})
+                  .find("cache.redis_tls_verify: is false but cache.redis_url is not"),
+              std::string::npos);
+    // The rate limits' own TLS settings go with auth.redis_url only; set without it, they
+    // would be ignored in favour of the cache's.
+    const std::string misplaced = problems({{"auth.rate_limit_store", "redis"},
+                                            {"cache.redis_url", "rediss://h"},
+                                            {"auth.redis_ca_file", "/ca.pem"},
+                                            {"auth.redis_tls_verify", "false"}});
+    EXPECT_NE(misplaced.find("auth.redis_ca_file: is set but auth.redis_url is not"),
+              std::string::npos)
+        << misplaced;
+    EXPECT_NE(misplaced.find("auth.redis_tls_verify: is false"), std::string::npos) << misplaced;
+    EXPECT_EQ(problems({{"auth.rate_limit_store", "redis"},
+                        {"auth.redis_url", "rediss://limits"},
+                        {"auth.redis_ca_file", "/ca.pem"},
+                        {"auth.redis_tls_verify", "false"}}),
+              "<valid>");
+}
+
 }  // namespace
 }  // namespace ragd::core

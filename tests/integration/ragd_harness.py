@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -51,9 +52,14 @@ def ragd_bin():
 
 
 def clean_env(extra=None):
-    """The environment without any RAGD_* variable the caller happens to have, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGD_") or k == "RAGD_BIN"}
+    """The environment without any RAGD_* or AWS_* variable the caller happens to have, plus
+    `extra`. AWS credentials of the outer shell must not reach a test's ragd, and a ragd asked
+    for Bedrock without credentials must not find a real instance metadata service (on an EC2
+    test machine it would hand out the machine's role): tests that want it set their own."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RAGD_", "AWS_")) or k == "RAGD_BIN"}
     env.pop("RAGD_BIN", None)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
     # Tests stop servers with SIGTERM; the production drain delay (5 s) would only slow them.
     # A test of draining passes its own value.
     env["RAGD_SERVER_DRAIN_DELAY_MS"] = "0"
@@ -189,16 +195,26 @@ def wait_for(predicate, timeout, what, interval=0.02):
 
 
 class Redis:
-    """`redis-server` on 127.0.0.1:port without persistence; start() again after kill()."""
+    """`redis-server` on 127.0.0.1:port without persistence; start() again after kill().
 
-    def __init__(self, port, workdir):
+    With `tls=(cert_file, key_file, ca_file)` the port speaks TLS only (as managed Redis
+    services do) and clients need no certificate of their own."""
+
+    def __init__(self, port, workdir, tls=None):
         self.port = port
         self.workdir = workdir
+        self.tls = tls
         self.proc = None
 
     def start(self):
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        argv = ["redis-server", "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", self.workdir, "--loglevel", "warning"]
+        if self.tls is None:
+            argv += ["--port", str(self.port)]
+        else:
+            cert, key, ca = self.tls
+            argv += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert,
+                     "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         wait_for(self.ping, 10, "redis-server to answer PING", interval=0.01)
@@ -206,11 +222,24 @@ class Redis:
 
     def ping(self):
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            with self._connect() as sock:
                 sock.sendall(b"PING\r\n")
                 return sock.recv(16).startswith(b"+PONG")
-        except OSError:
+        except OSError:  # ssl.SSLError included
             return False
+
+    def _connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+        if self.tls is None:
+            return sock
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False  # asks whether Redis is up, not who it is
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            return context.wrap_socket(sock)
+        except OSError:
+            sock.close()
+            raise
 
     def kill(self):
         """SIGKILL: connections die without a goodbye, as on a crash or OOM kill."""
