@@ -44,7 +44,7 @@ std::string parse_size(const std::string& text, std::size_t& out) {
     if (value > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())) {
         return "value " + text + " is out of range";
     }
-    out = value + 0.0;
+    out = value;
     return {};
 }
 

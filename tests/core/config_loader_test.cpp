@@ -204,6 +204,23 @@ TEST(ConfigLoader, IntegersBeyondWhatTomlAndClocksHoldAreRejected) {
     EXPECT_EQ(config->llm.quota_wait.count(), 1'000'000'000'000);
 }
 
+// A size went through a double on its way in, so above 2^53 it came out rounded: 2^53 + 1
+// read as 2^53, and 2^63 - 1 as 2^63, which --print-config then wrote and could not read back.
+TEST(ConfigLoader, LargeSizesKeepEveryDigit) {
+    for (const std::string value : {"9007199254740993", "9223372036854775807"}) {
+        ConfigSources sources = no_env();
+        sources.overrides["ingest.max_file_bytes"] = value;
+        auto config = load_config(sources);
+        ASSERT_TRUE(config.has_value()) << config.error().detail;
+        EXPECT_EQ(std::to_string(config->ingest.max_file_bytes), value);
+        ConfigSources again = no_env();
+        again.file_text = print_config(*config);
+        auto reloaded = load_config(again);
+        ASSERT_TRUE(reloaded.has_value()) << reloaded.error().detail;
+        EXPECT_EQ(reloaded->ingest.max_file_bytes, config->ingest.max_file_bytes);
+    }
+}
+
 // Found by fuzz_config: nan passed every range check (comparisons with nan are false), and
 // the quota and retry-budget numbers took negative values.
 TEST(ConfigLoader, NonFiniteAndNegativeNumbersAreRejected) {
