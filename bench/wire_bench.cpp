@@ -104,7 +104,8 @@ ragd::llm::Endpoint keyed() {
 
 ragd::llm::Endpoint signing() {
     ragd::llm::Endpoint endpoint;
-    endpoint.aws_credentials = {"AKIDBENCH", "bench/secret+key", ""};
+    endpoint.aws_credentials =
+        ragd::http::AwsCredentialsProvider::fixed({"AKIDBENCH", "bench/secret+key", ""});
     endpoint.aws_region = "us-east-1";
     endpoint.host_header = "bedrock-runtime.us-east-1.amazonaws.com";
     return endpoint;

@@ -13,7 +13,7 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DRAGD_BUILD_BENCH=OFF -DRAGD_ONLY_LAYERS="core;http;ingest" >/dev/null
 targets=(fuzz_markdown fuzz_html fuzz_chunker fuzz_pdf_text fuzz_http_request fuzz_json_request
     fuzz_sse fuzz_llm_stream fuzz_config fuzz_bench_response fuzz_mock_request fuzz_redis_reply
-    fuzz_http_response fuzz_trace_context fuzz_aws_event_stream)
+    fuzz_http_response fuzz_trace_context fuzz_aws_event_stream fuzz_aws_credentials)
 cmake --build "$build" --target "${targets[@]}" -j"$(nproc)"
 
 scratch=$(mktemp -d)

@@ -2,13 +2,15 @@
 // (Claude, Llama, Mistral, Nova ...): POST /model/{modelId}/converse, or /converse-stream, whose
 // answer is an AWS event stream (http/aws_event_stream) of contentBlockDelta events ending with
 // messageStop and metadata (usage). Requests carry a Bedrock API key as a Bearer token, or are
-// signed with SigV4 (http/aws_sigv4).
+// signed with SigV4 (http/aws_sigv4) using the credentials provider's current set.
 #include <chrono>
+#include <memory>
 
 #include <boost/json.hpp>
 
 #include "core/json_writer.hpp"
 #include "core/utf8.hpp"
+#include "http/aws_credentials.hpp"
 #include "http/aws_event_stream.hpp"
 #include "http/aws_sigv4.hpp"
 #include "llm/wire_json.hpp"
@@ -177,17 +179,21 @@ public:
             } else {
                 request.headers.push_back({endpoint.api_key_header, endpoint.api_key});
             }
-        } else if (!endpoint.aws_credentials.access_key_id.empty()) {
+        } else if (endpoint.aws_credentials) {
             const auto now = params.now == std::chrono::system_clock::time_point{}
                                  ? std::chrono::system_clock::now()
                                  : params.now;
+            // Fetched per request: temporary credentials are swapped when refreshed, and a
+            // request keeps the set it was signed with even if a refresh lands meanwhile.
+            const std::shared_ptr<const http::AwsCredentials> credentials =
+                endpoint.aws_credentials->current();
             http::sigv4_sign_headers(request.headers,
                                      "POST",
                                      endpoint.host_header,
                                      endpoint.path_prefix + path,
                                      endpoint.extra_query,
                                      request.body,
-                                     endpoint.aws_credentials,
+                                     *credentials,
                                      http::AwsScope{endpoint.aws_region, "bedrock"},
                                      now);
         }

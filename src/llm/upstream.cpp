@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "http/client_url.hpp"
+#include "llm/bedrock_auth.hpp"
 
 namespace ragd::llm {
 namespace net = boost::asio;
@@ -148,48 +149,6 @@ struct Upstream::Attempt {
     std::string detail;
 };
 
-namespace {
-
-std::string env_or_empty(const char* name) {
-    const char* value = std::getenv(name);
-    return value != nullptr ? std::string(value) : std::string();
-}
-
-/// Bedrock: the region (config, then AWS_REGION, then AWS_DEFAULT_REGION) and, when no API key
-/// was found, the static credentials requests are signed with.
-core::Result<void> resolve_aws_signing(const core::UpstreamConfig& upstream, Endpoint& endpoint) {
-    endpoint.aws_region = upstream.aws_region;
-    if (endpoint.aws_region.empty()) {
-        endpoint.aws_region = env_or_empty("AWS_REGION");
-    }
-    if (endpoint.aws_region.empty()) {
-        endpoint.aws_region = env_or_empty("AWS_DEFAULT_REGION");
-    }
-    if (endpoint.aws_region.empty()) {
-        return core::fail(core::ErrorCode::kInvalidArgument,
-                          "llm upstream '" + upstream.name +
-                              "': bedrock needs a region: set llm.aws_region (RAGD_LLM_AWS_REGION) "
-                              "or AWS_REGION");
-    }
-    if (!endpoint.api_key.empty()) {
-        return {};
-    }
-    endpoint.aws_credentials.access_key_id = env_or_empty("AWS_ACCESS_KEY_ID");
-    endpoint.aws_credentials.secret_access_key = env_or_empty("AWS_SECRET_ACCESS_KEY");
-    endpoint.aws_credentials.session_token = env_or_empty("AWS_SESSION_TOKEN");
-    if (endpoint.aws_credentials.access_key_id.empty() ||
-        endpoint.aws_credentials.secret_access_key.empty()) {
-        return core::fail(core::ErrorCode::kInvalidArgument,
-                          "llm upstream '" + upstream.name +
-                              "': bedrock needs credentials: a Bedrock API key in "
-                              "AWS_BEARER_TOKEN_BEDROCK (or the variable named by api_key_env), "
-                              "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-    }
-    return {};
-}
-
-}  // namespace
-
 core::Result<std::unique_ptr<Upstream>> Upstream::create(net::any_io_executor executor,
                                                          const core::UpstreamConfig& upstream,
                                                          const core::LlmConfig& llm,
@@ -223,10 +182,11 @@ core::Result<std::unique_ptr<Upstream>> Upstream::create(net::any_io_executor ex
 
     const bool bedrock = upstream.provider == "bedrock";
     if (bedrock) {
-        auto aws = resolve_aws_signing(upstream, endpoint);
-        if (!aws) {
-            return aws.error();
+        auto region = bedrock_region(upstream);
+        if (!region) {
+            return region.error();
         }
+        endpoint.aws_region = std::move(*region);
     }
 
     http::ClientOptions options;
@@ -251,6 +211,15 @@ core::Result<std::unique_ptr<Upstream>> Upstream::create(net::any_io_executor ex
     if (auto valid = http::HttpClient::validate(options); !valid) {
         return core::fail(core::ErrorCode::kInvalidArgument,
                           "llm upstream '" + upstream.name + "': " + valid.error().detail);
+    }
+    if (bedrock && endpoint.api_key.empty()) {
+        // Last: a fetch of temporary credentials may take a while, and a configuration error
+        // found above would make it wasted.
+        auto credentials = bedrock_credentials(upstream, llm, endpoint.aws_region);
+        if (!credentials) {
+            return credentials.error();
+        }
+        endpoint.aws_credentials = std::move(*credentials);
     }
     return std::unique_ptr<Upstream>(new Upstream(std::move(executor),
                                                   upstream,

@@ -89,7 +89,8 @@ class Upstream {
 public:
     /// kInvalidArgument when the dialect is unknown, the URL or CA file is bad, or the API key
     /// variable named by the config is unset (an unset default variable is allowed: local
-    /// servers need no key).
+    /// servers need no key). Bedrock without an API key fetches its first temporary AWS
+    /// credentials here (blocking; see bedrock_credentials), and fails when that fails.
     static core::Result<std::unique_ptr<Upstream>> create(boost::asio::any_io_executor executor,
                                                           const core::UpstreamConfig& upstream,
                                                           const core::LlmConfig& llm,

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "http/aws_sigv4.hpp"
+#include "http/aws_credentials.hpp"
 #include "http/message.hpp"
 #include "llm/prompt_builder.hpp"
 
@@ -35,16 +35,16 @@ struct CallParams {
 };
 
 /// Where and how to send: the parts of an UpstreamConfig a request is built from. The API key
-/// is resolved from the environment once, at startup.
+/// is resolved from the environment once, at startup; AWS credentials may be refreshed.
 struct Endpoint {
     std::string api_key;         ///< may be empty (local servers)
     std::string api_key_header;  ///< "" = the dialect's own
     std::string extra_query;     ///< without '?'
     std::vector<http::Header> extra_headers;
     std::string anthropic_version = "2023-06-01";
-    /// Bedrock without an API key: requests are signed (SigV4) with these credentials, for the
-    /// Host header and path prefix the HTTP client will send.
-    http::AwsCredentials aws_credentials;
+    /// Bedrock without an API key: requests are signed (SigV4) with the provider's current
+    /// credentials, for the Host header and path prefix the HTTP client will send. Null: none.
+    std::shared_ptr<const http::AwsCredentialsProvider> aws_credentials;
     std::string aws_region;
     std::string host_header;
     std::string path_prefix;

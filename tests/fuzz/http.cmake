@@ -34,3 +34,12 @@ if(TARGET fuzz_aws_event_stream)
     target_sources(fuzz_aws_event_stream PRIVATE ${PROJECT_SOURCE_DIR}/src/http/aws_event_stream.cpp)
     target_include_directories(fuzz_aws_event_stream PRIVATE ${PROJECT_SOURCE_DIR}/src)
 endif()
+
+# The parsers of AWS temporary credentials (container endpoint / IMDS JSON, STS XML): their
+# own source, core's UTF-8 helpers and Boost.JSON.
+ragd_add_fuzzer(fuzz_aws_credentials ${CMAKE_CURRENT_LIST_DIR}/fuzz_aws_credentials.cpp ragd_core)
+if(TARGET fuzz_aws_credentials)
+    target_sources(fuzz_aws_credentials PRIVATE ${PROJECT_SOURCE_DIR}/src/http/aws_credential_parse.cpp)
+    target_include_directories(fuzz_aws_credentials PRIVATE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(fuzz_aws_credentials PRIVATE Boost::json)
+endif()

@@ -3,8 +3,9 @@
 # server): both dialects streamed and not, timeouts, retries, Retry-After, the circuit breaker
 # opening and closing, a named fallback upstream from TOML, the bulkhead, client disconnects
 # reaching the upstream, resets mid-stream, descriptor stability over 2,000 queries, Amazon Bedrock
-# (SigV4 checked by the mock, API keys, throttling, resets), TLS with a
-# private CA, and API keys never leaking. Python 3 stdlib only.
+# (SigV4 checked by the mock, with static keys or temporary credentials from a container
+# credentials endpoint, refreshed; API keys, throttling, resets), TLS with a private CA, and API
+# keys never leaking. Python 3 stdlib only.
 import http.client
 import http.server
 import json
@@ -23,7 +24,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ragd_harness import (DATA_DIR, MockLlm, RagdServer, clean_env, ragd_bin,  # noqa: E402
-                          run_cli)
+                          run_cli, wait_for)
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -37,7 +38,11 @@ AWS_KEY_ID = "AKIDRAGDIT0EXAMPLE"
 AWS_SECRET = "ragdit/AWS+SECRET/3f9c1e7b5d"
 AWS_SESSION = "ragdit-AWS-SESSION-7e2a"
 BEDROCK_API_KEY = "ABSKragdit-BEDROCK-9b3d"
-SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, BACKUP_KEY, AWS_SECRET, AWS_SESSION, BEDROCK_API_KEY)
+# What a container credentials endpoint (ECS task role, EKS Pod Identity) wants and hands out.
+CONTAINER_TOKEN = "ragdit-CONTAINER-AUTH-51d3"
+AWS_TEMP_SESSION = "ragdit-TEMP-SESSION-0c4f"
+SECRETS = (OPENAI_KEY, ANTHROPIC_KEY, BACKUP_KEY, AWS_SECRET, AWS_SESSION, BEDROCK_API_KEY,
+           CONTAINER_TOKEN, AWS_TEMP_SESSION)
 
 QUESTION = "How does a lighthouse lens focus the light?"
 
@@ -285,8 +290,54 @@ class AnthropicTest(LlmTestCase):
         self.assertEqual(stats["bad_requests"], 0)
 
 
+class ContainerCredentials(http.server.BaseHTTPRequestHandler):
+    """A container credentials endpoint: to a GET with the expected Authorization token it hands
+    out temporary credentials whose secret is AWS_SECRET (the one the mock verifies with), a new
+    key id and session token each time, expiring after the next of `lifetimes` (seconds; the
+    last one repeats)."""
+    protocol_version = "HTTP/1.1"
+    lifetimes = [3600]
+    seen = []  # Authorization header of each request, in order
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        ContainerCredentials.seen.append(self.headers.get("Authorization"))
+        if self.path != "/v1/credentials" or self.headers.get("Authorization") != CONTAINER_TOKEN:
+            self.answer(401, {"code": "Unauthorized", "message": "wrong token"})
+            return
+        index = len(ContainerCredentials.seen) - 1
+        lifetime = ContainerCredentials.lifetimes[min(index, len(ContainerCredentials.lifetimes) - 1)]
+        self.answer(200, {
+            "AccessKeyId": "ASIARAGDIT%d" % index, "SecretAccessKey": AWS_SECRET,
+            "Token": "%s-%d" % (AWS_TEMP_SESSION, index),
+            "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + lifetime))})
+
+    def answer(self, status, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 class BedrockTest(LlmTestCase):
     MODEL = "anthropic.claude-it-v1:0"
+
+    def start_container_endpoint(self, lifetimes):
+        """Serves ContainerCredentials on 127.0.0.1; returns its credentials URL."""
+        ContainerCredentials.lifetimes = lifetimes
+        ContainerCredentials.seen = []
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ContainerCredentials)
+        httpd.daemon_threads = True
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                  daemon=True)
+        thread.start()
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        return "http://127.0.0.1:%d/v1/credentials" % httpd.server_address[1]
 
     def aws_env(self, **extra):
         env = {"AWS_ACCESS_KEY_ID": AWS_KEY_ID, "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
@@ -359,13 +410,75 @@ class BedrockTest(LlmTestCase):
 
     def test_missing_region_or_credentials_fail_at_startup(self):
         base = {"RAGD_LLM_PROVIDER": "bedrock", "RAGD_LLM_BASE_URL": "http://127.0.0.1:9"}
-        for env, expected in (({}, "region"), ({"AWS_REGION": "us-east-1"}, "credentials")):
+        # Without credentials, instance metadata is the last guess; where there is none (a
+        # laptop) startup fails within about a second, listing what could have been set.
+        no_imds = {"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "false",
+                   "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:%d" % free_dead_port()}
+        for env, expected in (({}, "region"),
+                              ({"AWS_REGION": "us-east-1"}, "AWS_EC2_METADATA_DISABLED"),
+                              (no_imds, "tried the EC2 instance metadata service")):
             full = dict(base)
             full.update(env)
+            started = time.monotonic()
             result = run_cli("serve", "--data", SHARED["data"], "--listen", "127.0.0.1:0",
                              env=full, timeout=30)
             self.assertNotEqual(result.returncode, 0, result)
             self.assertIn(expected, result.stderr, result)
+            if expected != "region":
+                self.assertIn("bedrock needs credentials", result.stderr, result)
+                self.assertIn("AWS_CONTAINER_CREDENTIALS_FULL_URI", result.stderr, result)
+                self.assertLess(time.monotonic() - started, 15)
+
+    def test_container_credentials_sign_and_refresh(self):
+        # An ECS task role or EKS Pod Identity: no keys in ragd's environment, only where to
+        # fetch temporary ones and the token to show there. The first set is due for a refresh
+        # right away (it expires in 5 min + 2 s), which ragd does 5 s after fetching it.
+        url = self.start_container_endpoint([5 * 60 + 2, 3600])
+        mock = self.start_mock(["--seed", "5", "--verify-sigv4"],
+                               env={"AWS_SECRET_ACCESS_KEY": AWS_SECRET})
+        server = self.start_ragd({"provider": "bedrock", "base_url": mock.url,
+                                  "model": self.MODEL, "aws_region": "eu-west-3",
+                                  "max_attempts": 1},
+                                 env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": url,
+                                      "AWS_CONTAINER_AUTHORIZATION_TOKEN": CONTAINER_TOKEN})
+        self.assertEqual(ContainerCredentials.seen, [CONTAINER_TOKEN], "fetched at startup")
+        body, _ = self.query(server)
+        self.assert_upstream_answer(body, "bedrock", self.MODEL)
+
+        wait_for(lambda: len(ContainerCredentials.seen) >= 2, 20, "the credentials refresh")
+        self.assertEqual(ContainerCredentials.seen[1], CONTAINER_TOKEN)
+        events, _ = self.stream_query(server)
+        done = self.assert_streamed(events, "bedrock")
+        self.assert_upstream_answer(done, "bedrock", self.MODEL)
+
+        stats = mock.stats()
+        self.assertEqual(stats["requests"]["converse"], 2)
+        self.assertEqual(stats["auth_failures"], 0, "both signatures verified")
+        self.stop_ragd(server)
+        self.assertIn("aws credentials refreshed", server.output())
+
+    def test_container_endpoint_refusal_stops_startup(self):
+        url = self.start_container_endpoint([3600])
+        result = run_cli("serve", "--data", SHARED["data"], "--listen", "127.0.0.1:0",
+                         env={"RAGD_LLM_PROVIDER": "bedrock", "RAGD_LLM_AWS_REGION": "us-east-1",
+                              "RAGD_LLM_BASE_URL": "http://127.0.0.1:9",
+                              "AWS_CONTAINER_CREDENTIALS_FULL_URI": url,
+                              "AWS_CONTAINER_AUTHORIZATION_TOKEN": "not-" + CONTAINER_TOKEN},
+                         timeout=30)
+        self.assertNotEqual(result.returncode, 0, result)
+        self.assertIn("bedrock credentials from the ECS container endpoint %s: HTTP 401" % url,
+                      result.stderr, result)
+        assert_no_secret(self, result.stdout + result.stderr, "ragd's output")
+
+        # A plain-http endpoint off this machine would carry the token in clear: refused.
+        result = run_cli("serve", "--data", SHARED["data"], "--listen", "127.0.0.1:0",
+                         env={"RAGD_LLM_PROVIDER": "bedrock", "RAGD_LLM_AWS_REGION": "us-east-1",
+                              "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://192.0.2.1/creds",
+                              "AWS_CONTAINER_AUTHORIZATION_TOKEN": CONTAINER_TOKEN},
+                         timeout=30)
+        self.assertNotEqual(result.returncode, 0, result)
+        self.assertIn("AWS_CONTAINER_CREDENTIALS_FULL_URI http://192.0.2.1: refused",
+                      result.stderr, result)
 
 
 # -- timeouts ------------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
-// The Bedrock dialect: Converse request building (path, body, auth by API key or SigV4),
-// completion parsing, and the ConverseStream decoder over AWS event stream framing.
+// The Bedrock dialect: Converse request building (path, body, auth by API key or SigV4 with the
+// credentials provider's current set), completion parsing, and the ConverseStream decoder over AWS
+// event stream framing.
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "../http/fake_aws_credentials_server.hpp"
 #include "core/utf8.hpp"
 #include "http/aws_event_stream.hpp"
 #include "http/aws_sigv4.hpp"
@@ -47,6 +50,31 @@ std::string header(const WireRequest& request, std::string_view name) {
     return {};
 }
 
+/// The Authorization a server computes from the request as it arrives (prefix + target, the
+/// Host header, every header but Authorization), independently of how ragd built it.
+std::string authorization_as_received(const WireRequest& request,
+                                      const Endpoint& endpoint,
+                                      const http::AwsCredentials& credentials) {
+    std::vector<http::Header> seen;
+    for (const http::Header& h : request.headers) {
+        if (h.name != "Authorization") {
+            seen.push_back(h);
+        }
+    }
+    seen.push_back({"Host", endpoint.host_header});
+    http::SigV4Request as_received;
+    as_received.method = "POST";
+    const std::string path = endpoint.path_prefix + request.target;
+    as_received.path = path;
+    as_received.headers = &seen;
+    as_received.payload = request.body;
+    return http::sigv4_sign(as_received,
+                            credentials,
+                            {endpoint.aws_region, "bedrock"},
+                            header(request, "X-Amz-Date"))
+        .authorization;
+}
+
 TEST(BedrockRequest, ConverseShape) {
     const auto protocol = make_wire_protocol("bedrock");
     ASSERT_NE(protocol, nullptr);
@@ -82,7 +110,8 @@ TEST(BedrockRequest, StreamedGoesToConverseStream) {
 TEST(BedrockRequest, ApiKeyIsABearerToken) {
     Endpoint endpoint;
     endpoint.api_key = "bedrock-api-key";
-    endpoint.aws_credentials = {"AKID", "secret", ""};  // the key wins: nothing is signed
+    // The key wins: nothing is signed.
+    endpoint.aws_credentials = http::AwsCredentialsProvider::fixed({"AKID", "secret", ""});
     const WireRequest request =
         make_bedrock_protocol()->build_request(sample_prompt(), params(false), endpoint);
     EXPECT_EQ(header(request, "Authorization"), "Bearer bedrock-api-key");
@@ -91,7 +120,9 @@ TEST(BedrockRequest, ApiKeyIsABearerToken) {
 
 TEST(BedrockRequest, CredentialsSignWhatIsSent) {
     Endpoint endpoint;
-    endpoint.aws_credentials = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "tok"};
+    const http::AwsCredentials credentials{
+        "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "tok"};
+    endpoint.aws_credentials = http::AwsCredentialsProvider::fixed(credentials);
     endpoint.aws_region = "eu-west-1";
     endpoint.host_header = "bedrock-runtime.eu-west-1.amazonaws.com";
     endpoint.path_prefix = "/gw";
@@ -107,24 +138,52 @@ TEST(BedrockRequest, CredentialsSignWhatIsSent) {
         "Signature="))
         << authorization;
 
-    // Recomputed independently from the request as the server sees it: prefix + target, the
-    // Host header, every header but Authorization.
-    std::vector<http::Header> seen;
-    for (const http::Header& h : request.headers) {
-        if (h.name != "Authorization") {
-            seen.push_back(h);
-        }
+    EXPECT_EQ(authorization, authorization_as_received(request, endpoint, credentials));
+}
+
+// Temporary credentials change under a running upstream: each request is signed with the set
+// the provider holds when it is built.
+TEST(BedrockRequest, SignsWithTheProvidersCurrentCredentials) {
+    using namespace std::chrono_literals;
+    const auto now = std::chrono::system_clock::now();
+    http::test::FakeAwsCredentialsServer fake;
+    // The first set is due for a refresh 2 s from now (5 min before it expires).
+    fake.hand_out({{"ASIAFIRST", "first/secret", "first-token", now + 5min + 2s},
+                   {"ASIASECOND", "second/secret", "second-token", now + 1h}});
+    http::AwsCredentialSource source;
+    source.kind = http::AwsCredentialSourceKind::kContainer;
+    source.base_url = fake.url();
+    source.target = std::string(http::test::FakeAwsCredentialsServer::kContainerPath);
+    http::AwsRefreshOptions refresh;
+    refresh.min_delay = 0ms;
+    auto provider = http::AwsCredentialsProvider::start(source, refresh);
+    ASSERT_TRUE(provider) << provider.error().detail;
+
+    Endpoint endpoint;
+    endpoint.aws_credentials = *provider;
+    endpoint.aws_region = "us-east-1";
+    endpoint.host_header = "bedrock-runtime.us-east-1.amazonaws.com";
+    const auto protocol = make_bedrock_protocol();
+    WireRequest request = protocol->build_request(sample_prompt(), params(false), endpoint);
+    EXPECT_TRUE(header(request, "Authorization")
+                    .starts_with("AWS4-HMAC-SHA256 Credential=ASIAFIRST/20150830/us-east-1/"))
+        << header(request, "Authorization");
+    EXPECT_EQ(header(request, "X-Amz-Security-Token"), "first-token");
+    EXPECT_EQ(header(request, "Authorization"),
+              authorization_as_received(request, endpoint, {"ASIAFIRST", "first/secret", ""}));
+
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while ((*provider)->current()->access_key_id != "ASIASECOND" &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
     }
-    seen.push_back({"Host", endpoint.host_header});
-    http::SigV4Request as_received;
-    as_received.method = "POST";
-    const std::string path = "/gw" + request.target;
-    as_received.path = path;
-    as_received.headers = &seen;
-    as_received.payload = request.body;
-    const auto expected = http::sigv4_sign(
-        as_received, endpoint.aws_credentials, {"eu-west-1", "bedrock"}, "20150830T123600Z");
-    EXPECT_EQ(authorization, expected.authorization);
+    request = protocol->build_request(sample_prompt(), params(false), endpoint);
+    EXPECT_TRUE(header(request, "Authorization")
+                    .starts_with("AWS4-HMAC-SHA256 Credential=ASIASECOND/20150830/us-east-1/"))
+        << header(request, "Authorization");
+    EXPECT_EQ(header(request, "X-Amz-Security-Token"), "second-token");
+    EXPECT_EQ(header(request, "Authorization"),
+              authorization_as_received(request, endpoint, {"ASIASECOND", "second/secret", ""}));
 }
 
 TEST(BedrockCompletion, TextStopReasonUsage) {
