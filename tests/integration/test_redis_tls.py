@@ -13,7 +13,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ragd_harness import DATA_DIR, RagdServer, Redis, free_port, run_cli  # noqa: E402
+from ragd_harness import (DATA_DIR, RagdServer, Redis, free_port, run_cli, scaled,  # noqa: E402
+                          wait_for)
 
 SHARED = {}
 L2_UP = re.compile(r"^ragd_cache_l2_up (\S+)$", re.M)
@@ -113,9 +114,9 @@ class RedisTlsTest(unittest.TestCase):
             check = self.redis_check(server)
             self.assertEqual(check["status"], "degraded", check)
             self.assertEqual(self.l2_up(server), 0.0)
-            log = server.stderr()
-            self.assertIn("TLS handshake failed", log)
-            self.assertIn("certificate verify failed", log)
+            wait_for(lambda: "TLS handshake failed" in server.stderr(), scaled(5),
+                     "the log to say why Redis is down")
+            self.assertIn("certificate verify failed", server.stderr())
 
     def test_verification_off_reaches_a_self_signed_redis_and_warns(self):
         redis = self.start_redis("self")
@@ -123,7 +124,9 @@ class RedisTlsTest(unittest.TestCase):
                "RAGD_CACHE_REDIS_TLS_VERIFY": "false",
                "RAGD_CACHE_L1_MAX_BYTES": "1"}  # too small for an answer: repeats go to Redis
         with RagdServer(env=env, data_dir=SHARED["data"]) as server:
-            self.assertIn("TLS certificate verification is off", server.stderr())
+            # The log is written through an asynchronous queue and read by a harness thread.
+            wait_for(lambda: "TLS certificate verification is off" in server.stderr(),
+                     scaled(5), "the warning that verification is off")
             self.ask(server)
             again = self.ask(server)
             self.assertEqual(again.get("cache"), "l2", again)
