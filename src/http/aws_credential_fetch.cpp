@@ -10,6 +10,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include "core/text.hpp"
 #include "http/client.hpp"
 
 namespace ragd::http {
@@ -29,16 +30,6 @@ struct Answer {
 
     bool ok() const { return status >= 200 && status <= 299; }
 };
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
 
 /// The client's message without its "upstream http://host:port: " prefix: the caller names
 /// the source (with its path) instead.
@@ -76,7 +67,7 @@ core::Result<std::string> read_token_file(const std::string& path, std::string_v
     }
     std::ostringstream content;
     content << in.rdbuf();
-    std::string token(trim(content.str()));
+    std::string token(core::trim_whitespace(content.str()));
     if (token.empty()) {
         return core::fail(core::ErrorCode::kIo, std::string(variable) + " " + path + " is empty");
     }
@@ -194,7 +185,7 @@ net::awaitable<core::Result<AwsTemporaryCredentials>> from_instance_metadata(
         co_return unavailable("IMDSv2 token request: " + http_status_error(*session).detail);
     }
     const std::vector<Header> with_token{
-        {"X-aws-ec2-metadata-token", std::string(trim(session->body))}};
+        {"X-aws-ec2-metadata-token", std::string(core::trim_whitespace(session->body))}};
     auto roles = co_await exchange(
         client, Method::kGet, std::string(kImdsCredentialsPath), with_token, {}, cancel);
     if (!roles) {
@@ -207,7 +198,7 @@ net::awaitable<core::Result<AwsTemporaryCredentials>> from_instance_metadata(
         co_return http_status_error(*roles);
     }
     const std::string_view listing = roles->body;
-    const std::string role(trim(listing.substr(0, listing.find('\n'))));
+    const std::string role(core::trim_whitespace(listing.substr(0, listing.find('\n'))));
     if (role.empty()) {
         co_return unavailable("no IAM role is attached to this instance");
     }

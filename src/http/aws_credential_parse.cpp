@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/text.hpp"
 #include "core/utf8.hpp"
 
 namespace ragd::http {
@@ -18,16 +19,6 @@ namespace json = boost::json;
 using std::chrono::system_clock;
 
 constexpr std::size_t kExcerptBytes = 200;
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
 
 /// `digits` decimal digits at `text[pos]`, or nullopt.
 std::optional<int> number_at(std::string_view text, std::size_t pos, std::size_t digits) {
@@ -141,7 +132,7 @@ std::optional<std::string_view> xml_element(std::string_view xml, std::string_vi
 /// The trimmed, decoded text of <name> inside `xml`, or "".
 std::string xml_text(std::string_view xml, std::string_view name) {
     const auto element = xml_element(xml, name);
-    return element ? decode_xml_text(trim(*element)) : std::string();
+    return element ? decode_xml_text(core::trim_whitespace(*element)) : std::string();
 }
 
 core::Error corrupt(std::string detail) {
@@ -171,7 +162,7 @@ core::Result<system_clock::time_point> parse_iso8601(std::string_view text) {
         return corrupt("\"" + body_excerpt(original) +
                        "\" is not an ISO 8601 time (2024-05-01T12:34:56Z)");
     };
-    text = trim(text);
+    text = core::trim_whitespace(text);
     const auto year = number_at(text, 0, 4);
     const auto month = number_at(text, 5, 2);
     const auto day = number_at(text, 8, 2);
@@ -320,7 +311,7 @@ core::Result<AwsTemporaryCredentials> parse_assume_role_response(std::string_vie
 }
 
 std::string body_excerpt(std::string_view body) {
-    body = trim(body);
+    body = core::trim_whitespace(body);
     if (body.size() <= kExcerptBytes) {
         return core::sanitize_utf8(body);
     }

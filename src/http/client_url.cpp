@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "core/text.hpp"
 #include "http/message.hpp"
 
 namespace ragd::http {
@@ -64,16 +65,6 @@ std::optional<std::string> env_pair(const EnvLookup& env,
         return std::nullopt;
     }
     return value;
-}
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-        text.remove_suffix(1);
-    }
-    return text;
 }
 
 }  // namespace
@@ -190,7 +181,7 @@ std::optional<std::string> process_env(const char* name) {
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::uint16_t port) {
     while (!no_proxy.empty()) {
         const std::size_t comma = no_proxy.find(',');
-        std::string_view entry = trim(no_proxy.substr(0, comma));
+        std::string_view entry = core::trim_whitespace(no_proxy.substr(0, comma));
         no_proxy =
             comma == std::string_view::npos ? std::string_view() : no_proxy.substr(comma + 1);
         if (entry.empty()) {

@@ -8,6 +8,8 @@
 #include <random>
 #include <utility>
 
+#include "core/text.hpp"
+
 namespace ragd::llm {
 namespace {
 
@@ -22,23 +24,13 @@ double thread_local_random_unit() {
     return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
 /// A non-negative decimal number ("12", "1.5"), or nullopt.
 std::optional<double> parse_decimal(std::string_view text) {
-    text = trim(text);
+    text = core::trim_ows(text);
     if (text.empty() || !is_digit(text.front())) {
         return std::nullopt;
     }
@@ -141,7 +133,7 @@ bool read_time_of_day(DateReader& reader, int& hour, int& minute, int& second) {
 
 /// The three HTTP-date forms of RFC 9110 section 5.6.7; nullopt when `text` is none of them.
 std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
-    DateReader reader(trim(text));
+    DateReader reader(core::trim_ows(text));
     if (reader.word().empty()) {  // the day name, not checked against the date
         return std::nullopt;
     }

@@ -8,24 +8,16 @@
 #include <cmath>
 #include <limits>
 
+#include "core/text.hpp"
+
 namespace ragd::loadgen {
 
 namespace {
 
 using std::chrono::nanoseconds;
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 std::optional<double> parse_number(std::string_view text) {
-    text = trim(text);
+    text = core::trim_whitespace(text);
     double value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
@@ -65,7 +57,7 @@ void take(core::Result<T> result,
 }  // namespace
 
 core::Result<nanoseconds> parse_duration(std::string_view text) {
-    text = trim(text);
+    text = core::trim_whitespace(text);
     std::size_t unit_at = 0;
     while (unit_at < text.size() &&
            (std::isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.')) {
@@ -109,8 +101,8 @@ core::Result<std::vector<double>> parse_number_list(std::string_view text) {
         const auto value = parse_number(item);
         if (!value || *value <= 0) {
             return core::fail(core::ErrorCode::kInvalidArgument,
-                              "'" + std::string(trim(item)) + "' in '" + std::string(text) +
-                                  "' is not a positive number");
+                              "'" + std::string(core::trim_whitespace(item)) + "' in '" +
+                                  std::string(text) + "' is not a positive number");
         }
         values.push_back(*value);
         if (comma == std::string_view::npos) {
@@ -123,7 +115,7 @@ core::Result<std::vector<double>> parse_number_list(std::string_view text) {
 
 core::Result<Url> parse_url(std::string_view text) {
     const std::string shown(text);
-    text = trim(text);
+    text = core::trim_whitespace(text);
     constexpr std::string_view kScheme = "http://";
     if (text.starts_with("https://")) {
         return core::fail(core::ErrorCode::kUnsupported,
@@ -199,7 +191,7 @@ core::Result<Header> parse_header(std::string_view text) {
                           "'" + shown + "' is not 'Name: value'");
     }
     const std::string_view name = text.substr(0, colon);
-    const std::string_view value = trim(text.substr(colon + 1));
+    const std::string_view value = core::trim_whitespace(text.substr(colon + 1));
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
         return core::fail(core::ErrorCode::kInvalidArgument,
                           "'" + shown + "': the header name is not an HTTP token");

@@ -8,6 +8,8 @@
 #include <charconv>
 #include <utility>
 
+#include "core/text.hpp"
+
 namespace ragd::loadgen {
 
 namespace {
@@ -25,22 +27,12 @@ bool istarts_with(std::string_view text, std::string_view prefix) {
     return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 // Calls fn(token) for each comma-separated, trimmed, non-empty token.
 template <class Fn>
 void for_each_token(std::string_view list, Fn fn) {
     while (!list.empty()) {
         const auto comma = list.find(',');
-        const auto token = trim(list.substr(0, comma));
+        const auto token = core::trim_ows(list.substr(0, comma));
         if (!token.empty()) {
             fn(token);
         }
@@ -238,7 +230,7 @@ bool ResponseParser::parse_header_line(std::string_view line) {
         fail("whitespace in header name '" + std::string(name.substr(0, 80)) + "'");
         return false;
     }
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string_view value = core::trim_ows(line.substr(colon + 1));
     if (iequals(name, "content-length")) {
         std::uint64_t length = 0;
         const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);

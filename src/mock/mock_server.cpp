@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "core/text.hpp"
 #include "http/message.hpp"
 #include "mock/chat_request.hpp"
 #include "mock/rerank.hpp"
@@ -208,23 +209,13 @@ std::optional<std::string_view> find_header(const Request& request, std::string_
     return to_std(found->value());
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 bool has_bearer_token(std::string_view authorization) {
     constexpr std::string_view kScheme = "bearer ";
-    authorization = trim(authorization);
+    authorization = core::trim_ows(authorization);
     return authorization.size() > kScheme.size() &&
            beast::iequals(beast::string_view(authorization.data(), kScheme.size()),
                           beast::string_view(kScheme.data(), kScheme.size())) &&
-           !trim(authorization.substr(kScheme.size())).empty();
+           !core::trim_ows(authorization.substr(kScheme.size())).empty();
 }
 
 void append_head(std::string& out,
@@ -562,13 +553,13 @@ net::awaitable<bool> handle_llm(const std::shared_ptr<Connection>& conn,
             }
         }
     } else {
-        if (trim(find_header(request, "x-api-key").value_or("")).empty()) {
+        if (core::trim_ows(find_header(request, "x-api-key").value_or("")).empty()) {
             stats.auth_failures.fetch_add(1, std::memory_order_relaxed);
             std::string body =
                 error_body(api, 401, "x-api-key header is required (mock-llm accepts any value)");
             co_return co_await respond(connection, 401, std::move(body), keep_alive);
         }
-        if (trim(find_header(request, "anthropic-version").value_or("")).empty()) {
+        if (core::trim_ows(find_header(request, "anthropic-version").value_or("")).empty()) {
             stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
             std::string body = error_body(api, 400, "anthropic-version: header is required");
             co_return co_await respond(connection, 400, std::move(body), keep_alive);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/text.hpp"
+
 namespace ragd::mock {
 
 namespace {
@@ -14,19 +16,9 @@ core::Error invalid(std::string detail) {
     return core::fail(core::ErrorCode::kInvalidArgument, std::move(detail));
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 template <class T>
 std::optional<T> parse_number(std::string_view text) {
-    text = trim(text);
+    text = core::trim_ows(text);
     T value{};
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
@@ -52,7 +44,7 @@ const char* error_kind_name(ErrorKind kind) {
 }
 
 core::Result<ErrorKind> parse_error_kind(std::string_view text) {
-    const std::string_view name = trim(text);
+    const std::string_view name = core::trim_ows(text);
     for (const ErrorKind kind :
          {ErrorKind::kServerError, ErrorKind::kRateLimited, ErrorKind::kReset, ErrorKind::kStall}) {
         if (name == error_kind_name(kind)) {
@@ -132,7 +124,7 @@ core::Result<HostPort> split_host_port(std::string_view text) {
         port_text = text.substr(colon + 1);
     }
     const auto port = parse_number<unsigned>(port_text);
-    if (!port || *port > 65535 || port_text != trim(port_text)) {
+    if (!port || *port > 65535 || port_text != core::trim_ows(port_text)) {
         return invalid("listen address \"" + std::string(text) + "\": port \"" +
                        std::string(port_text) + "\" is not a number from 0 to 65535");
     }
@@ -164,7 +156,7 @@ core::Result<RequestOverrides> parse_overrides(const OverrideHeaders& headers) {
         overrides.tokens_per_second = *value;
     }
     if (headers.error) {
-        if (trim(*headers.error) == "none") {
+        if (core::trim_ows(*headers.error) == "none") {
             overrides.force_no_error = true;
         } else {
             auto kind = parse_error_kind(*headers.error);

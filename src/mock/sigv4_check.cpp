@@ -4,26 +4,17 @@
 
 #include <vector>
 
+#include "core/text.hpp"
 #include "http/aws_sigv4.hpp"
 
 namespace ragd::mock {
 namespace {
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 /// The value of "name=value" among the comma-separated parts of `fields`, or "".
 std::string_view field(std::string_view fields, std::string_view name) {
     while (!fields.empty()) {
         const std::size_t comma = fields.find(',');
-        const std::string_view part = trim(fields.substr(0, comma));
+        const std::string_view part = core::trim_ows(fields.substr(0, comma));
         fields = comma == std::string_view::npos ? std::string_view{} : fields.substr(comma + 1);
         if (part.size() > name.size() && part.substr(0, name.size()) == name &&
             part[name.size()] == '=') {
@@ -54,7 +45,7 @@ std::string check_sigv4(std::string_view authorization,
                         std::string_view body,
                         std::string_view secret) {
     constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256 ";
-    authorization = trim(authorization);
+    authorization = core::trim_ows(authorization);
     if (authorization.substr(0, kAlgorithm.size()) != kAlgorithm) {
         return "Authorization is neither a Bearer token nor AWS4-HMAC-SHA256";
     }
