@@ -69,6 +69,17 @@ def timed_ingest(ragd, corpus, env):
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def statement_round_trip_ms(pg, port, statements=300):
+    """What one `SELECT 1` costs through `port`, psql's start amortized: the round trip a
+    client actually gets (the proxy's timers and its own CPU included)."""
+    start = time.monotonic()
+    subprocess.run([os.path.join(pg.bindir, "psql"), "-X", "-q", "-h", "127.0.0.1", "-p",
+                    str(port), "-U", "ragd", "-d", "postgres"],
+                   input=("SELECT 1;\n" * statements).encode(), stdout=subprocess.DEVNULL,
+                   check=True)
+    return (time.monotonic() - start) * 1000 / statements
+
+
 def ingest_url(pg, db, proxy):
     url = pg.url(db)
     if proxy is None:
@@ -93,6 +104,9 @@ def main():
     proxy = DelayProxy(pg.port, args.rtt_ms).start() if args.rtt_ms > 0 else None
     try:
         print("ingest of %s (%.2f MB)" % (args.corpus, size / 1e6))
+        print("round trip of a statement: direct %.2f ms" % statement_round_trip_ms(pg, pg.port)
+              + (", through the proxy (--rtt-ms %g) %.2f ms"
+                 % (args.rtt_ms, statement_round_trip_ms(pg, proxy.port)) if proxy else ""))
         for round_ in range(args.rounds):
             wall, cpu = timed_ingest(args.ragd, args.corpus, {"RAGD_STORAGE_BACKEND": "sqlite"})
             print("  round %d sqlite:   wall %.2f s (%.1f MB/s), ragd CPU %.2f s"

@@ -120,7 +120,7 @@ struct IngestConfig {
     /// Documents a bulk ingest (`ragd ingest`) writes at once; 0 = what the storage backend
     /// gains from (default): 1 on SQLite, which has one writer; on PostgreSQL, where each write
     /// waits on round trips to the server, storage.postgres_connections - 1 (one stays for the
-    /// index catch-up's reads), at most 8.
+    /// index catch-up's reads), at most 4.
     std::size_t write_concurrency = 0;
 };
 

@@ -882,9 +882,11 @@ public:
     void set_identity(std::string identity) { identity_ = std::move(identity); }
     core::Result<std::string> identity() override { return identity_; }
     /// One connection stays free for the reads of the index catch-up that runs beside a bulk
-    /// ingest; past 8 writers in flight the client's own CPU is the limit.
+    /// ingest. At most 4: with ~3 ms round trips 4 writers took the pgdocs ingest from 11 s to
+    /// 4.0 s and 7 to 3.2 s, but with the server on the same 2 cores 7 writers cost 20-50 %
+    /// more time than one (lock waits, twice the server CPU) and 4 cost ~13 % (bench/README.md).
     std::size_t useful_write_concurrency() const override {
-        constexpr std::size_t kMostWriters = 8;
+        constexpr std::size_t kMostWriters = 4;
         return std::clamp<std::size_t>(pool_.max_connections() - 1, 1, kMostWriters);
     }
 
