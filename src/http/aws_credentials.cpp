@@ -81,11 +81,13 @@ public:
         }
         // Either the loop is waiting on the timer (the cancel wakes it) or fetching (the token
         // aborts the fetch); both then see stopping_, which only the io_context's thread
-        // touches. With no work left, run() returns.
-        cancel_->cancel();
+        // touches. The token is cancelled there too, after stopping_ is set: cancelled from
+        // here first, a fetch could end before stopping_ was set and be logged as a failed
+        // refresh (seen in CI). With no work left, run() returns.
         net::post(io_, [this] {
             stopping_ = true;
             timer_.cancel();
+            cancel_->cancel();
         });
         thread_.join();
     }
