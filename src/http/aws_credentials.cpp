@@ -189,11 +189,6 @@ core::Result<std::shared_ptr<const AwsCredentialsProvider>> AwsCredentialsProvid
     return std::shared_ptr<const AwsCredentialsProvider>(std::move(provider));
 }
 
-std::shared_ptr<const AwsCredentials> AwsCredentialsProvider::current() const {
-    const std::lock_guard lock(mutex_);
-    return current_;
-}
-
 void AwsCredentialsProvider::set(AwsCredentials credentials) {
     auto fresh = std::make_shared<const AwsCredentials>(std::move(credentials));
     const std::lock_guard lock(mutex_);

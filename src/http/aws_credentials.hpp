@@ -55,7 +55,12 @@ public:
     AwsCredentialsProvider& operator=(const AwsCredentialsProvider&) = delete;
 
     /// The credentials to sign with now. Thread-safe and cheap; never waits for a refresh.
-    std::shared_ptr<const AwsCredentials> current() const;
+    /// Inline, so that code which only signs (and fuzz_llm_stream, built without Asio) does not
+    /// link the refresher.
+    std::shared_ptr<const AwsCredentials> current() const {
+        const std::lock_guard lock(mutex_);
+        return current_;
+    }
     /// Where the credentials come from, as describe() says it (no secrets).
     const std::string& source() const { return source_; }
 
