@@ -8,6 +8,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "http/tls_host_verifier.hpp"
+
 namespace ragd::cache {
 namespace net = boost::asio;
 namespace ssl = net::ssl;
@@ -21,27 +23,6 @@ bool is_ip_literal(const std::string& host) {
     (void)net::ip::make_address(host, ec);
     return !ec;
 }
-
-/// Host name verification that records a mismatch as X509_V_ERR_HOSTNAME_MISMATCH (or the IP
-/// address one), so the handshake error can say why: host_name_verification alone leaves the
-/// verify result at "ok" and the handshake error at a bare "certificate verify failed".
-class HostVerifier {
-public:
-    HostVerifier(const std::string& host, bool is_ip) : check_(host), is_ip_(is_ip) {}
-    bool operator()(bool preverified, ssl::verify_context& context) const {
-        const bool ok = check_(preverified, context);
-        if (preverified && !ok) {
-            X509_STORE_CTX_set_error(
-                context.native_handle(),
-                is_ip_ ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
-        }
-        return ok;
-    }
-
-private:
-    ssl::host_name_verification check_;
-    bool is_ip_;
-};
 
 }  // namespace
 
@@ -74,7 +55,7 @@ core::Result<void> prepare_redis_tls(RedisTlsStream& stream, const std::string& 
         return fail(ErrorCode::kInternal, "cannot set the TLS server name '" + host + "'");
     }
     if (verify) {
-        stream.set_verify_callback(HostVerifier(host, ip));
+        stream.set_verify_callback(http::TlsHostVerifier(host, ip));
     }
     return {};
 }

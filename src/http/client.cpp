@@ -50,6 +50,7 @@
 
 #include "http/client_pool.hpp"
 #include "http/client_url.hpp"
+#include "http/tls_host_verifier.hpp"
 
 namespace ragd::http {
 
@@ -479,26 +480,6 @@ ClientResult<OutboundRequest> build_request(ClientRequest request, const ClientI
     return out;
 }
 
-/// Host name verification that records a mismatch as X509_V_ERR_HOSTNAME_MISMATCH, so the
-/// handshake error can say why (host_name_verification alone leaves "unspecified").
-class HostVerifier {
-public:
-    HostVerifier(std::string host, bool is_ip) : check_(host), is_ip_(is_ip) {}
-    bool operator()(bool preverified, ssl::verify_context& context) const {
-        const bool ok = check_(preverified, context);
-        if (preverified && !ok) {
-            X509_STORE_CTX_set_error(
-                context.native_handle(),
-                is_ip_ ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH);
-        }
-        return ok;
-    }
-
-private:
-    ssl::host_name_verification check_;
-    bool is_ip_;
-};
-
 net::awaitable<ClientResult<void>> resolve_and_connect(Connection& connection,
                                                        const UpstreamUrl& peer,
                                                        const Deadline& deadline,
@@ -622,7 +603,7 @@ net::awaitable<ClientResult<void>> handshake(Connection& connection,
     }
     if (verify) {
         tls.set_verify_mode(ssl::verify_peer);
-        tls.set_verify_callback(HostVerifier(target.host, ip));
+        tls.set_verify_callback(TlsHostVerifier(target.host, ip));
     } else {
         tls.set_verify_mode(ssl::verify_none);
     }
