@@ -49,7 +49,7 @@ asan-test:
 # under ThreadSanitizer, configuring only the layers they need. tests/tsan.supp lists the reports
 # inside third-party code, each with its reason.
 TSAN_BUILD_DIR ?= build-tsan
-TSAN_LAYERS ?= core;metrics;http;loadgen;storage;embed;retrieval;cache;llm
+TSAN_LAYERS ?= core;metrics;http;loadgen;mock;storage;embed;retrieval;cache;llm
 tsan-test:
 	cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DRAGD_SANITIZE=thread -DRAGD_BUILD_BENCH=OFF -DRAGD_ONLY_LAYERS="$(TSAN_LAYERS)"

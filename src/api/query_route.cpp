@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "api/access_rules.hpp"
+#include "api/question_embedding.hpp"
 #include "api/rerank_step.hpp"
 #include "api/response_encoding.hpp"
 #include "api/routes.hpp"
@@ -191,7 +192,54 @@ struct QueryState {
     bool use_cache = false;
     cache::CacheKey key;
     std::vector<float> embedding;  ///< the question's, when the semantic cache needs it
+    double embed_ms = 0;           ///< what making `embedding` took
+    /// The question's vector was asked of a remote embedder (question_embedding.hpp).
+    bool remote_embedded = false;
+    /// A remote embedder failed and retrieval ran on BM25 alone: such an answer is not cached,
+    /// since it would outlive the outage.
+    bool degraded = false;
+    /// Why the remote embedder failed a vector-only query (returned again if asked again).
+    std::optional<core::Error> embed_error;
 };
+
+/// For a remote embedder: the question's vector, awaited once per query (the semantic cache and
+/// retrieval share it). Errors only for a vector-only query; a hybrid one degrades to BM25.
+net::awaitable<core::Result<void>> embed_remotely(QueryState& state) {
+    if (state.embed_error) {
+        co_return *state.embed_error;
+    }
+    if (state.remote_embedded || state.deps->engine->embedder().remote() == nullptr) {
+        co_return core::Result<void>{};
+    }
+    state.remote_embedded = true;
+    pipeline::QueryOptions probe = state.decoded->options;
+    auto embedded = co_await embed_question(
+        state.deps->engine->embedder(), state.decoded->query, probe, state.context->cancel());
+    if (!embedded) {
+        state.embed_error = embedded.error();
+        co_return embedded.error();
+    }
+    if (probe.query_vector) {
+        state.embedding = std::move(*probe.query_vector);
+        state.embed_ms = probe.embed_ms;
+    } else if (probe.mode != state.decoded->options.mode) {
+        state.degraded = true;
+    }
+    co_return core::Result<void>{};
+}
+
+/// The options retrieval runs with: the request's, plus the question's vector when one was
+/// made already, or BM25 alone when a remote embedder failed.
+pipeline::QueryOptions retrieval_options(const QueryState& state) {
+    pipeline::QueryOptions options = state.decoded->options;
+    if (state.degraded) {
+        options.mode = pipeline::RetrievalMode::kBm25;
+    } else if (!state.embedding.empty() && options.mode != pipeline::RetrievalMode::kBm25) {
+        options.query_vector = state.embedding;
+        options.embed_ms = state.embed_ms;
+    }
+    return options;
+}
 
 cache::CacheKey make_key(const QueryState& state) {
     const QueryRouteDeps& deps = *state.deps;
@@ -223,13 +271,23 @@ net::awaitable<std::optional<cache::CacheHit>> look_up(QueryState& state) {
     const auto started = Clock::now();
     cache::AnswerCache& answers = *state.deps->cache;
     cache::CacheLookup found = co_await answers.lookup(state.key, std::nullopt);
-    if (!found.hit && answers.options().semantic_enabled) {
+    if (!found.hit && answers.options().semantic_enabled &&
+        state.deps->engine->embedder().remote() != nullptr) {
+        auto embedded = co_await embed_remotely(state);
+        if (embedded && !state.embedding.empty()) {
+            const bool ran = co_await state.context->run_quick([&state, &answers, &found] {
+                found = answers.lookup_semantic(state.key, state.embedding);
+            });
+            (void)ran;  // shed: no semantic lookup, the query runs as a miss
+        }
+    } else if (!found.hit && answers.options().semantic_enabled) {
         const bool ran = co_await state.context->run_quick([&state, &answers, &found] {
             const std::string_view question = state.decoded->query;
             auto vectors = state.deps->engine->embedder().embed(
                 std::span<const std::string_view>(&question, 1), embed::EmbedKind::kQuery);
             if (vectors && !vectors->empty()) {
                 state.embedding = std::move(vectors->front());
+                state.embed_ms = 0;  // counted in the cache stage
                 found = answers.lookup_semantic(state.key, state.embedding);
             }
         });
@@ -316,7 +374,10 @@ net::awaitable<core::Result<pipeline::SearchOutcome>> search_for_answer(QuerySta
     const QueryRouteDeps& deps = *state.deps;
     const QueryRequest& decoded = *state.decoded;
     http::RequestContext& context = *state.context;
-    pipeline::QueryOptions options = decoded.options;
+    if (auto embedded = co_await embed_remotely(state); !embedded) {
+        co_return embedded.error();
+    }
+    pipeline::QueryOptions options = retrieval_options(state);
     options.top_k = retrieval_depth(deps.reranker, decoded, deps.limits.max_top_k);
     core::Result<pipeline::SearchOutcome> searched =
         core::fail(core::ErrorCode::kInternal, "not run");
@@ -348,10 +409,14 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     const bool rerank = rerank_requested(deps.reranker, decoded);
     if (offline && !rerank) {
         // Retrieval and the extractive answer in one quick job.
+        if (auto embedded = co_await embed_remotely(state); !embedded) {
+            co_return embedded.error();
+        }
+        const pipeline::QueryOptions options = retrieval_options(state);
         core::Result<pipeline::AnswerOutcome> outcome =
             core::fail(core::ErrorCode::kInternal, "not run");
         const bool ran = co_await context.run_quick(
-            [&] { outcome = engine.query().answer(decoded.query, decoded.options); });
+            [&] { outcome = engine.query().answer(decoded.query, options); });
         if (!ran) {
             co_return overloaded_compute();
         }
@@ -363,7 +428,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
         }
         context.annotate("generator", outcome->generation.generator);
         std::string body = answer_json(*outcome);
-        if (state.use_cache && !outcome->generation.cited.empty()) {
+        if (state.use_cache && !state.degraded && !outcome->generation.cited.empty()) {
             co_await store(state, body);
         }
         co_return body;
@@ -392,7 +457,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
         }
         context.annotate("generator", outcome->generation.generator);
         std::string body = answer_json(*outcome);
-        if (state.use_cache && rerank_ok && !outcome->generation.cited.empty()) {
+        if (state.use_cache && rerank_ok && !state.degraded && !outcome->generation.cited.empty()) {
             co_await store(state, body);
         }
         co_return body;
@@ -421,7 +486,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     observe_llm(deps.metrics, *answer, timings.generate);
     annotate_answer(context, *answer);
     std::string body = answer_body(*answer, timings, &searched->hits);
-    if (state.use_cache && rerank_ok && cacheable(*answer)) {
+    if (state.use_cache && rerank_ok && !state.degraded && cacheable(*answer)) {
         co_await store(state, body);
     }
     co_return body;
@@ -478,7 +543,7 @@ net::awaitable<void> stream_answer(QueryState& state, http::ResponseWriter& writ
     annotate_answer(context, *answer);
     co_await writer.write(sse_event("done", answer_body(*answer, timings, nullptr)));
     co_await writer.end();
-    if (state.use_cache && rerank_ok && cacheable(*answer)) {
+    if (state.use_cache && rerank_ok && !state.degraded && cacheable(*answer)) {
         co_await store(state, answer_body(*answer, timings, &searched->hits));
     }
 }

@@ -181,6 +181,21 @@ void add_reranker_check(ReadinessRegistry& registry, const llm::Reranker& rerank
     });
 }
 
+void add_embedder_check(ReadinessRegistry& registry, const embed::HttpEmbedder& embedder) {
+    registry.add("embedder", Requirement::kOptional, [&embedder] {
+        CheckResult result;
+        const std::string state = embedder.breaker_state();
+        const bool closed = state == "closed";
+        result.status = closed ? CheckStatus::kOk : CheckStatus::kDegraded;
+        result.fields["breaker"] = state;
+        result.fields["embedder"] = embedder.model_id();
+        if (!closed) {
+            result.detail = "circuit breaker is " + state + "; hybrid queries use BM25 alone";
+        }
+        return result;
+    });
+}
+
 void add_cache_checks(ReadinessRegistry& registry, const cache::AnswerCache& answers) {
     if (answers.redis() == nullptr) {
         return;

@@ -16,6 +16,7 @@
 #include <boost/json/object.hpp>
 
 #include "cache/answer_cache.hpp"
+#include "embed/http_embedder.hpp"
 #include "llm/answerer.hpp"
 #include "llm/reranker.hpp"
 #include "pipeline/engine.hpp"
@@ -100,6 +101,11 @@ void add_upstream_checks(ReadinessRegistry& registry, const llm::Answerer& answe
 /// half-open (queries then keep the fused order). `reranker` must outlive `registry`'s
 /// evaluations.
 void add_reranker_check(ReadinessRegistry& registry, const llm::Reranker& reranker);
+
+/// An optional "embedder" check for a remote embedder: ok while its breaker is closed,
+/// degraded while open or half-open (hybrid queries then search with BM25 alone).
+/// `embedder` must outlive `registry`'s evaluations.
+void add_embedder_check(ReadinessRegistry& registry, const embed::HttpEmbedder& embedder);
 
 /// An optional "redis" check when the answer cache has an L2: degraded while Redis is
 /// unreachable (the cache then runs on L1 only; queries never fail for it).

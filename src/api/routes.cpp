@@ -134,7 +134,8 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
                      guard_async(auth, answer_access, make_query_handler(std::move(query_deps))),
                      query_route);
 
-    if (reranker != nullptr) {
+    // The synchronous handler would hold a compute thread while a remote embedder answers.
+    if (reranker != nullptr || engine.embedder().remote() != nullptr) {
         SearchRouteDeps search_deps;
         search_deps.engine = &engine;
         search_deps.reranker = reranker;

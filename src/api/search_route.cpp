@@ -1,9 +1,11 @@
-// POST /v1/search with a reranker: decode, search on the compute pool, rerank, encode.
+// POST /v1/search with a reranker or a remote embedder: decode, embed the question (remote
+// embedder, awaited), search on the compute pool, rerank, encode.
 #include "api/search_route.hpp"
 
 #include <memory>
 
 #include "api/access_rules.hpp"
+#include "api/question_embedding.hpp"
 #include "api/rerank_step.hpp"
 #include "api/response_encoding.hpp"
 #include "api/routes.hpp"
@@ -31,6 +33,12 @@ net::awaitable<void> handle_search(std::shared_ptr<const SearchRouteDeps> deps,
     restrict_query(caller, decoded->options);
     pipeline::QueryOptions options = decoded->options;
     options.top_k = retrieval_depth(deps->reranker, *decoded, deps->limits.max_top_k);
+    if (auto embedded = co_await embed_question(
+            deps->engine->embedder(), decoded->query, options, context.cancel());
+        !embedded) {
+        co_await writer.send(error_response(embedded.error()));
+        co_return;
+    }
     core::Result<pipeline::SearchOutcome> outcome =
         core::fail(core::ErrorCode::kInternal, "not run");
     const bool ran = co_await context.run_quick(

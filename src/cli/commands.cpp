@@ -18,6 +18,7 @@
 #include "api/server_metrics.hpp"
 #include "core/log.hpp"
 #include "core/serial_background_task.hpp"
+#include "embed/http_embedder.hpp"
 #include "eval/beir.hpp"
 #include "eval/metrics.hpp"
 #include "http/server.hpp"
@@ -178,6 +179,9 @@ int run_serve(const core::Config& config) {
     metrics.add_scrape_hook(
         [&upstream_metrics, &answerer] { upstream_metrics.refresh(*answerer); });
     api::add_upstream_checks(readiness, *answerer);
+    if (const embed::HttpEmbedder* remote = engine->embedder().remote()) {
+        api::add_embedder_check(readiness, *remote);
+    }
     // After the server, so its Redis client goes before the io_context does.
     auto rate_limits = api::make_rate_limit_store(config, server.io_context().get_executor());
     if (!rate_limits) {

@@ -125,10 +125,41 @@ struct IngestConfig {
 };
 
 struct EmbedConfig {
-    /// Embedder: "lexical-hash" is the built-in offline lexical embedder (default).
+    /// Embedder: "lexical-hash" is the built-in offline lexical embedder (default); "openai"
+    /// calls an OpenAI-compatible embeddings API (POST {base_url}/v1/embeddings: OpenAI, vLLM,
+    /// Ollama, LiteLLM, text-embeddings-inference, Infinity, LocalAI).
     std::string provider = "lexical-hash";
-    /// Vector dimensions of the built-in embedder (default 512).
+    /// Vector dimensions: the built-in embedder's (64..4096), or what the model returns
+    /// (every answer is checked against it) (default 512).
     std::size_t dimensions = 512;
+    /// openai: scheme, host, port and optional path prefix of the service, e.g.
+    /// "https://api.openai.com" or "http://127.0.0.1:11434" (required for openai).
+    std::string base_url;
+    /// openai: model name sent, e.g. "text-embedding-3-small" (required for openai).
+    std::string model;
+    /// openai: environment variable holding a key sent as "Authorization: Bearer KEY";
+    /// "" = no key.
+    std::string api_key_env;
+    /// openai: send "dimensions" in each request, for models that shorten their vectors
+    /// (OpenAI's text-embedding-3); others refuse it (default false).
+    bool send_dimensions = false;
+    /// openai: texts per request; a document's chunks go in batches of this (default 64).
+    std::size_t batch_size = 64;
+    /// openai: batches of one document sent at once (default 4).
+    std::size_t concurrency = 4;
+    /// openai: longest wait for one request, connection included, in ms (default 30000).
+    std::chrono::milliseconds timeout{30000};
+    /// openai: attempts per request, the first included; connection failures, timeouts, 429
+    /// and 5xx are retried with backoff (default 3).
+    std::size_t max_attempts = 3;
+    /// Prepended to each question before embedding, for models trained with instructions
+    /// (e.g. "query: " for E5, "search_query: " for nomic-embed) (default "").
+    std::string query_prefix;
+    /// Prepended to each passage before embedding (e.g. "passage: " for E5); part of the
+    /// model id, so changing it re-embeds on the next ingest (default "").
+    std::string document_prefix;
+    /// Extra CA bundle (PEM) trusted for the service's TLS besides the system store.
+    std::string ca_file;
 };
 
 struct RetrievalConfig {

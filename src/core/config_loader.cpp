@@ -298,11 +298,45 @@ std::vector<ConfigKey> build_keys() {
                             "documents a bulk ingest writes at once, 0 = the backend's choice",
                             [](Config& c) -> std::size_t& { return c.ingest.write_concurrency; }));
     keys.push_back(string_key("embed.provider",
-                              "embedder: lexical-hash (built-in, offline)",
+                              "embedder: lexical-hash (built-in, offline) or openai (an "
+                              "OpenAI-compatible embeddings API)",
                               [](Config& c) -> std::string& { return c.embed.provider; }));
     keys.push_back(size_key("embed.dimensions",
-                            "vector dimensions of the built-in embedder",
+                            "vector dimensions (the built-in embedder's, or the model's)",
                             [](Config& c) -> std::size_t& { return c.embed.dimensions; }));
+    keys.push_back(string_key("embed.base_url",
+                              "embeddings service URL (required for openai)",
+                              [](Config& c) -> std::string& { return c.embed.base_url; }));
+    keys.push_back(string_key("embed.model",
+                              "embedding model name (required for openai)",
+                              [](Config& c) -> std::string& { return c.embed.model; }));
+    keys.push_back(string_key("embed.api_key_env",
+                              "environment variable holding the embeddings service's Bearer key",
+                              [](Config& c) -> std::string& { return c.embed.api_key_env; }));
+    keys.push_back(bool_key("embed.send_dimensions",
+                            "send embed.dimensions in each request (text-embedding-3 models)",
+                            [](Config& c) -> bool& { return c.embed.send_dimensions; }));
+    keys.push_back(size_key("embed.batch_size",
+                            "texts per embeddings request",
+                            [](Config& c) -> std::size_t& { return c.embed.batch_size; }));
+    keys.push_back(size_key("embed.concurrency",
+                            "embeddings requests of one document sent at once",
+                            [](Config& c) -> std::size_t& { return c.embed.concurrency; }));
+    keys.push_back(ms_key("embed.timeout_ms",
+                          "longest wait for one embeddings request, ms",
+                          [](Config& c) -> std::chrono::milliseconds& { return c.embed.timeout; }));
+    keys.push_back(size_key("embed.max_attempts",
+                            "attempts per embeddings request, the first included",
+                            [](Config& c) -> std::size_t& { return c.embed.max_attempts; }));
+    keys.push_back(string_key("embed.query_prefix",
+                              "text prepended to each question before embedding",
+                              [](Config& c) -> std::string& { return c.embed.query_prefix; }));
+    keys.push_back(string_key("embed.document_prefix",
+                              "text prepended to each passage before embedding",
+                              [](Config& c) -> std::string& { return c.embed.document_prefix; }));
+    keys.push_back(string_key("embed.ca_file",
+                              "extra CA bundle (PEM) for the embeddings service's TLS",
+                              [](Config& c) -> std::string& { return c.embed.ca_file; }));
     keys.push_back(size_key("retrieval.top_k",
                             "results when a request does not say",
                             [](Config& c) -> std::size_t& { return c.retrieval.top_k; }));
@@ -635,11 +669,26 @@ std::vector<std::string> validate_config(const Config& c) {
     require(c.ingest.chunk_overlap >= 0 && c.ingest.chunk_overlap <= 0.5,
             "ingest.chunk_overlap: must be between 0 and 0.5");
     require(c.ingest.write_concurrency <= 64, "ingest.write_concurrency: must be at most 64");
-    require(
-        c.embed.provider == "lexical-hash",
-        "embed.provider: unknown embedder '" + c.embed.provider + "' (available: lexical-hash)");
-    require(c.embed.dimensions >= 64 && c.embed.dimensions <= 4096,
-            "embed.dimensions: must be between 64 and 4096");
+    require(c.embed.provider == "lexical-hash" || c.embed.provider == "openai",
+            "embed.provider: unknown embedder '" + c.embed.provider +
+                "' (available: lexical-hash, openai)");
+    if (c.embed.provider == "openai") {
+        require(c.embed.dimensions >= 1 && c.embed.dimensions <= 16384,
+                "embed.dimensions: must be between 1 and 16384 (the model's vector length)");
+        require(!c.embed.base_url.empty(),
+                "embed.base_url: must be set when embed.provider is openai");
+        require(!c.embed.model.empty(), "embed.model: must be set when embed.provider is openai");
+    } else {
+        require(c.embed.dimensions >= 64 && c.embed.dimensions <= 4096,
+                "embed.dimensions: must be between 64 and 4096");
+    }
+    require(c.embed.batch_size >= 1 && c.embed.batch_size <= 2048,
+            "embed.batch_size: must be between 1 and 2048");
+    require(c.embed.concurrency >= 1 && c.embed.concurrency <= 64,
+            "embed.concurrency: must be between 1 and 64");
+    require(c.embed.timeout.count() > 0, "embed.timeout_ms: must be positive");
+    require(c.embed.max_attempts >= 1 && c.embed.max_attempts <= 10,
+            "embed.max_attempts: must be between 1 and 10");
     require(c.retrieval.top_k >= 1, "retrieval.top_k: must be at least 1");
     require(c.retrieval.max_top_k >= c.retrieval.top_k,
             "retrieval.max_top_k: must be at least retrieval.top_k");

@@ -17,6 +17,8 @@ using Vector = std::vector<float>;
 /// Some models embed queries and passages differently (e.g. instruction prefixes).
 enum class EmbedKind { kDocument, kQuery };
 
+class HttpEmbedder;
+
 class Embedder {
 public:
     virtual ~Embedder() = default;
@@ -27,6 +29,9 @@ public:
     /// zeros for a text with no features). Thread-safe.
     virtual core::Result<std::vector<Vector>> embed(std::span<const std::string_view> texts,
                                                     EmbedKind kind) const = 0;
+    /// Non-null when embed() waits on a network service (http_embedder.hpp): code on an I/O
+    /// thread must then call its embed_async() instead, which does not block the thread.
+    virtual const HttpEmbedder* remote() const { return nullptr; }
 };
 
 }  // namespace ragd::embed

@@ -2,9 +2,8 @@
 // failures (connect errors, timeouts, 5xx, 429, malformed answers) move the breaker.
 #include "llm/reranker.hpp"
 
-#include <cstdlib>
-
 #include "core/utf8.hpp"
+#include "llm/client_outcome.hpp"
 
 namespace ragd::llm {
 namespace net = boost::asio;
@@ -18,18 +17,6 @@ core::Error failure(core::ErrorCode code, std::string detail) {
     return core::fail(code, "reranker: " + std::move(detail));
 }
 
-core::ErrorCode code_for(http::ClientErrorKind kind) {
-    switch (kind) {
-        case http::ClientErrorKind::kConnectTimeout:
-        case http::ClientErrorKind::kFirstByteTimeout:
-        case http::ClientErrorKind::kReadIdleTimeout:
-        case http::ClientErrorKind::kTotalTimeout:
-            return core::ErrorCode::kTimeout;
-        default:
-            return core::ErrorCode::kUnavailable;
-    }
-}
-
 }  // namespace
 
 core::Result<std::unique_ptr<Reranker>> Reranker::create(net::any_io_executor executor,
@@ -40,15 +27,9 @@ core::Result<std::unique_ptr<Reranker>> Reranker::create(net::any_io_executor ex
             core::ErrorCode::kInvalidArgument,
             "rerank.provider: unknown dialect '" + config.provider + "' (cohere or tei)");
     }
-    std::string api_key;
-    if (!config.api_key_env.empty()) {
-        const char* key = std::getenv(config.api_key_env.c_str());
-        if (key == nullptr || *key == '\0') {
-            return core::fail(core::ErrorCode::kInvalidArgument,
-                              "rerank: environment variable " + config.api_key_env +
-                                  " (rerank.api_key_env) is not set");
-        }
-        api_key = key;
+    auto api_key = api_key_from_env(config.api_key_env, "rerank.api_key_env");
+    if (!api_key) {
+        return core::fail(core::ErrorCode::kInvalidArgument, "rerank: " + api_key.error().detail);
     }
     http::ClientOptions options;
     options.base_url = config.base_url;
@@ -63,7 +44,7 @@ core::Result<std::unique_ptr<Reranker>> Reranker::create(net::any_io_executor ex
         return core::fail(core::ErrorCode::kInvalidArgument, "rerank: " + valid.error().detail);
     }
     return std::unique_ptr<Reranker>(
-        new Reranker(std::move(executor), config, std::move(options), std::move(api_key)));
+        new Reranker(std::move(executor), config, std::move(options), std::move(*api_key)));
 }
 
 Reranker::Reranker(net::any_io_executor executor,
@@ -104,7 +85,7 @@ net::awaitable<core::Result<std::vector<RerankScore>>> Reranker::rerank(
         if (sent.error().kind != http::ClientErrorKind::kCancelled) {
             permit.record_failure();
         }
-        co_return failure(code_for(sent.error().kind), sent.error().message);
+        co_return failure(error_code_for(sent.error().kind), sent.error().message);
     }
     http::ClientResponse& response = **sent;
     auto body = co_await response.read_all(kMaxResponseBytes);
@@ -112,7 +93,7 @@ net::awaitable<core::Result<std::vector<RerankScore>>> Reranker::rerank(
         if (body.error().kind != http::ClientErrorKind::kCancelled) {
             permit.record_failure();
         }
-        co_return failure(code_for(body.error().kind), body.error().message);
+        co_return failure(error_code_for(body.error().kind), body.error().message);
     }
     const int status = response.status();
     if (status < 200 || status > 299) {

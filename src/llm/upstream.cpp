@@ -13,6 +13,7 @@
 
 #include "http/client_url.hpp"
 #include "llm/bedrock_auth.hpp"
+#include "llm/client_outcome.hpp"
 
 namespace ragd::llm {
 namespace net = boost::asio;
@@ -36,28 +37,6 @@ net::awaitable<bool> sleep_for(std::chrono::nanoseconds delay,
         cancel, [&timer] { net::post(timer.get_executor(), [&timer] { timer.cancel(); }); });
     auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
     co_return !ec && !(cancel && cancel->cancelled());
-}
-
-AttemptOutcome::Kind outcome_kind(http::ClientErrorKind kind) {
-    switch (kind) {
-        case http::ClientErrorKind::kConnect:
-        case http::ClientErrorKind::kTls:
-        case http::ClientErrorKind::kPoolExhausted:
-        case http::ClientErrorKind::kInvalidUrl:
-            return AttemptOutcome::Kind::kConnectError;
-        case http::ClientErrorKind::kConnectTimeout:
-            return AttemptOutcome::Kind::kConnectTimeout;
-        case http::ClientErrorKind::kFirstByteTimeout:
-        case http::ClientErrorKind::kReadIdleTimeout:
-        case http::ClientErrorKind::kTotalTimeout:
-            return AttemptOutcome::Kind::kTimeout;
-        case http::ClientErrorKind::kReset:
-        case http::ClientErrorKind::kProtocol:
-            return AttemptOutcome::Kind::kConnectionReset;
-        case http::ClientErrorKind::kCancelled:
-            return AttemptOutcome::Kind::kCancelled;
-    }
-    return AttemptOutcome::Kind::kConnectError;
 }
 
 /// Failures that say the upstream is unhealthy (they move the breaker); a 4xx other than 429
@@ -107,11 +86,6 @@ core::ErrorCode error_code_for(const AttemptOutcome& outcome) {
         default:
             return core::ErrorCode::kUnavailable;
     }
-}
-
-std::string header_or_empty(const http::ClientResponse& response, std::string_view name) {
-    auto value = response.header(name);
-    return value ? std::string(*value) : std::string();
 }
 
 }  // namespace
@@ -421,7 +395,7 @@ net::awaitable<Upstream::Attempt> Upstream::attempt_once(const WireRequest& wire
     request.body = wire.body;
     auto sent = co_await client_.send(std::move(request), context.cancel);
     if (!sent) {
-        attempt.outcome.kind = outcome_kind(sent.error().kind);
+        attempt.outcome.kind = attempt_kind_for(sent.error().kind);
         attempt.detail = sent.error().message;
         co_return attempt;
     }
@@ -429,8 +403,7 @@ net::awaitable<Upstream::Attempt> Upstream::attempt_once(const WireRequest& wire
     if (response.status() < 200 || response.status() > 299) {
         attempt.outcome.kind = AttemptOutcome::Kind::kHttpStatus;
         attempt.outcome.http_status = response.status();
-        attempt.outcome.retry_after = server_retry_delay(
-            header_or_empty(response, "retry-after-ms"), header_or_empty(response, "retry-after"));
+        attempt.outcome.retry_after = response_retry_delay(response);
         auto body = co_await response.read_all(kErrorBodyBytes);
         attempt.detail = "HTTP " + std::to_string(response.status()) +
                          (body ? ": " + WireProtocol::error_detail(*body) : std::string());
@@ -440,7 +413,7 @@ net::awaitable<Upstream::Attempt> Upstream::attempt_once(const WireRequest& wire
     if (!context.stream) {
         auto body = co_await response.read_all(kCompletionBodyBytes);
         if (!body) {
-            attempt.outcome.kind = outcome_kind(body.error().kind);
+            attempt.outcome.kind = attempt_kind_for(body.error().kind);
             attempt.detail = body.error().message;
             co_return attempt;
         }
@@ -465,7 +438,7 @@ net::awaitable<Upstream::Attempt> Upstream::attempt_once(const WireRequest& wire
     while (!done) {
         auto piece = co_await response.read_some();
         if (!piece) {
-            attempt.outcome.kind = outcome_kind(piece.error().kind);
+            attempt.outcome.kind = attempt_kind_for(piece.error().kind);
             attempt.outcome.streamed_to_client = !answer.text.empty();
             attempt.detail = piece.error().message;
             co_return attempt;

@@ -44,6 +44,7 @@
 #include "core/text.hpp"
 #include "http/message.hpp"
 #include "mock/chat_request.hpp"
+#include "mock/embeddings.hpp"
 #include "mock/rerank.hpp"
 #include "mock/sigv4_check.hpp"
 #include "mock/text_generator.hpp"
@@ -649,6 +650,33 @@ net::awaitable<bool> handle_request(const std::shared_ptr<Connection>& conn,
                 connection, 405, std::move(body), keep_alive, "Allow: POST\r\n");
         }
         co_return co_await handle_llm(conn, shared, Api::kBedrock, request, std::move(*bedrock));
+    }
+    if (path == "/v1/embeddings") {
+        stats.count_request(Endpoint::kEmbeddings);
+        if (!is_post) {
+            std::string body = error_body(Api::kOpenAi, 405, "/v1/embeddings accepts only POST");
+            co_return co_await respond(
+                connection, 405, std::move(body), keep_alive, "Allow: POST\r\n");
+        }
+        // The same error schedule as answers (--error-rate, --error-kinds), so a test can
+        // check that ragd retries embeddings; a reset or stall closes the connection.
+        const std::uint64_t index =
+            shared.next_request_index.fetch_add(1, std::memory_order_relaxed);
+        if (std::optional<ErrorKind> error = shared.schedule.pick(index)) {
+            stats.count_error(*error);
+            if (is_status_error(error)) {
+                co_return co_await send_injected_status(
+                    connection, Api::kOpenAi, *error, keep_alive);
+            }
+            co_return false;
+        }
+        auto answer = embeddings_response(request.body());
+        if (!answer) {
+            stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
+            std::string body = error_body(Api::kOpenAi, 400, answer.error().detail);
+            co_return co_await respond(connection, 400, std::move(body), keep_alive);
+        }
+        co_return co_await respond(connection, 200, std::move(*answer), keep_alive);
     }
     if (path == "/v1/rerank" || path == "/rerank") {
         stats.count_request(Endpoint::kRerank);

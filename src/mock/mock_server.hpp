@@ -12,10 +12,10 @@
 
 namespace ragd::mock {
 
-/// Serves POST /v1/chat/completions, POST /v1/messages, GET /health and GET /stats on one
-/// io_context per I/O thread (connections are spread round-robin and never change thread, so
-/// a connection needs no strand). A client that closes mid-answer is noticed at once: its
-/// timers are cancelled and it is counted in /stats.
+/// Serves POST /v1/chat/completions, POST /v1/messages, POST /v1/embeddings, GET /health and
+/// GET /stats (and Bedrock and rerank routes) on one io_context per I/O thread (connections
+/// are spread round-robin and never change thread, so a connection needs no strand). A client that
+/// closes mid-answer is noticed at once: its timers are cancelled and it is counted in /stats.
 class MockServer {
 public:
     /// `options` must have passed validate_options().

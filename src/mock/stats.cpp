@@ -25,6 +25,7 @@ std::string MockStats::to_json() const {
         {"messages", load(requests[static_cast<int>(Endpoint::kMessages)])},
         {"converse", load(requests[static_cast<int>(Endpoint::kConverse)])},
         {"rerank", load(requests[static_cast<int>(Endpoint::kRerank)])},
+        {"embeddings", load(requests[static_cast<int>(Endpoint::kEmbeddings)])},
         {"health", load(requests[static_cast<int>(Endpoint::kHealth)])},
         {"stats", load(requests[static_cast<int>(Endpoint::kStats)])},
         {"other", load(requests[static_cast<int>(Endpoint::kOther)])},

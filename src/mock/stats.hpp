@@ -16,6 +16,7 @@ enum class Endpoint {
     kMessages,
     kConverse,
     kRerank,
+    kEmbeddings,
     kHealth,
     kStats,
     kOther,

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "embed/http_embedder.hpp"
 #include "embed/lexical_embedder.hpp"
 #include "llm/extractive_generator.hpp"
 #include "retrieval/memory_bm25_index.hpp"
@@ -144,7 +145,15 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
         engine->passages_ = cached.get();
         engine->storage_ = std::move(cached);
     }
-    engine->embedder_ = embed::make_lexical_embedder(config.embed.dimensions);
+    if (config.embed.provider == "openai") {
+        auto remote = embed::HttpEmbedder::create(config.embed);
+        if (!remote) {
+            return remote.error();
+        }
+        engine->embedder_ = std::move(*remote);
+    } else {
+        engine->embedder_ = embed::make_lexical_embedder(config.embed.dimensions);
+    }
 
     auto note = [&](const std::string& line) {
         if (notes != nullptr) {
@@ -153,6 +162,7 @@ core::Result<std::unique_ptr<Engine>> Engine::open(const core::Config& config,
     };
     retrieval::VectorIndexOptions vector_options;
     vector_options.dimensions = engine->embedder_->dimensions();
+    vector_options.model_id = engine->embedder_->model_id();
     vector_options.m = config.retrieval.hnsw_m;
     vector_options.ef_construction = config.retrieval.hnsw_ef_construction;
     vector_options.ef_search = config.retrieval.hnsw_ef_search;

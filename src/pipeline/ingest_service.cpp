@@ -50,13 +50,28 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
     if (!existing) {
         return existing.error();
     }
+    bool rewrite = false;
     if (existing->has_value() && **existing == hash) {
         auto chunks = storage_.chunks_of(request.id);
         if (!chunks) {
             return chunks.error();
         }
-        return IngestResult{
-            request.id, request.source, storage::UpsertStatus::kUnchanged, chunks->size()};
+        // A document's chunks and vectors are written in one transaction, so one chunk tells
+        // whether its vectors are this embedder's. If not (embed.model or embed.provider
+        // changed), it is embedded again rather than left out of vector search.
+        if (!chunks->empty()) {
+            const std::int64_t first = chunks->front().id;
+            auto probe =
+                storage_.get_chunks(std::span<const std::int64_t>(&first, 1), embedder_.model_id());
+            if (!probe) {
+                return probe.error();
+            }
+            rewrite = probe->empty() || probe->front().embedding.empty();
+        }
+        if (!rewrite) {
+            return IngestResult{
+                request.id, request.source, storage::UpsertStatus::kUnchanged, chunks->size()};
+        }
     }
 
     auto parsed = ingest::parse_document(request.content, request.format);
@@ -74,6 +89,7 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
         doc.title = fs::path(request.source).filename().string();
     }
     doc.content_hash = hash;
+    doc.rewrite_unchanged = rewrite;
     doc.metadata = std::move(request.metadata);
     std::sort(doc.metadata.begin(), doc.metadata.end());
 

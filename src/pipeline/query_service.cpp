@@ -49,16 +49,23 @@ core::Result<SearchOutcome> QueryService::search(const std::string& query,
 
     if (options.mode != RetrievalMode::kBm25) {
         auto t = Clock::now();
-        std::string_view text = query;
-        auto embedded =
-            embedder_.embed(std::span<const std::string_view>(&text, 1), embed::EmbedKind::kQuery);
-        if (!embedded) {
-            return embedded.error();
+        std::vector<embed::Vector> embedded;
+        if (options.query_vector) {
+            outcome.timings.embed = options.embed_ms;
+        } else {
+            std::string_view text = query;
+            auto made = embedder_.embed(std::span<const std::string_view>(&text, 1),
+                                        embed::EmbedKind::kQuery);
+            if (!made) {
+                return made.error();
+            }
+            embedded = std::move(*made);
+            outcome.timings.embed = ms_since(t);
         }
-        outcome.timings.embed = ms_since(t);
+        const embed::Vector& question = options.query_vector ? *options.query_vector : embedded[0];
         t = Clock::now();
         std::size_t fetch = options.filter.empty() ? candidates : candidates * kFilterOversample;
-        auto hits = vectors_.search((*embedded)[0], fetch);
+        auto hits = vectors_.search(question, fetch);
         retrieval::RankedList list;
         list.weight = config_.vector_weight;
         if (!options.filter.empty() && !hits.empty()) {

@@ -24,6 +24,11 @@ struct QueryOptions {
     std::size_t top_k = 5;
     retrieval::SearchFilter filter;
     RetrievalMode mode = RetrievalMode::kHybrid;
+    /// The question's embedding when the caller already has it (a remote embedder awaited on
+    /// an I/O thread, the semantic cache's); search() then does not embed again, and reports
+    /// `embed_ms` as the embed stage's time.
+    std::optional<embed::Vector> query_vector;
+    double embed_ms = 0;
 };
 
 struct SourceHit {

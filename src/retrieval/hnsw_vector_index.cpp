@@ -2,6 +2,7 @@
 // concurrent resizeIndex, and its markDelete reads the label map unlocked: hence two locks here.
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -71,7 +72,18 @@ struct Meta {
     std::int64_t applied_seq = 0;
     std::uint64_t file_bytes = 0;
     std::uint64_t checksum = 0;
+    std::string model_id;  ///< "" in files written before it was recorded
 };
+
+/// The model id as one whitespace-free token of the meta file.
+std::string meta_token(std::string text) {
+    for (char& c : text) {
+        if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+            c = '_';
+        }
+    }
+    return text;
+}
 
 core::Result<Meta> read_meta(const fs::path& path) {
     std::ifstream in(path);
@@ -101,6 +113,9 @@ core::Result<Meta> read_meta(const fs::path& path) {
             in >> meta.file_bytes;
         } else if (key == "checksum") {
             in >> std::hex >> meta.checksum >> std::dec;
+        } else if (key == "model") {
+            in >> meta.model_id;
+            continue;  // optional: not one of the required fields
         } else {
             std::string ignored;
             in >> ignored;
@@ -144,6 +159,12 @@ public:
             return core::fail(core::ErrorCode::kCorrupt,
                               "vectors were built with " + std::to_string(meta->dimensions) +
                                   " dimensions, configured " + std::to_string(options_.dimensions));
+        }
+        if (!meta->model_id.empty() && meta->model_id != "-" && !options_.model_id.empty() &&
+            meta->model_id != meta_token(options_.model_id)) {
+            return core::fail(core::ErrorCode::kCorrupt,
+                              "vectors were built by model " + meta->model_id + ", configured " +
+                                  meta_token(options_.model_id));
         }
         auto size = fs::file_size(index_path, ec);
         if (ec) {
@@ -341,6 +362,9 @@ public:
             std::ofstream meta(meta_tmp, std::ios::trunc);
             meta << kMetaMagic << "\n"
                  << "dimensions " << options_.dimensions << "\n"
+                 << "model "
+                 << (options_.model_id.empty() ? std::string("-") : meta_token(options_.model_id))
+                 << "\n"
                  << "m " << options_.m << "\n"
                  << "ef_construction " << options_.ef_construction << "\n"
                  << "applied_seq " << applied_seq_.load() << "\n"

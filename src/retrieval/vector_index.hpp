@@ -19,6 +19,10 @@ struct VectorIndexOptions {
     std::size_t m = 16;
     std::size_t ef_construction = 100;
     std::size_t ef_search = 128;
+    /// The embedder's model id, recorded in the meta file: an index built by another model
+    /// (same dimensions or not) is not loaded but rebuilt, since its vectors are not comparable
+    /// with the new model's queries. "" skips the check.
+    std::string model_id;
 };
 
 struct VectorHit {

@@ -905,7 +905,7 @@ public:
         if (!existing) {
             return existing.error();
         }
-        if (existing->hash == doc.content_hash) {
+        if (existing->hash == doc.content_hash && !doc.rewrite_unchanged) {
             UpsertOutcome unchanged;
             unchanged.status = UpsertStatus::kUnchanged;
             unchanged.chunk_ids = std::move(existing->chunk_ids);

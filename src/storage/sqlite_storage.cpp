@@ -297,7 +297,7 @@ public:
         if (!existing) {
             return existing.error();
         }
-        if (existing->has_value() && **existing == doc.content_hash) {
+        if (existing->has_value() && **existing == doc.content_hash && !doc.rewrite_unchanged) {
             auto ids = query_chunk_ids(c, doc.id);
             if (!ids) {
                 return ids.error();

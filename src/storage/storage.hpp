@@ -28,6 +28,9 @@ struct DocumentRecord {
     std::int64_t created_at_ms = 0;  ///< unix ms; set by storage
     std::int64_t updated_at_ms = 0;  ///< unix ms; set by storage
     std::int64_t chunk_count = 0;    ///< filled by reads
+    /// For upsert_document: write even when the content hash is unchanged (its stored vectors
+    /// are another embedding model's, so its chunks are embedded again). Not stored.
+    bool rewrite_unchanged = false;
 };
 
 struct ChunkRecord {
@@ -95,7 +98,8 @@ public:
     virtual ~Storage() = default;
 
     /// Writes a document and its chunks (with embeddings for `model_id`) in one transaction.
-    /// If a document with the same id and content hash exists, nothing is written (kUnchanged).
+    /// If a document with the same id and content hash exists, nothing is written (kUnchanged),
+    /// unless doc.rewrite_unchanged.
     /// Otherwise its old chunks and embeddings are replaced atomically and a change is logged.
     virtual core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
                                                         std::span<const NewChunk> chunks,

@@ -333,5 +333,57 @@ TEST(ConfigLoader, RedisTlsSettingsWithoutATlsUrlAreProblems) {
               "<valid>");
 }
 
+TEST(ConfigLoader, RemoteEmbedderKeysAndTheirChecks) {
+    const auto problems = [](std::map<std::string, std::string> overrides) {
+        ConfigSources sources = no_env();
+        sources.overrides = std::move(overrides);
+        auto config = load_config(sources);
+        return config ? std::string("<valid>") : config.error().detail;
+    };
+    EXPECT_EQ(problems({{"embed.provider", "openai"},
+                        {"embed.base_url", "https://api.openai.com"},
+                        {"embed.model", "text-embedding-3-small"},
+                        {"embed.dimensions", "1536"}}),
+              "<valid>");
+    // A model's vectors may be shorter than the built-in embedder's minimum, or longer.
+    EXPECT_EQ(problems({{"embed.provider", "openai"},
+                        {"embed.base_url", "http://127.0.0.1:1"},
+                        {"embed.model", "m"},
+                        {"embed.dimensions", "8192"}}),
+              "<valid>");
+    const std::string missing = problems({{"embed.provider", "openai"}});
+    EXPECT_NE(missing.find("embed.base_url: must be set"), std::string::npos) << missing;
+    EXPECT_NE(missing.find("embed.model: must be set"), std::string::npos) << missing;
+    EXPECT_NE(
+        problems({{"embed.provider", "sentence-bert"}}).find("available: lexical-hash, openai"),
+        std::string::npos);
+    EXPECT_NE(problems({{"embed.dimensions", "8192"}}).find("between 64 and 4096"),
+              std::string::npos);
+    EXPECT_NE(problems({{"embed.batch_size", "0"}}).find("embed.batch_size"), std::string::npos);
+    EXPECT_NE(problems({{"embed.max_attempts", "0"}}).find("embed.max_attempts"),
+              std::string::npos);
+    EXPECT_NE(problems({{"embed.concurrency", "65"}}).find("embed.concurrency"), std::string::npos);
+
+    ConfigSources sources;
+    sources.environment =
+        std::map<std::string, std::string>{{"RAGD_EMBED_PROVIDER", "openai"},
+                                           {"RAGD_EMBED_BASE_URL", "http://127.0.0.1:11434"},
+                                           {"RAGD_EMBED_MODEL", "nomic-embed-text"},
+                                           {"RAGD_EMBED_DIMENSIONS", "768"},
+                                           {"RAGD_EMBED_QUERY_PREFIX", "search_query: "},
+                                           {"RAGD_EMBED_DOCUMENT_PREFIX", "search_document: "},
+                                           {"RAGD_EMBED_TIMEOUT_MS", "2500"},
+                                           {"RAGD_EMBED_SEND_DIMENSIONS", "true"}};
+    auto config = load_config(sources);
+    ASSERT_TRUE(config.has_value()) << config.error().detail;
+    EXPECT_EQ(config->embed.model, "nomic-embed-text");
+    EXPECT_EQ(config->embed.query_prefix, "search_query: ");
+    EXPECT_EQ(config->embed.document_prefix, "search_document: ");
+    EXPECT_EQ(config->embed.timeout, std::chrono::milliseconds(2500));
+    EXPECT_TRUE(config->embed.send_dimensions);
+    const std::string printed = print_config(*config);
+    EXPECT_NE(printed.find("query_prefix = \"search_query: \""), std::string::npos) << printed;
+}
+
 }  // namespace
 }  // namespace ragd::core

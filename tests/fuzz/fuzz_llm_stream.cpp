@@ -6,7 +6,8 @@
 // same body is also read as a non-streamed completion and as an error body, whose detail ends up
 // in a JSON error sent to the client: valid UTF-8, no control characters, bounded. Bedrock's
 // decoder gets the body with its event stream lengths and CRCs fixed up, so its event payloads
-// are reached. The body is also read as a rerank answer of both dialects.
+// are reached. The body is also read as a rerank answer of both dialects and as an embeddings
+// answer.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "core/utf8.hpp"
+#include "embed/embedding_protocol.hpp"
 #include "event_stream_fixup.hpp"
 #include "llm/rerank_protocol.hpp"
 #include "llm/wire_protocol.hpp"
@@ -139,6 +141,37 @@ void check_rerank(std::string_view dialect, std::string_view body, std::size_t d
     }
 }
 
+/// An embeddings answer goes into the vector index: one vector per input, each of the asked
+/// length, finite and unit length (or all zero); or kCorrupt with a reason.
+void check_embeddings(std::string_view body, std::size_t inputs, std::size_t dimensions) {
+    const auto vectors = ragd::embed::parse_embeddings_response(body, inputs, dimensions);
+    if (!vectors) {
+        if (vectors.error().code != ragd::core::ErrorCode::kCorrupt ||
+            vectors.error().detail.empty()) {
+            std::abort();
+        }
+        return;
+    }
+    if (vectors->size() != inputs) {
+        std::abort();
+    }
+    for (const auto& vector : *vectors) {
+        double norm = 0;
+        if (vector.size() != dimensions) {
+            std::abort();
+        }
+        for (float component : vector) {
+            if (!std::isfinite(component)) {
+                std::abort();
+            }
+            norm += static_cast<double>(component) * component;
+        }
+        if (norm != 0 && std::fabs(norm - 1.0) > 1e-3) {
+            std::abort();
+        }
+    }
+}
+
 void check_error_detail(std::string_view body) {
     const std::string detail = WireProtocol::error_detail(body);
     if (detail.size() > kMaxErrorText || !ragd::core::is_valid_utf8(detail)) {
@@ -169,5 +202,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_error_detail(body);
     check_rerank("cohere", body, split_seed % 64);
     check_rerank("tei", body, split_seed % 64);
+    check_embeddings(body, split_seed % 8, 1 + (split_seed >> 3) % 8);
     return 0;
 }

@@ -1,13 +1,15 @@
 // libFuzzer harness for the mock LLM's request decoder (`ragd mock-llm` reads request bodies
 // from the network like any server). The input, after one byte choosing the API (OpenAI,
-// Anthropic, Bedrock, or one of the two rerank endpoints), is a request body. Decoding must either
-// fail with kInvalidArgument and a message, or give a request whose counts agree with its own text.
+// Anthropic, Bedrock, one of the two rerank endpoints, or (250 and up) the embeddings endpoint),
+// is a request body. Decoding must either fail with kInvalidArgument and a message, or give a
+// request whose counts agree with its own text.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "mock/chat_request.hpp"
+#include "mock/embeddings.hpp"
 #include "mock/rerank.hpp"
 #include "mock/text_generator.hpp"
 
@@ -17,6 +19,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     using ragd::mock::Api;
     const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+    if (data[0] >= 250) {
+        // The embeddings endpoint: a JSON answer, or kInvalidArgument with a reason.
+        const auto answer = ragd::mock::embeddings_response(body);
+        if (!answer) {
+            if (answer.error().code != ragd::core::ErrorCode::kInvalidArgument ||
+                answer.error().detail.empty()) {
+                std::abort();
+            }
+        } else if (answer->empty() || (*answer)[0] != '{') {
+            std::abort();
+        }
+        return 0;
+    }
     if (data[0] % 5 >= 3) {
         // The rerank endpoints (Cohere's, then TEI's): an answer that is a JSON document, or
         // kInvalidArgument with a reason.

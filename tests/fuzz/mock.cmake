@@ -5,6 +5,7 @@ ragd_add_fuzzer(fuzz_mock_request ${CMAKE_CURRENT_LIST_DIR}/fuzz_mock_request.cp
 if(TARGET fuzz_mock_request)
     target_sources(fuzz_mock_request PRIVATE
         ${PROJECT_SOURCE_DIR}/src/mock/chat_request.cpp
+        ${PROJECT_SOURCE_DIR}/src/mock/embeddings.cpp
         ${PROJECT_SOURCE_DIR}/src/mock/rerank.cpp
         ${PROJECT_SOURCE_DIR}/src/mock/text_generator.cpp
         ${PROJECT_SOURCE_DIR}/src/mock/options.cpp)

@@ -112,6 +112,65 @@ TEST_F(EngineTest, EmbeddingEncodingDecidesWhatStorageKeeps) {
     }
 }
 
+// After the embedder changes (here its dimensions, which change its model id), the vector
+// index is rebuilt and, since storage has no vectors of the new model yet, is empty; ingesting
+// the unchanged documents again embeds them with the new model instead of skipping them.
+TEST_F(EngineTest, ReingestAfterAnEmbedderChangeEmbedsUnchangedDocumentsAgain) {
+    config_.embed.dimensions = 64;
+    {
+        auto engine = open();
+        ASSERT_TRUE(engine);
+        ASSERT_TRUE(engine->ingest().ingest(doc("raft", kRaft)).has_value());
+        ASSERT_TRUE(engine->ingest().ingest(doc("tides", kTides)).has_value());
+    }
+    config_.embed.dimensions = 128;
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    EXPECT_EQ(engine->vectors().size(), 0U);
+    auto raft = engine->ingest().ingest(doc("raft", kRaft));
+    ASSERT_TRUE(raft.has_value()) << raft.error().detail;
+    EXPECT_EQ(raft->status, storage::UpsertStatus::kReplaced);
+    auto chunks = engine->storage().indexable_chunks_of("raft", engine->embedder().model_id());
+    ASSERT_TRUE(chunks.has_value());
+    ASSERT_EQ(chunks->size(), raft->chunks);
+    for (const auto& chunk : *chunks) {
+        EXPECT_EQ(chunk.embedding.size(), 128U);
+    }
+    EXPECT_EQ(engine->vectors().size(), raft->chunks);
+    QueryOptions vector_only;
+    vector_only.mode = RetrievalMode::kVector;
+    auto found = engine->query().search("leader election", vector_only);
+    ASSERT_TRUE(found.has_value()) << found.error().detail;
+    ASSERT_FALSE(found->hits.empty());
+    EXPECT_EQ(found->hits[0].chunk.chunk.document_id, "raft");
+    // Now current: the next ingest of the same content is a no-op again.
+    auto again = engine->ingest().ingest(doc("raft", kRaft));
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(again->status, storage::UpsertStatus::kUnchanged);
+}
+
+// A question embedded beforehand (by a remote embedder, on an I/O thread) is used as given.
+TEST_F(EngineTest, SearchUsesAGivenQuestionVector) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    ASSERT_TRUE(engine->ingest().ingest(doc("raft", kRaft)).has_value());
+    ASSERT_TRUE(engine->ingest().ingest(doc("bread", kBread)).has_value());
+    const std::string bread_question = "what does sourdough bread rise with";
+    const std::string_view views[] = {bread_question};
+    auto vector = engine->embedder().embed(views, embed::EmbedKind::kQuery);
+    ASSERT_TRUE(vector.has_value());
+    QueryOptions options;
+    options.mode = RetrievalMode::kVector;
+    options.query_vector = vector->front();
+    options.embed_ms = 12.5;
+    // The text says raft; the vector says bread: the vector decides.
+    auto found = engine->query().search("leader election raft", options);
+    ASSERT_TRUE(found.has_value()) << found.error().detail;
+    ASSERT_FALSE(found->hits.empty());
+    EXPECT_EQ(found->hits[0].chunk.chunk.document_id, "bread");
+    EXPECT_EQ(found->timings.embed, 12.5);
+}
+
 TEST_F(EngineTest, IngestSearchAnswerDelete) {
     auto engine = open();
     ASSERT_TRUE(engine);

@@ -286,6 +286,54 @@ TEST_F(DamagedVectorFiles, DimensionsChanged) {
     expect_treated_as_missing(small_options(16));
 }
 
+/// Vectors of another model are not comparable with this model's queries, whatever their
+/// length: the index is rebuilt, not reused.
+TEST(VectorIndex, AnotherModelsIndexIsRebuiltAndTheSameModelsIsKept) {
+    TempDir dir;
+    VectorIndexOptions model_a = small_options();
+    model_a.model_id = "openai:text-embedding-3-small:32";
+    {
+        auto index = open_ok(dir.str(), model_a);
+        std::mt19937 rng(3);
+        for (int vector_idx = 1; vector_idx <= 20; ++vector_idx) {
+            ASSERT_TRUE(index->add(vector_idx, random_unit(rng, 32)));
+        }
+        index->set_applied_seq(4);
+        ASSERT_TRUE(index->save());
+    }
+    std::string problem;
+    auto same = open_ok(dir.str(), model_a, &problem);
+    EXPECT_TRUE(problem.empty()) << problem;
+    EXPECT_EQ(same->size(), 20u);
+    same.reset();
+
+    VectorIndexOptions model_b = model_a;
+    model_b.model_id = "openai:other model:32";  // whitespace is stored as '_'
+    auto other = open_ok(dir.str(), model_b, &problem);
+    EXPECT_NE(problem.find("built by model openai:text-embedding-3-small:32, configured "
+                           "openai:other_model:32"),
+              std::string::npos)
+        << problem;
+    EXPECT_EQ(other->size(), 0u);
+    EXPECT_EQ(other->applied_seq(), 0);
+    ASSERT_TRUE(other->save());
+    other.reset();
+    problem.clear();
+    auto reopened = open_ok(dir.str(), model_b, &problem);
+    EXPECT_TRUE(problem.empty()) << problem;
+}
+
+TEST_F(DamagedVectorFiles, MetaWithoutAModelIsKept) {
+    // Files written before the model was recorded ("model -" or no line at all) load as they
+    // are: the embedder has not changed since, as nothing but the built-in one existed.
+    VectorIndexOptions options = small_options();
+    options.model_id = "lexical-hash-v1-32";
+    std::string problem;
+    auto index = open_ok(dir_.str(), options, &problem);
+    EXPECT_TRUE(problem.empty()) << problem;
+    EXPECT_EQ(index->size(), 200u);
+}
+
 TEST(VectorIndex, ConcurrentSearchesDuringAdds) {
     TempDir dir;
     VectorIndexOptions options = small_options();

@@ -164,6 +164,25 @@ TEST_P(StorageContractTest, CreateReplaceAndUnchanged) {
     EXPECT_FALSE(storage_->get_document("missing")->has_value());
 }
 
+// Re-embedding with another model: same content, written anyway, with the new model's vectors
+// and a change the indexes (and other replicas) apply.
+TEST_P(StorageContractTest, RewriteUnchangedReplacesChunksAndVectors) {
+    auto created = storage_->upsert_document(make_doc("a", "h1"), make_chunks(3, 4), "old-model");
+    ASSERT_TRUE(created) << created.error().detail;
+    storage::DocumentRecord again = make_doc("a", "h1");
+    again.rewrite_unchanged = true;
+    auto rewritten = storage_->upsert_document(again, make_chunks(3, 8), "new-model");
+    ASSERT_TRUE(rewritten) << rewritten.error().detail;
+    EXPECT_EQ(rewritten->status, UpsertStatus::kReplaced);
+    EXPECT_EQ(rewritten->seq, created->seq + 1);
+    EXPECT_EQ(rewritten->removed_chunk_ids, created->chunk_ids);
+    auto chunks = storage_->indexable_chunks_of("a", "new-model");
+    ASSERT_TRUE(chunks);
+    ASSERT_EQ(chunks->size(), 3U);
+    EXPECT_EQ(chunks->front().embedding.size(), 8U);
+    EXPECT_EQ(*storage_->content_hash("a"), std::optional<std::string>("h1"));
+}
+
 TEST_P(StorageContractTest, IntactDatabasePassesBothIntegrityChecks) {
     ASSERT_TRUE(storage_->upsert_document(make_doc("a", "h1"), make_chunks(3, 4), "m"));
     ASSERT_TRUE(storage_->delete_document("a"));
