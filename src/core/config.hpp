@@ -120,7 +120,8 @@ struct IngestConfig {
     /// Documents a bulk ingest (`ragd ingest`) writes at once; 0 = what the storage backend
     /// gains from (default): 1 on SQLite, which has one writer; on PostgreSQL, where each write
     /// waits on round trips to the server, storage.postgres_connections - 1 (one stays for the
-    /// index catch-up's reads), at most 4.
+    /// index catch-up's reads), at most 4; at least 16 with a remote embedder (embed.provider
+    /// openai), whose round trips the files in flight overlap.
     std::size_t write_concurrency = 0;
 };
 

@@ -25,6 +25,9 @@ constexpr std::size_t kCatchUpEveryFiles = 256;
 // being indexed and the one being stored meanwhile both fit, and no chunk is read back.
 constexpr std::size_t kCatchUpEveryChunks = 4096;
 
+// Files a bulk ingest has in flight with a remote embedder, whatever storage gains from.
+constexpr std::size_t kRemoteEmbedderFilesInFlight = 16;
+
 }  // namespace
 
 IngestService::IngestService(const core::IngestConfig& config,
@@ -247,9 +250,13 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             report_indexing(catch_up.start());
         }
     };
-    const std::size_t writers = config_.write_concurrency != 0
-                                    ? config_.write_concurrency
-                                    : storage_.useful_write_concurrency();
+    // A remote embedder makes each file wait on the network before it is written: files in
+    // flight overlap those waits even where storage has one writer (SQLite).
+    const std::size_t writers =
+        config_.write_concurrency != 0
+            ? config_.write_concurrency
+            : std::max(storage_.useful_write_concurrency(),
+                       embedder_.remote() != nullptr ? kRemoteEmbedderFilesInFlight : 1);
     auto handle_files = [&](const std::vector<fs::path>& files) {
         if (writers <= 1 || files.size() <= 1) {
             for (const auto& file : files) {
