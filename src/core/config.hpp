@@ -150,6 +150,9 @@ struct EmbedConfig {
     std::size_t concurrency = 4;
     /// openai: longest wait for one request, connection included, in ms (default 30000).
     std::chrono::milliseconds timeout{30000};
+    /// openai: longest wait for a question's vector, retries included, in ms; past it a hybrid
+    /// query goes on with BM25 alone (default 2000).
+    std::chrono::milliseconds query_timeout{2000};
     /// openai: attempts per request, the first included; connection failures, timeouts, 429
     /// and 5xx are retried with backoff (default 3).
     std::size_t max_attempts = 3;

@@ -325,6 +325,10 @@ std::vector<ConfigKey> build_keys() {
     keys.push_back(ms_key("embed.timeout_ms",
                           "longest wait for one embeddings request, ms",
                           [](Config& c) -> std::chrono::milliseconds& { return c.embed.timeout; }));
+    keys.push_back(
+        ms_key("embed.query_timeout_ms",
+               "longest wait for a question's vector, retries included, ms",
+               [](Config& c) -> std::chrono::milliseconds& { return c.embed.query_timeout; }));
     keys.push_back(size_key("embed.max_attempts",
                             "attempts per embeddings request, the first included",
                             [](Config& c) -> std::size_t& { return c.embed.max_attempts; }));
@@ -687,6 +691,7 @@ std::vector<std::string> validate_config(const Config& c) {
     require(c.embed.concurrency >= 1 && c.embed.concurrency <= 64,
             "embed.concurrency: must be between 1 and 64");
     require(c.embed.timeout.count() > 0, "embed.timeout_ms: must be positive");
+    require(c.embed.query_timeout.count() > 0, "embed.query_timeout_ms: must be positive");
     require(c.embed.max_attempts >= 1 && c.embed.max_attempts <= 10,
             "embed.max_attempts: must be between 1 and 10");
     require(c.retrieval.top_k >= 1, "retrieval.top_k: must be at least 1");

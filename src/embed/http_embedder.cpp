@@ -41,6 +41,21 @@ llm::AttemptOutcome outcome_for(http::ClientErrorKind kind) {
 
 }  // namespace
 
+/// What one embed call may spend: ingest calls wait as long as their attempts take; a question
+/// has a deadline (embed.query_timeout_ms) and is turned away while the breaker is open.
+struct CallLimits {
+    /// Fires when the caller goes away or the deadline passes; aborts requests in flight.
+    std::shared_ptr<core::CancelToken> cancel;
+    /// The caller's own token (may be null): tells a client that left from a deadline.
+    std::shared_ptr<core::CancelToken> caller;
+    Clock::time_point deadline = Clock::time_point::max();
+    bool use_breaker = false;
+
+    bool deadline_passed() const {
+        return deadline != Clock::time_point::max() && Clock::now() >= deadline;
+    }
+};
+
 struct HttpEmbedder::Impl {
     Impl(const core::EmbedConfig& config, http::ClientOptions options, std::string key)
         : work(net::make_work_guard(context)),
@@ -52,6 +67,7 @@ struct HttpEmbedder::Impl {
           batch_size(config.batch_size),
           concurrency(config.concurrency),
           timeout(config.timeout),
+          query_timeout(config.query_timeout),
           query_prefix(config.query_prefix),
           document_prefix(config.document_prefix),
           policy(llm::RetryOptions{config.max_attempts,
@@ -67,13 +83,29 @@ struct HttpEmbedder::Impl {
         thread.join();
     }
 
+    /// A question's texts within query_timeout: the breaker is asked, and the deadline fires
+    /// the call's token (a timer on `context`). Runs on `context`.
+    net::awaitable<core::Result<std::vector<Vector>>> embed_question(
+        std::vector<std::string> texts, std::shared_ptr<core::CancelToken> caller) {
+        CallLimits limits;
+        limits.cancel = core::CancelToken::create();
+        limits.caller = caller;
+        limits.deadline = Clock::now() + query_timeout;
+        limits.use_breaker = true;
+        const core::CancelRegistration forward(caller,
+                                               [token = limits.cancel] { token->cancel(); });
+        net::steady_timer timer(context, limits.deadline);
+        timer.async_wait([token = limits.cancel](const boost::system::error_code& ec) {
+            if (!ec) {
+                token->cancel();
+            }
+        });
+        co_return co_await embed_all(std::move(texts), std::move(limits));
+    }
+
     /// Every text of one call, in batches, `concurrency` batches at a time. Runs on `context`.
-    /// `use_breaker`: a query is turned away at once while the breaker is open (it has BM25 to
-    /// fall back on); an ingest is not, and keeps retrying within its attempts.
-    net::awaitable<core::Result<std::vector<Vector>>> embed_all(
-        std::vector<std::string> texts,
-        std::shared_ptr<core::CancelToken> cancel,
-        bool use_breaker) {
+    net::awaitable<core::Result<std::vector<Vector>>> embed_all(std::vector<std::string> texts,
+                                                                CallLimits limits) {
         std::vector<Vector> vectors(texts.size());
         const std::size_t batches = (texts.size() + batch_size - 1) / batch_size;
         std::optional<core::Error> first_error;
@@ -90,8 +122,7 @@ struct HttpEmbedder::Impl {
                     [&, begin, end]() -> net::awaitable<void> {
                         auto embedded = co_await embed_batch(
                             std::span<const std::string>(texts.data() + begin, end - begin),
-                            cancel,
-                            use_breaker);
+                            limits);
                         if (!embedded) {
                             if (!first_error) {
                                 first_error = embedded.error();
@@ -122,9 +153,7 @@ struct HttpEmbedder::Impl {
     }
 
     net::awaitable<core::Result<std::vector<Vector>>> embed_batch(
-        std::span<const std::string> texts,
-        std::shared_ptr<core::CancelToken> cancel,
-        bool use_breaker) {
+        std::span<const std::string> texts, const CallLimits& limits) {
         std::string body = build_embeddings_request(
             model, texts, send_dimensions ? std::optional<std::size_t>(dimensions) : std::nullopt);
         // A float prints as up to ~16 bytes in JSON; leave room for formatting and metadata.
@@ -134,7 +163,7 @@ struct HttpEmbedder::Impl {
         for (std::size_t attempt = 1;; ++attempt) {
             // Ingest calls neither ask nor move the breaker: it guards the query path only.
             llm::CircuitBreaker::Permit permit;
-            if (use_breaker) {
+            if (limits.use_breaker) {
                 permit = breaker.try_acquire();
                 if (!permit) {
                     co_return failure(core::ErrorCode::kUnavailable, "circuit breaker open");
@@ -151,7 +180,7 @@ struct HttpEmbedder::Impl {
             }
             llm::AttemptOutcome outcome;
             core::Error error(core::ErrorCode::kUnavailable, "");
-            auto sent = co_await client->send(std::move(request), cancel);
+            auto sent = co_await client->send(std::move(request), limits.cancel);
             if (sent) {
                 http::ClientResponse& response = **sent;
                 auto answer = co_await response.read_all(max_response);
@@ -188,6 +217,11 @@ struct HttpEmbedder::Impl {
                 outcome = outcome_for(sent.error().kind);
                 error = failure(llm::error_code_for(sent.error().kind), sent.error().message);
             }
+            if (outcome.kind == llm::AttemptOutcome::Kind::kCancelled && limits.deadline_passed()) {
+                // Too slow for a question: the service's fault, unlike a client that left.
+                permit.record_failure();
+                co_return deadline_failure();
+            }
             if (outcome.kind != llm::AttemptOutcome::Kind::kHttpStatus &&
                 outcome.kind != llm::AttemptOutcome::Kind::kCancelled) {
                 permit.record_failure();
@@ -197,22 +231,39 @@ struct HttpEmbedder::Impl {
             if (outcome.kind == llm::AttemptOutcome::Kind::kTimeout) {
                 outcome.kind = llm::AttemptOutcome::Kind::kConnectTimeout;
             }
-            const auto elapsed = Clock::now() - started;
-            const auto decision = policy.decide(
-                outcome, attempt, elapsed < budget ? budget - elapsed : Clock::duration::zero());
+            const auto now = Clock::now();
+            Clock::duration time_left =
+                now - started < budget ? budget - (now - started) : Clock::duration::zero();
+            if (limits.deadline != Clock::time_point::max()) {
+                time_left = std::min(
+                    time_left,
+                    limits.deadline > now ? limits.deadline - now : Clock::duration::zero());
+            }
+            const auto decision = policy.decide(outcome, attempt, time_left);
             if (!decision.retry()) {
                 if (attempt > 1) {
                     error.detail += " (after " + std::to_string(attempt) + " attempts)";
                 }
                 co_return error;
             }
-            net::steady_timer pause(context, decision.delay);
+            // Shared with the wake-up, which may still be queued when this frame has moved on.
+            auto pause = std::make_shared<net::steady_timer>(context, decision.delay);
+            const core::CancelRegistration wake(
+                limits.cancel, [pause, this] { net::post(context, [pause] { pause->cancel(); }); });
             boost::system::error_code ignored;
-            co_await pause.async_wait(net::redirect_error(net::use_awaitable, ignored));
-            if (cancel && cancel->cancelled()) {
-                co_return failure(core::ErrorCode::kUnavailable, "cancelled");
+            co_await pause->async_wait(net::redirect_error(net::use_awaitable, ignored));
+            if (limits.cancel && limits.cancel->cancelled()) {
+                co_return limits.deadline_passed()
+                    ? deadline_failure()
+                    : failure(core::ErrorCode::kUnavailable, "cancelled");
             }
         }
+    }
+
+    core::Error deadline_failure() const {
+        return failure(core::ErrorCode::kTimeout,
+                       "no answer within embed.query_timeout_ms (" +
+                           std::to_string(query_timeout.count()) + " ms)");
     }
 
     std::vector<std::string> with_prefix(std::span<const std::string_view> texts,
@@ -240,6 +291,7 @@ struct HttpEmbedder::Impl {
     std::size_t batch_size;
     std::size_t concurrency;
     std::chrono::milliseconds timeout;
+    std::chrono::milliseconds query_timeout;
     std::string query_prefix;
     std::string document_prefix;
     llm::RetryPolicy policy;
@@ -285,7 +337,7 @@ core::Result<std::vector<Vector>> HttpEmbedder::embed(std::span<const std::strin
     }
     std::future<core::Result<std::vector<Vector>>> result =
         net::co_spawn(impl_->context,
-                      impl_->embed_all(impl_->with_prefix(texts, kind), nullptr, false),
+                      impl_->embed_all(impl_->with_prefix(texts, kind), CallLimits{}),
                       net::use_future);
     return result.get();
 }
@@ -300,7 +352,7 @@ net::awaitable<core::Result<std::vector<Vector>>> HttpEmbedder::embed_async(
     std::vector<std::string_view> views(texts.begin(), texts.end());
     auto prefixed = impl_->with_prefix(views, kind);
     co_return co_await net::co_spawn(impl_->context,
-                                     impl_->embed_all(std::move(prefixed), std::move(cancel), true),
+                                     impl_->embed_question(std::move(prefixed), std::move(cancel)),
                                      net::use_awaitable);
 }
 

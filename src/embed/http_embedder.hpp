@@ -42,9 +42,11 @@ public:
                                             EmbedKind kind) const override;
     const HttpEmbedder* remote() const override { return this; }
 
-    /// For a question on the query path: resumes on the caller's executor, and fails at once
-    /// (kUnavailable) while the circuit breaker is open, since the query can go on with BM25.
-    /// `cancel` (may be null) aborts the requests in flight with kUnavailable.
+    /// For a question on the query path: resumes on the caller's executor; fails at once
+    /// (kUnavailable) while the circuit breaker is open, and with kTimeout when no vector came
+    /// within embed.query_timeout_ms (retries included; counted against the breaker), since
+    /// the query can go on with BM25. `cancel` (may be null) aborts the requests in flight
+    /// with kUnavailable.
     boost::asio::awaitable<core::Result<std::vector<Vector>>> embed_async(
         std::vector<std::string> texts,
         EmbedKind kind,

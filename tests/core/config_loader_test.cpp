@@ -363,6 +363,8 @@ TEST(ConfigLoader, RemoteEmbedderKeysAndTheirChecks) {
     EXPECT_NE(problems({{"embed.max_attempts", "0"}}).find("embed.max_attempts"),
               std::string::npos);
     EXPECT_NE(problems({{"embed.concurrency", "65"}}).find("embed.concurrency"), std::string::npos);
+    EXPECT_NE(problems({{"embed.query_timeout_ms", "0"}}).find("embed.query_timeout_ms"),
+              std::string::npos);
 
     ConfigSources sources;
     sources.environment =
@@ -373,6 +375,7 @@ TEST(ConfigLoader, RemoteEmbedderKeysAndTheirChecks) {
                                            {"RAGD_EMBED_QUERY_PREFIX", "search_query: "},
                                            {"RAGD_EMBED_DOCUMENT_PREFIX", "search_document: "},
                                            {"RAGD_EMBED_TIMEOUT_MS", "2500"},
+                                           {"RAGD_EMBED_QUERY_TIMEOUT_MS", "700"},
                                            {"RAGD_EMBED_SEND_DIMENSIONS", "true"}};
     auto config = load_config(sources);
     ASSERT_TRUE(config.has_value()) << config.error().detail;
@@ -380,6 +383,8 @@ TEST(ConfigLoader, RemoteEmbedderKeysAndTheirChecks) {
     EXPECT_EQ(config->embed.query_prefix, "search_query: ");
     EXPECT_EQ(config->embed.document_prefix, "search_document: ");
     EXPECT_EQ(config->embed.timeout, std::chrono::milliseconds(2500));
+    EXPECT_EQ(config->embed.query_timeout, std::chrono::milliseconds(700));
+    EXPECT_EQ(Config{}.embed.query_timeout, std::chrono::milliseconds(2000));
     EXPECT_TRUE(config->embed.send_dimensions);
     const std::string printed = print_config(*config);
     EXPECT_NE(printed.find("query_prefix = \"search_query: \""), std::string::npos) << printed;

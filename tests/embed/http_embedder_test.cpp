@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "../support/free_port.hpp"
 #include "mock/embeddings.hpp"
@@ -248,6 +249,71 @@ TEST(HttpEmbedderTest, AServiceThatIsGoneFailsQueriesAtOnceOnceTheBreakerOpens) 
     ASSERT_FALSE(ingest);
     EXPECT_NE(ingest.error().detail.find("after 2 attempts"), std::string::npos)
         << ingest.error().detail;
+}
+
+/// A TCP listener that never accepts: connections complete in its backlog, requests are
+/// written, and no answer ever comes.
+class SilentService {
+public:
+    SilentService() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address = testing::loopback_address(0);
+        socklen_t length = sizeof(address);
+        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+        EXPECT_EQ(::listen(fd_, 64), 0);
+        EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+        port_ = ntohs(address.sin_port);
+    }
+    ~SilentService() { ::close(fd_); }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
+TEST(HttpEmbedderTest, AQuestionGivesUpAtItsDeadlineAndSlownessOpensTheBreaker) {
+    SilentService silent;
+    auto config = config_for(silent.url());
+    config.timeout = std::chrono::milliseconds(5000);
+    config.query_timeout = std::chrono::milliseconds(150);
+    auto embedder = make(config);
+    ASSERT_NE(embedder, nullptr);
+    const auto started = std::chrono::steady_clock::now();
+    auto first = embed_question(*embedder);
+    const auto waited = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(first);
+    EXPECT_EQ(first.error().code, core::ErrorCode::kTimeout);
+    EXPECT_NE(first.error().detail.find("no answer within embed.query_timeout_ms (150 ms)"),
+              std::string::npos)
+        << first.error().detail;
+    EXPECT_GE(waited, std::chrono::milliseconds(150));
+    EXPECT_LT(waited, std::chrono::milliseconds(2000));  // not embed.timeout_ms, 5 s
+    bool opened = false;
+    for (int call = 0; call < 10 && !opened; ++call) {
+        auto again = embed_question(*embedder);
+        ASSERT_FALSE(again);
+        opened = again.error().detail.find("circuit breaker open") != std::string::npos;
+    }
+    EXPECT_TRUE(opened) << "a service too slow for questions must trip the breaker";
+}
+
+TEST(HttpEmbedderTest, AnIngestWaitsOutEachAttemptsTimeout) {
+    SilentService silent;
+    auto config = config_for(silent.url());
+    config.timeout = std::chrono::milliseconds(200);
+    config.query_timeout = std::chrono::milliseconds(50);  // not an ingest's limit
+    config.max_attempts = 2;
+    auto embedder = make(config);
+    ASSERT_NE(embedder, nullptr);
+    const std::vector<std::string> texts = {"x"};
+    const auto started = std::chrono::steady_clock::now();
+    auto vectors = embedder->embed(views(texts), EmbedKind::kDocument);
+    ASSERT_FALSE(vectors);
+    EXPECT_EQ(vectors.error().code, core::ErrorCode::kTimeout) << vectors.error().detail;
+    EXPECT_NE(vectors.error().detail.find("(after 2 attempts)"), std::string::npos)
+        << vectors.error().detail;
+    EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(400));
 }
 
 TEST(HttpEmbedderTest, AnUnsetKeyVariableOrBadUrlFailsAtCreation) {

@@ -447,6 +447,25 @@ class ServeTest(EmbedderTestCase):
         self.assertEqual(vector_ranks(hybrid), [None] * len(hybrid), hybrid)
         self.assertIn("lighthouse", hybrid[0]["source"], hybrid)
 
+    def test_a_question_waits_only_its_own_deadline(self):
+        data = os.path.join(self.temp_dir("run"), "data")
+        mock = self.start_mock()
+        self.ingest_cli(data, [self.corpus()], embed_env(mock.url))
+        mock.stop()
+        url = self.start_silent_service()
+        # embed.timeout_ms is for ingest; a question gives up at embed.query_timeout_ms.
+        server = self.start_ragd(embed_env(url, timeout_ms=30000, query_timeout_ms=300),
+                                 data_dir=data)
+        started = time.monotonic()
+        vector = self.search(server, mode="vector")
+        self.assertEqual(vector.status, 504, vector)
+        self.assertIn("embed.query_timeout_ms (300 ms)", vector.body["error"]["message"], vector)
+        self.assertLess(time.monotonic() - started, scaled(5))
+        started = time.monotonic()
+        hybrid = self.assert_ok_search(server)
+        self.assertLess(time.monotonic() - started, scaled(5))
+        self.assertEqual(vector_ranks(hybrid), [None] * len(hybrid), hybrid)
+
 
 class ModelSwitchTest(EmbedderTestCase):
     def test_another_model_rebuilds_the_vector_index(self):
