@@ -331,6 +331,27 @@ class ServeTest(EmbedderTestCase):
         self.assertEqual(server.stop(), 0)
         self.assertNotIn(EMBED_KEY, server.stderr())
 
+    def test_semantic_cache_and_retrieval_share_one_embedding(self):
+        mock = self.start_mock()
+        env = embed_env(mock.url)
+        env["RAGD_CACHE_SEMANTIC_ENABLED"] = "true"
+        server = self.start_ragd(env)
+        resp = server.post("/v1/documents", document_batch())
+        self.assertEqual(resp.status, 201, resp)
+        before = embeddings(mock)
+        first = server.post("/v1/query", {"query": QUESTION, "top_k": 3})
+        self.assertEqual(first.status, 200, first)
+        self.assertFalse(first.body["cached"], first.body)
+        self.assertEqual(embeddings(mock), before + 1,
+                         "the semantic lookup and retrieval share the question's vector")
+        # The same words in another order: another exact key, the same mock vector.
+        reworded = "The wick of the lighthouse lamp: how does the keeper trim it?"
+        second = server.post("/v1/query", {"query": reworded, "top_k": 3})
+        self.assertEqual(second.status, 200, second)
+        self.assertTrue(second.body["cached"], second.body)
+        self.assertEqual(second.body["answer"], first.body["answer"])
+        self.assertEqual(embeddings(mock), before + 2)
+
     def test_embedder_outage_degrades_to_bm25_and_recovers(self):
         mock = self.start_mock()
         port = mock.port
