@@ -213,8 +213,11 @@ net::awaitable<core::Result<void>> embed_remotely(QueryState& state) {
     }
     state.remote_embedded = true;
     pipeline::QueryOptions probe = state.decoded->options;
-    auto embedded = co_await embed_question(
-        state.deps->engine->embedder(), state.decoded->query, probe, state.context->cancel());
+    auto embedded = co_await embed_question(state.deps->engine->embedder(),
+                                            state.decoded->query,
+                                            probe,
+                                            state.context->cancel(),
+                                            state.deps->metrics);
     if (!embedded) {
         state.embed_error = embedded.error();
         co_return embedded.error();

@@ -34,7 +34,7 @@ net::awaitable<void> handle_search(std::shared_ptr<const SearchRouteDeps> deps,
     pipeline::QueryOptions options = decoded->options;
     options.top_k = retrieval_depth(deps->reranker, *decoded, deps->limits.max_top_k);
     if (auto embedded = co_await embed_question(
-            deps->engine->embedder(), decoded->query, options, context.cancel());
+            deps->engine->embedder(), decoded->query, options, context.cancel(), deps->metrics);
         !embedded) {
         co_await writer.send(error_response(embedded.error()));
         co_return;

@@ -186,6 +186,14 @@ struct Metrics::Impl {
                             .Register(registry)),
           rerank_applied(rerank_family.Add({{"outcome", "applied"}})),
           rerank_failed(rerank_family.Add({{"outcome", "failed"}})),
+          question_embedding_family(
+              prometheus::BuildCounter()
+                  .Name("ragd_question_embeddings_total")
+                  .Help("Questions embedded by a remote embedder, by outcome: ok, or failed "
+                        "(hybrid retrieval went on with BM25 alone).")
+                  .Register(registry)),
+          question_embedding_ok(question_embedding_family.Add({{"outcome", "ok"}})),
+          question_embedding_failed(question_embedding_family.Add({{"outcome", "failed"}})),
           index_documents(
               unlabelled_gauge(registry, "ragd_index_documents", "Documents in storage.")),
           index_chunks(unlabelled_gauge(registry, "ragd_index_chunks", "Chunks in storage.")),
@@ -230,6 +238,9 @@ struct Metrics::Impl {
     prometheus::Family<prometheus::Counter>& rerank_family;
     prometheus::Counter& rerank_applied;
     prometheus::Counter& rerank_failed;
+    prometheus::Family<prometheus::Counter>& question_embedding_family;
+    prometheus::Counter& question_embedding_ok;
+    prometheus::Counter& question_embedding_failed;
     prometheus::Gauge& index_documents;
     prometheus::Gauge& index_chunks;
     prometheus::Gauge& index_vectors;
@@ -315,6 +326,10 @@ void Metrics::count_shed_queries() {
 
 void Metrics::count_rerank(bool applied) {
     (applied ? impl_->rerank_applied : impl_->rerank_failed).Increment();
+}
+
+void Metrics::count_question_embedding(bool ok) {
+    (ok ? impl_->question_embedding_ok : impl_->question_embedding_failed).Increment();
 }
 
 void Metrics::observe_stage(Stage stage, double seconds) {

@@ -109,6 +109,9 @@ public:
     void count_shed_queries();
     /// One rerank call's outcome: applied, or failed (the fused order was kept).
     void count_rerank(bool applied);
+    /// One question embedded by a remote embedder: ok, or failed (BM25 alone, or an error for
+    /// a vector-only query).
+    void count_question_embedding(bool ok);
     /// ragd_stage_duration_seconds{stage}.
     void observe_stage(Stage stage, double seconds);
 

@@ -386,6 +386,12 @@ class ServeTest(EmbedderTestCase):
         ready = server.request("GET", "/ready")
         self.assertEqual(ready.status, 200, ready)
         self.assertEqual(ready.body["checks"]["embedder"]["breaker"], "closed", ready.body)
+        # Operators see the outage in metrics and in the log.
+        metrics = server.request("GET", "/metrics").body.decode()
+        self.assertIn('ragd_question_embeddings_total{outcome="ok"} 1', metrics)
+        self.assertIn('ragd_question_embeddings_total{outcome="failed"} 4', metrics)
+        wait_for(lambda: "question embedding failed; searching with BM25 alone"
+                 in server.stderr(), scaled(5), "the warning in the log")
 
         # The service comes back on the same port: vector ranks return.
         revived = self.start_mock(port=port)
