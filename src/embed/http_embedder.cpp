@@ -303,15 +303,8 @@ core::Result<std::unique_ptr<HttpEmbedder>> HttpEmbedder::create(const core::Emb
     if (!api_key) {
         return core::fail(core::ErrorCode::kInvalidArgument, "embed: " + api_key.error().detail);
     }
-    http::ClientOptions options;
-    options.base_url = config.base_url;
-    options.max_connections = 64;
-    options.max_idle = 16;
-    options.connect_timeout = config.timeout;
-    options.first_byte_timeout = config.timeout;
-    options.read_idle_timeout = config.timeout;
-    options.total_timeout = config.timeout;
-    options.ca_file = config.ca_file;
+    http::ClientOptions options =
+        http::one_deadline_options(config.base_url, config.timeout, config.ca_file, 16);
     if (auto valid = http::HttpClient::validate(options); !valid) {
         return core::fail(core::ErrorCode::kInvalidArgument, "embed: " + valid.error().detail);
     }

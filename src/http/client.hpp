@@ -53,6 +53,24 @@ struct ClientOptions {
     std::size_t max_response_head_bytes = 64 * 1024;
 };
 
+/// Options for a service called with one deadline for the whole exchange (a reranker, an
+/// embeddings API): `timeout` bounds every phase, connection included.
+inline ClientOptions one_deadline_options(std::string base_url,
+                                          std::chrono::milliseconds timeout,
+                                          std::string ca_file,
+                                          std::size_t max_idle) {
+    ClientOptions options;
+    options.base_url = std::move(base_url);
+    options.max_connections = 64;
+    options.max_idle = max_idle;
+    options.connect_timeout = timeout;
+    options.first_byte_timeout = timeout;
+    options.read_idle_timeout = timeout;
+    options.total_timeout = timeout;
+    options.ca_file = std::move(ca_file);
+    return options;
+}
+
 enum class ClientErrorKind {
     kConnect,           ///< DNS failure, connection refused, proxy refused the tunnel
     kTls,               ///< handshake or certificate verification failed, bad ca_file

@@ -31,15 +31,8 @@ core::Result<std::unique_ptr<Reranker>> Reranker::create(net::any_io_executor ex
     if (!api_key) {
         return core::fail(core::ErrorCode::kInvalidArgument, "rerank: " + api_key.error().detail);
     }
-    http::ClientOptions options;
-    options.base_url = config.base_url;
-    options.max_connections = 64;
-    options.max_idle = 64;
-    options.connect_timeout = config.timeout;
-    options.first_byte_timeout = config.timeout;
-    options.read_idle_timeout = config.timeout;
-    options.total_timeout = config.timeout;
-    options.ca_file = ca_file;
+    http::ClientOptions options =
+        http::one_deadline_options(config.base_url, config.timeout, ca_file, 64);
     if (auto valid = http::HttpClient::validate(options); !valid) {
         return core::fail(core::ErrorCode::kInvalidArgument, "rerank: " + valid.error().detail);
     }
