@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/config.hpp"
@@ -46,6 +48,12 @@ struct FolderReport {
     std::uint64_t bytes = 0;  ///< bytes of the files read
 };
 
+/// A document parsed, chunked and embedded: what one storage write needs.
+struct PreparedDocument {
+    storage::DocumentRecord doc;
+    std::vector<storage::NewChunk> chunks;
+};
+
 class IngestService {
 public:
     IngestService(const core::IngestConfig& config,
@@ -56,6 +64,11 @@ public:
     /// Stores one document and, if `update_indexes`, brings the indexes up to date before
     /// returning (bulk callers pass false and call catch_up() once at the end).
     core::Result<IngestResult> ingest(IngestRequest request, bool update_indexes = true);
+    /// Stores several documents with one group write to storage (one transaction on SQLite, so
+    /// one commit instead of one per document), without catching the indexes up: the caller
+    /// does, once. One result per request, in order; a request that fails leaves the others
+    /// stored.
+    std::vector<core::Result<IngestResult>> ingest_batch(std::vector<IngestRequest> requests);
     /// Removes a document from storage and both indexes; false when there was no such document.
     core::Result<bool> remove(const std::string& id);
 
@@ -69,7 +82,17 @@ public:
     static std::string document_id_for_path(const std::filesystem::path& path);
 
 private:
-    core::Result<IngestResult> ingest_file(const std::filesystem::path& path);
+    /// Unchanged content (an IngestResult: nothing to write), or the document to write.
+    using Prepared = std::variant<IngestResult, PreparedDocument>;
+    /// The unchanged check, parsing, chunking and embedding: everything before the write.
+    core::Result<Prepared> prepare(IngestRequest request);
+    /// Writes documents as one group and offers their chunks to the indexes.
+    std::vector<core::Result<IngestResult>> store(std::span<PreparedDocument> prepared);
+    /// A file as a request; `size` is the file's size, taken by the caller.
+    core::Result<IngestRequest> read_file(const std::filesystem::path& path,
+                                          std::uintmax_t size) const;
+    core::Result<Prepared> prepare_file(const std::filesystem::path& path,
+                                        const core::Result<std::uintmax_t>& size);
     /// Hands the chunks just stored to the index maintainer, so that its next catch-up need
     /// not read them back (moves their texts and vectors out of `chunks`).
     void offer_to_indexes(const storage::DocumentRecord& doc,

@@ -175,6 +175,17 @@ core::Result<UpsertOutcome> PassageCachingStorage::upsert_document(const Documen
     return outcome;
 }
 
+std::vector<core::Result<UpsertOutcome>> PassageCachingStorage::upsert_documents(
+    std::span<const DocumentWrite> writes, const std::string& model_id) {
+    auto outcomes = inner_->upsert_documents(writes, model_id);
+    for (const auto& outcome : outcomes) {
+        if (outcome) {
+            forget(outcome->removed_chunk_ids);
+        }
+    }
+    return outcomes;
+}
+
 core::Result<bool> PassageCachingStorage::delete_document(const std::string& id) {
     // The removed chunk ids arrive with the change, which the index catch-up reads through
     // changes_since() below; until then the indexes still return those ids anyway.

@@ -53,6 +53,8 @@ public:
     core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
                                                 std::span<const NewChunk> chunks,
                                                 const std::string& model_id) override;
+    std::vector<core::Result<UpsertOutcome>> upsert_documents(std::span<const DocumentWrite> writes,
+                                                              const std::string& model_id) override;
     core::Result<bool> delete_document(const std::string& id) override;
     core::Result<std::optional<DocumentRecord>> get_document(const std::string& id) override;
     core::Result<std::optional<std::string>> content_hash(const std::string& id) override;

@@ -277,21 +277,12 @@ public:
 
     ConnectionPool& pool() { return pool_; }
 
-    core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
-                                                std::span<const NewChunk> chunks,
-                                                const std::string& model_id) override {
-        if (auto r = validate_upsert(doc, chunks, model_id); !r) {
-            return r.error();
-        }
-        auto conn = pool_.acquire();
-        if (!conn) {
-            return conn.error();
-        }
-        Connection& c = **conn;
-        WriteTransaction txn(c);
-        if (auto r = txn.begin(); !r) {
-            return r.error();
-        }
+private:
+    /// The writes of one document inside the caller's transaction.
+    core::Result<UpsertOutcome> write_document(Connection& c,
+                                               const DocumentRecord& doc,
+                                               std::span<const NewChunk> chunks,
+                                               const std::string& model_id) {
         // Checked inside the write lock so two writers cannot both decide "changed".
         auto existing = query_hash(c, doc.id);
         if (!existing) {
@@ -337,10 +328,87 @@ public:
             return seq.error();
         }
         outcome.seq = *seq;
+        return outcome;
+    }
+
+    /// upsert_documents in one transaction. false when that transaction was lost or did not
+    /// commit (nothing of the group is stored then), and the group must be written one by one.
+    bool write_group(std::span<const DocumentWrite> writes,
+                     const std::string& model_id,
+                     std::vector<core::Result<UpsertOutcome>>& outcomes) {
+        auto conn = pool_.acquire();
+        if (!conn) {
+            return false;
+        }
+        Connection& c = **conn;
+        WriteTransaction txn(c);
+        if (!txn.begin()) {
+            return false;
+        }
+        for (const DocumentWrite& write : writes) {
+            if (auto valid = validate_upsert(*write.doc, write.chunks, model_id); !valid) {
+                outcomes.emplace_back(valid.error());
+                continue;
+            }
+            if (!c.exec("SAVEPOINT document")) {
+                return false;
+            }
+            auto outcome = write_document(c, *write.doc, write.chunks, model_id);
+            if (!outcome && sqlite3_get_autocommit(c.handle()) != 0) {
+                return false;  // SQLite rolled the whole transaction back
+            }
+            if (!outcome && !c.exec("ROLLBACK TO document")) {
+                return false;
+            }
+            if (!c.exec("RELEASE document")) {
+                return false;
+            }
+            outcomes.push_back(std::move(outcome));
+        }
+        return static_cast<bool>(txn.commit());
+    }
+
+public:
+    core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
+                                                std::span<const NewChunk> chunks,
+                                                const std::string& model_id) override {
+        if (auto r = validate_upsert(doc, chunks, model_id); !r) {
+            return r.error();
+        }
+        auto conn = pool_.acquire();
+        if (!conn) {
+            return conn.error();
+        }
+        Connection& c = **conn;
+        WriteTransaction txn(c);
+        if (auto r = txn.begin(); !r) {
+            return r.error();
+        }
+        auto outcome = write_document(c, doc, chunks, model_id);
+        if (!outcome) {
+            return outcome.error();
+        }
         if (auto r = txn.commit(); !r) {
             return r.error();
         }
         return outcome;
+    }
+
+    // One transaction for the whole group, a savepoint per document: a document that fails is
+    // rolled back alone. If the transaction itself is lost (SQLite rolls a whole transaction
+    // back on some errors, e.g. SQLITE_FULL) or cannot commit, each document is written again
+    // in a transaction of its own, so every outcome is what upsert_document would have given.
+    std::vector<core::Result<UpsertOutcome>> upsert_documents(
+        std::span<const DocumentWrite> writes, const std::string& model_id) override {
+        if (writes.size() <= 1) {
+            return upsert_one_by_one(*this, writes, model_id);
+        }
+        std::vector<core::Result<UpsertOutcome>> outcomes;
+        outcomes.reserve(writes.size());
+        if (!write_group(writes, model_id, outcomes)) {
+            return upsert_one_by_one(*this, writes, model_id);
+        }
+        return outcomes;
     }
 
     core::Result<bool> delete_document(const std::string& id) override {

@@ -62,6 +62,12 @@ struct UpsertOutcome {
     std::int64_t seq = 0;  ///< change sequence of this write (0 when unchanged)
 };
 
+/// One document of a group write (upsert_documents): the record and its chunks, borrowed.
+struct DocumentWrite {
+    const DocumentRecord* doc = nullptr;
+    std::span<const NewChunk> chunks;
+};
+
 enum class ChangeKind { kUpsert, kDelete };
 
 struct Change {
@@ -104,6 +110,13 @@ public:
     virtual core::Result<UpsertOutcome> upsert_document(const DocumentRecord& doc,
                                                         std::span<const NewChunk> chunks,
                                                         const std::string& model_id) = 0;
+    /// upsert_document for each of `writes`, in order, with one outcome each. Each document is
+    /// still written whole or not at all, and one failing leaves the others stored. SQLite
+    /// commits the group together (one transaction, a savepoint per document), which saves a
+    /// bulk ingest most of its per-commit cost; others may write them one by one
+    /// (upsert_one_by_one). Pure, so that a wrapper cannot forget to forward it.
+    virtual std::vector<core::Result<UpsertOutcome>> upsert_documents(
+        std::span<const DocumentWrite> writes, const std::string& model_id) = 0;
     /// Removes a document, its chunks and embeddings, and logs a change. false if not found.
     virtual core::Result<bool> delete_document(const std::string& id) = 0;
 
@@ -144,6 +157,17 @@ public:
     /// server is on another host.
     virtual std::size_t useful_write_concurrency() const { return 1; }
 };
+
+/// upsert_documents as one upsert_document call per document.
+inline std::vector<core::Result<UpsertOutcome>> upsert_one_by_one(
+    Storage& storage, std::span<const DocumentWrite> writes, const std::string& model_id) {
+    std::vector<core::Result<UpsertOutcome>> outcomes;
+    outcomes.reserve(writes.size());
+    for (const DocumentWrite& write : writes) {
+        outcomes.push_back(storage.upsert_document(*write.doc, write.chunks, model_id));
+    }
+    return outcomes;
+}
 
 /// Cap on the problems verify_integrity() reports: past a few, the verdict is the same.
 inline constexpr std::size_t kMaxIntegrityProblems = 100;

@@ -405,9 +405,13 @@ void ingest_many_files(EngineTest::Fixture& fixture, std::size_t writers) {
     ASSERT_EQ(report.results.size(), static_cast<std::size_t>(kFiles));
     EXPECT_EQ(progress_calls, static_cast<std::size_t>(kFiles));
     std::size_t chunks = 0;
-    for (const auto& result : report.results) {
+    for (std::size_t idx = 0; idx < report.results.size(); ++idx) {
+        const auto& result = report.results[idx];
         chunks += result.chunks;
         EXPECT_EQ(result.status, storage::UpsertStatus::kCreated);
+        if (writers <= 1) {  // one writer stores files in groups, and reports them in order
+            EXPECT_EQ(fs::path(result.source).filename(), name_of(static_cast<int>(idx)));
+        }
     }
     EXPECT_EQ((*engine)->vectors().size(), chunks);
     EXPECT_EQ((*engine)->bm25().size(), chunks);
@@ -423,6 +427,40 @@ void ingest_many_files(EngineTest::Fixture& fixture, std::size_t writers) {
         ASSERT_EQ(found->hits.size(), 1u);
         EXPECT_EQ(fs::path(found->hits[0].chunk.source).filename(), name_of(file_idx));
     }
+}
+
+// ingest_batch: one result per request, in order. A document that cannot be parsed fails
+// alone; an unchanged one is reported as such; the others are stored and, after one catch-up,
+// searchable.
+TEST_F(EngineTest, IngestBatchGivesEachRequestItsResult) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    ASSERT_TRUE(engine->ingest().ingest(doc("tides", kTides)));
+    std::vector<IngestRequest> batch;
+    batch.push_back(doc("raft", kRaft));
+    batch.push_back(doc("tides", kTides));
+    batch.push_back(doc("broken", std::string("nul\0byte", 8)));
+    batch.back().format = ingest::DocumentFormat::kText;
+    batch.push_back(doc("bread", kBread));
+    auto results = engine->ingest().ingest_batch(std::move(batch));
+    ASSERT_EQ(results.size(), 4U);
+    ASSERT_TRUE(results[0]) << results[0].error().detail;
+    EXPECT_EQ(results[0]->id, "raft");
+    EXPECT_EQ(results[0]->status, storage::UpsertStatus::kCreated);
+    ASSERT_TRUE(results[1]);
+    EXPECT_EQ(results[1]->status, storage::UpsertStatus::kUnchanged);
+    EXPECT_FALSE(results[2]);
+    ASSERT_TRUE(results[3]) << results[3].error().detail;
+    EXPECT_EQ(results[3]->id, "bread");
+    EXPECT_GT(results[3]->chunks, 0U);
+    EXPECT_FALSE(engine->storage().get_document("broken")->has_value());
+    ASSERT_TRUE(engine->maintainer().catch_up());
+    for (const char* word : {"Raft", "Sourdough", "tides"}) {
+        auto found = engine->query().search(word, QueryOptions{});
+        ASSERT_TRUE(found);
+        EXPECT_FALSE(found->hits.empty()) << word;
+    }
+    EXPECT_EQ(*engine->storage().last_seq(), 3);
 }
 
 TEST_F(EngineTest, IngestPathsIndexesEveryBatchWhileStoringTheNext) {

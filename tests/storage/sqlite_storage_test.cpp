@@ -10,6 +10,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "storage/storage.hpp"
@@ -148,6 +149,93 @@ TEST(SqliteStorage, FullDatabaseFailsWithIoAndWritesNothing) {
     EXPECT_EQ(stats->last_seq, written);
     // Deleting frees space; the connection is still usable after the failure.
     ASSERT_TRUE(s.delete_document("d0"));
+}
+
+// A document that fails mid-write inside a group because the database is full (SQLite then
+// rolls the whole transaction back, and the group is written again one document at a time)
+// leaves nothing behind; the group's other documents are stored, before and after it.
+TEST(SqliteStorage, FullDatabaseInAGroupWriteFailsOnlyThatDocument) {
+    TempDir dir;
+    SqliteOptions options;
+    options.max_db_bytes = 512 * 1024;
+    auto storage = open_sqlite_storage(dir.str(), options);
+    ASSERT_TRUE(storage) << storage.error().detail;
+    auto& s = **storage;
+    const DocumentRecord before = make_doc("before", "h");
+    const DocumentRecord huge = make_doc("huge", "h");
+    const DocumentRecord after = make_doc("after", "h");
+    auto small = make_chunks(2, 16);
+    auto big = make_chunks(64, 16);
+    for (auto& chunk : big) {
+        chunk.text.assign(16 * 1024, 'x');  // 1 MiB in all: over the cap
+    }
+    const std::vector<DocumentWrite> writes{{&before, small}, {&huge, big}, {&after, small}};
+    auto outcomes = s.upsert_documents(writes, "m");
+    ASSERT_EQ(outcomes.size(), 3U);
+    ASSERT_TRUE(outcomes[0]) << outcomes[0].error().detail;
+    ASSERT_FALSE(outcomes[1]);
+    EXPECT_EQ(outcomes[1].error().code, core::ErrorCode::kIo) << outcomes[1].error().detail;
+    ASSERT_TRUE(outcomes[2]) << outcomes[2].error().detail;
+    EXPECT_FALSE(s.get_document("huge")->has_value());
+    EXPECT_TRUE(s.chunks_of("huge")->empty());
+    EXPECT_EQ(s.chunks_of("before")->size(), 2U);
+    EXPECT_EQ(s.chunks_of("after")->size(), 2U);
+    auto stats = s.stats();
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(stats->documents, 2);
+    EXPECT_EQ(stats->chunks, 4);
+    EXPECT_EQ(stats->last_seq, 2);
+    EXPECT_EQ(outcomes[2]->seq, 2);
+    auto problems = s.verify_integrity(true);
+    ASSERT_TRUE(problems);
+    EXPECT_TRUE(problems->empty());
+}
+
+// A statement that fails alone (here a trigger the test adds aborts the second chunk of "bad")
+// leaves the transaction open: the savepoint takes back the document's row and first chunk, and
+// the documents around it commit.
+TEST(SqliteStorage, DocumentFailingMidWriteInAGroupIsRolledBackAlone) {
+    TempDir dir;
+    auto storage = open_sqlite_storage(dir.str());
+    ASSERT_TRUE(storage) << storage.error().detail;
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir.path() / "ragd.sqlite").c_str(), &db), SQLITE_OK);
+        char* message = nullptr;
+        const int rc = sqlite3_exec(db,
+                                    "CREATE TRIGGER fail_bad BEFORE INSERT ON chunks WHEN "
+                                    "NEW.document_id = 'bad' AND NEW.ordinal = 1 BEGIN SELECT "
+                                    "RAISE(ABORT, 'refused by the test'); END",
+                                    nullptr,
+                                    nullptr,
+                                    &message);
+        EXPECT_EQ(rc, SQLITE_OK) << (message != nullptr ? message : "");
+        sqlite3_free(message);
+        sqlite3_close(db);
+    }
+    auto& s = **storage;
+    const DocumentRecord before = make_doc("before", "h");
+    const DocumentRecord bad = make_doc("bad", "h");
+    const DocumentRecord after = make_doc("after", "h");
+    auto chunks = make_chunks(3, 8);
+    const std::vector<DocumentWrite> writes{{&before, chunks}, {&bad, chunks}, {&after, chunks}};
+    auto outcomes = s.upsert_documents(writes, "m");
+    ASSERT_EQ(outcomes.size(), 3U);
+    ASSERT_TRUE(outcomes[0]) << outcomes[0].error().detail;
+    ASSERT_FALSE(outcomes[1]);
+    EXPECT_NE(outcomes[1].error().detail.find("refused by the test"), std::string::npos)
+        << outcomes[1].error().detail;
+    ASSERT_TRUE(outcomes[2]) << outcomes[2].error().detail;
+    EXPECT_FALSE(s.get_document("bad")->has_value());
+    EXPECT_TRUE(s.chunks_of("bad")->empty());
+    auto stats = s.stats();
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(stats->documents, 2);
+    EXPECT_EQ(stats->chunks, 6);
+    EXPECT_EQ(stats->embeddings, 6);
+    EXPECT_EQ(stats->last_seq, 2);
+    EXPECT_EQ(outcomes[0]->seq, 1);
+    EXPECT_EQ(outcomes[2]->seq, 2);
 }
 
 // Manual throughput check (not run by ctest): 5,000 documents of 5 chunks with 512-dim

@@ -245,6 +245,55 @@ TEST_P(StorageContractTest, InvalidInputIsRejectedWithoutWriting) {
     EXPECT_EQ(*storage_->last_seq(), 0);
 }
 
+// A group write (upsert_documents): one outcome per document, in order, each exactly what
+// upsert_document would have given, including for a document written twice in the group and for
+// one that is refused, which leaves the others stored.
+TEST_P(StorageContractTest, GroupWriteGivesEachDocumentItsOwnOutcome) {
+    ASSERT_TRUE(storage_->upsert_document(make_doc("b", "h1"), make_chunks(2, 4), "m"));
+    const DocumentRecord a1 = make_doc("a", "h1");
+    const DocumentRecord b1 = make_doc("b", "h1");
+    const DocumentRecord invalid = make_doc("", "h1");
+    const DocumentRecord c1 = make_doc("c", "h1");
+    const DocumentRecord a2 = make_doc("a", "h2");
+    auto three = make_chunks(3, 4);
+    auto two = make_chunks(2, 4, 7.0F);
+    auto one = make_chunks(1, 4, 9.0F);
+    const std::vector<DocumentWrite> writes{
+        {&a1, three}, {&b1, three}, {&invalid, one}, {&c1, two}, {&a2, one}};
+    auto outcomes = storage_->upsert_documents(writes, "m");
+    ASSERT_EQ(outcomes.size(), writes.size());
+    ASSERT_TRUE(outcomes[0]) << outcomes[0].error().detail;
+    EXPECT_EQ(outcomes[0]->status, UpsertStatus::kCreated);
+    EXPECT_EQ(outcomes[0]->seq, 2);
+    ASSERT_TRUE(outcomes[1]);
+    EXPECT_EQ(outcomes[1]->status, UpsertStatus::kUnchanged);
+    EXPECT_EQ(outcomes[1]->seq, 0);
+    ASSERT_FALSE(outcomes[2]);
+    EXPECT_EQ(outcomes[2].error().code, core::ErrorCode::kInvalidArgument);
+    ASSERT_TRUE(outcomes[3]);
+    EXPECT_EQ(outcomes[3]->status, UpsertStatus::kCreated);
+    EXPECT_EQ(outcomes[3]->seq, 3);
+    ASSERT_TRUE(outcomes[4]);
+    EXPECT_EQ(outcomes[4]->status, UpsertStatus::kReplaced);
+    EXPECT_EQ(outcomes[4]->seq, 4);
+    EXPECT_EQ(outcomes[4]->removed_chunk_ids, outcomes[0]->chunk_ids);
+
+    auto stats = storage_->stats();
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(stats->documents, 3);
+    EXPECT_EQ(stats->chunks, 2 + 2 + 1);
+    EXPECT_EQ(stats->last_seq, 4);
+    EXPECT_EQ(*storage_->content_hash("a"), std::optional<std::string>("h2"));
+    auto changes = storage_->changes_since(1, 10);
+    ASSERT_TRUE(changes);
+    ASSERT_EQ(changes->size(), 3U);
+    EXPECT_EQ((*changes)[0].document_id, "a");
+    EXPECT_EQ((*changes)[1].document_id, "c");
+    EXPECT_EQ((*changes)[2].document_id, "a");
+    EXPECT_EQ((*changes)[2].removed_chunk_ids, outcomes[0]->chunk_ids);
+    EXPECT_TRUE(storage_->upsert_documents({}, "m").empty());
+}
+
 TEST_P(StorageContractTest, DeleteCascadesAndLogsAChange) {
     auto up = storage_->upsert_document(make_doc("a", "h"), make_chunks(4, 3), "m");
     ASSERT_TRUE(up);
