@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <system_error>
 #include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/hash.hpp"
 #include "core/serial_background_task.hpp"
@@ -31,12 +33,21 @@ constexpr std::size_t kRemoteEmbedderFilesInFlight = 16;
 // A single-writer bulk ingest stores files in groups of this many (or of this many chunks),
 // one storage transaction each: a commit per file was ~10 % of ingesting short Markdown files
 // (bench/README.md). A crash loses at most the group being prepared; committed files stay.
-constexpr std::size_t kFilesPerWrite = 32;
-constexpr std::size_t kChunksPerWrite = 1024;
+constexpr std::size_t kFilesPerWrite = 64;
+constexpr std::size_t kChunksPerWrite = 2048;
 
 std::string id_for_absolute_path(const fs::path& absolute) {
     return core::sha256_hex(absolute.string()).substr(0, 16);
 }
+
+/// Closes a file descriptor when it goes out of scope.
+struct FileDescriptor {
+    explicit FileDescriptor(int descriptor) : fd(descriptor) {}
+    int fd;
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor() { ::close(fd); }
+};
 
 fs::path absolute_path(const fs::path& path) {
     std::error_code ec;
@@ -101,11 +112,15 @@ std::vector<core::Result<IngestResult>> IngestService::ingest_batch(
     return out;
 }
 
-core::Result<IngestService::Prepared> IngestService::prepare(IngestRequest request) {
+core::Result<IngestService::Prepared> IngestService::prepare(IngestRequest request,
+                                                             bool store_was_empty) {
     std::string hash = core::sha256_hex(request.content);
     if (request.id.empty()) {
         request.id = request.source.empty() ? hash.substr(0, 16)
                                             : core::sha256_hex(request.source).substr(0, 16);
+    }
+    if (store_was_empty) {
+        return prepare_new(std::move(request), std::move(hash), /*rewrite=*/false);
     }
     // Unchanged content: skip parsing and embedding entirely (storage would also say so).
     auto existing = storage_.content_hash(request.id);
@@ -135,7 +150,12 @@ core::Result<IngestService::Prepared> IngestService::prepare(IngestRequest reque
                 request.id, request.source, storage::UpsertStatus::kUnchanged, chunks->size()});
         }
     }
+    return prepare_new(std::move(request), std::move(hash), rewrite);
+}
 
+core::Result<IngestService::Prepared> IngestService::prepare_new(IngestRequest request,
+                                                                 std::string hash,
+                                                                 bool rewrite) {
     auto parsed = ingest::parse_document(request.content, request.format);
     if (!parsed) {
         return parsed.error();
@@ -247,48 +267,67 @@ core::Result<bool> IngestService::remove(const std::string& id) {
     return *deleted;
 }
 
-core::Result<IngestRequest> IngestService::read_file(const fs::path& path,
-                                                     std::uintmax_t size) const {
-    auto format = ingest::format_from_path(path.string());
+core::Result<IngestRequest> IngestService::read_file(const FileToIngest& file,
+                                                     std::uintmax_t& size) const {
+    auto format = ingest::format_from_path(file.path.string());
     if (!format) {
         return core::fail(core::ErrorCode::kUnsupported,
-                          "unsupported file type '" + path.extension().string() + "'");
+                          "unsupported file type '" + file.path.extension().string() + "'");
     }
+    // open, fstat, read, close: the size comes with the open file, not from a stat of its name.
+    const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return core::fail(core::ErrorCode::kIo,
+                          std::string("cannot open: ") + std::strerror(errno));
+    }
+    FileDescriptor closer{fd};
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) {
+        return core::fail(core::ErrorCode::kIo, std::string("stat: ") + std::strerror(errno));
+    }
+    size = static_cast<std::uintmax_t>(info.st_size);
     if (size > config_.max_file_bytes) {
         return core::fail(core::ErrorCode::kTooLarge,
                           "file is " + std::to_string(size) +
                               " bytes, over ingest.max_file_bytes (" +
                               std::to_string(config_.max_file_bytes) + ")");
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return core::fail(core::ErrorCode::kIo,
-                          std::string("cannot open: ") + std::strerror(errno));
-    }
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    if (in.bad()) {
-        return core::fail(core::ErrorCode::kIo, "read failed");
-    }
+    // What fstat reported is read, normally in one call: a file that grows meanwhile is read as
+    // it was, one that shrinks as it is.
     IngestRequest request;
-    fs::path absolute = absolute_path(path);
+    request.content.resize(size);
+    std::size_t got = 0;
+    while (got < request.content.size()) {
+        const ssize_t n = ::read(fd, request.content.data() + got, request.content.size() - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return core::fail(core::ErrorCode::kIo,
+                              std::string("read failed: ") + std::strerror(errno));
+        }
+        if (n == 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    request.content.resize(got);
+    size = got;
+    const fs::path absolute = file.absolute.empty() ? absolute_path(file.path) : file.absolute;
     request.id = id_for_absolute_path(absolute);
     request.source = absolute.string();
-    request.content = std::move(buffer).str();
     request.format = *format;
     return request;
 }
 
-core::Result<IngestService::Prepared> IngestService::prepare_file(
-    const fs::path& path, const core::Result<std::uintmax_t>& size) {
-    if (!size) {
-        return size.error();
-    }
-    auto request = read_file(path, *size);
+core::Result<IngestService::Prepared> IngestService::prepare_file(const FileToIngest& file,
+                                                                  std::uintmax_t& size,
+                                                                  bool store_was_empty) {
+    auto request = read_file(file, size);
     if (!request) {
         return request.error();
     }
-    return prepare(std::move(*request));
+    return prepare(std::move(*request), store_was_empty);
 }
 
 FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
@@ -299,6 +338,13 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             report.problems.push_back({"(indexes)", "indexing: " + indexed.error().detail});
         }
     };
+    // Into a store that has never been written, no file can be unchanged: the check before
+    // parsing (a read per file) is left out. Storage still checks inside each write, so a file
+    // given twice is stored once.
+    const bool store_was_empty = [this] {
+        auto last = storage_.last_seq();
+        return last && *last == 0;
+    }();
     // Indexing the files stored so far overlaps with reading, embedding and storing the next.
     core::SerialBackgroundTask catch_up(maintainer_.catch_up_task());
     std::size_t files_since_catch_up = 0;
@@ -306,57 +352,48 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
     // Called from several writer threads when storage overlaps writes: the report, the
     // progress callback and the catch-up bookkeeping are serialized here.
     std::mutex report_mutex;
-    auto size_of = [](const fs::path& file) -> core::Result<std::uintmax_t> {
-        std::error_code ec;
-        auto size = fs::file_size(file, ec);
-        if (ec) {
-            return core::fail(core::ErrorCode::kIo, ec.message());
-        }
-        return size;
-    };
-    auto record = [&](const fs::path& file,
-                      const core::Result<std::uintmax_t>& size,
-                      core::Result<IngestResult> result) {
-        std::lock_guard lock(report_mutex);
-        if (!result) {
-            report.problems.push_back({file.string(), result.error().detail});
-            return;
-        }
-        report.bytes += size ? *size : 0;
-        if (progress) {
-            progress(*result);
-        }
-        const bool stored = result->status != storage::UpsertStatus::kUnchanged;
-        chunks_since_catch_up += stored ? result->chunks : 0;
-        report.results.push_back(std::move(*result));
-        // Keep the indexes near storage during a long ingest, so a crash loses little work.
-        if (++files_since_catch_up >= kCatchUpEveryFiles ||
-            chunks_since_catch_up >= kCatchUpEveryChunks) {
-            files_since_catch_up = 0;
-            chunks_since_catch_up = 0;
-            report_indexing(catch_up.start());
-        }
-    };
+    auto record =
+        [&](const fs::path& file, std::uintmax_t size, core::Result<IngestResult> result) {
+            std::lock_guard lock(report_mutex);
+            if (!result) {
+                report.problems.push_back({file.string(), result.error().detail});
+                return;
+            }
+            report.bytes += size;
+            if (progress) {
+                progress(*result);
+            }
+            const bool stored = result->status != storage::UpsertStatus::kUnchanged;
+            chunks_since_catch_up += stored ? result->chunks : 0;
+            report.results.push_back(std::move(*result));
+            // Keep the indexes near storage during a long ingest, so a crash loses little work.
+            if (++files_since_catch_up >= kCatchUpEveryFiles ||
+                chunks_since_catch_up >= kCatchUpEveryChunks) {
+                files_since_catch_up = 0;
+                chunks_since_catch_up = 0;
+                report_indexing(catch_up.start());
+            }
+        };
     // One file, written alone: what each of several writer threads does.
-    auto handle_file = [&](const fs::path& file) {
-        auto size = size_of(file);
-        auto prepared = prepare_file(file, size);
+    auto handle_file = [&](const FileToIngest& file) {
+        std::uintmax_t size = 0;
+        auto prepared = prepare_file(file, size, store_was_empty);
         if (!prepared) {
-            record(file, size, prepared.error());
+            record(file.path, size, prepared.error());
         } else if (auto* unchanged = std::get_if<IngestResult>(&*prepared)) {
-            record(file, size, std::move(*unchanged));
+            record(file.path, size, std::move(*unchanged));
         } else {
             auto stored =
                 store(std::span<PreparedDocument>(&std::get<PreparedDocument>(*prepared), 1));
-            record(file, size, std::move(stored.front()));
+            record(file.path, size, std::move(stored.front()));
         }
     };
     // One writer: files are prepared one after another and stored in groups, each reported in
     // order once its group is written.
-    auto handle_in_groups = [&](const std::vector<fs::path>& files) {
+    auto handle_in_groups = [&](const std::vector<FileToIngest>& files) {
         struct Entry {
             const fs::path* file;
-            core::Result<std::uintmax_t> size;
+            std::uintmax_t size = 0;
             std::optional<core::Result<IngestResult>> done;  ///< failed or unchanged
             std::size_t slot = 0;                            ///< else its index in `group`
         };
@@ -374,9 +411,9 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             group.clear();
             group_chunks = 0;
         };
-        for (const fs::path& file : files) {
-            Entry entry{&file, size_of(file), std::nullopt};
-            auto prepared = prepare_file(file, entry.size);
+        for (const FileToIngest& file : files) {
+            Entry entry{&file.path};
+            auto prepared = prepare_file(file, entry.size, store_was_empty);
             if (!prepared) {
                 entry.done.emplace(prepared.error());
             } else if (auto* unchanged = std::get_if<IngestResult>(&*prepared)) {
@@ -400,7 +437,7 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             ? config_.write_concurrency
             : std::max(storage_.useful_write_concurrency(),
                        embedder_.remote() != nullptr ? kRemoteEmbedderFilesInFlight : 1);
-    auto handle_files = [&](const std::vector<fs::path>& files) {
+    auto handle_files = [&](const std::vector<FileToIngest>& files) {
         if (writers <= 1 || files.size() <= 1) {
             handle_in_groups(files);
             return;
@@ -427,10 +464,14 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             continue;
         }
         if (!fs::is_directory(status)) {
-            handle_file(root);
+            handle_file(FileToIngest{root, {}});
             continue;
         }
-        std::vector<fs::path> files;
+        std::vector<FileToIngest> files;
+        // Each directory is made canonical once, not each file in it (three system calls a
+        // file); a file that is a symbolic link is resolved on its own when read.
+        fs::path directory;
+        fs::path canonical_directory;
         fs::recursive_directory_iterator it(
             root, fs::directory_options::skip_permission_denied, ec);
         if (ec) {
@@ -453,7 +494,15 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
                 continue;  // not a document type ragd ingests: skipped quietly
             }
             if (it->is_regular_file(ec)) {
-                files.push_back(it->path());
+                FileToIngest file{it->path(), {}};
+                if (!it->is_symlink(ec)) {
+                    if (file.path.parent_path() != directory) {
+                        directory = file.path.parent_path();
+                        canonical_directory = absolute_path(directory);
+                    }
+                    file.absolute = canonical_directory / file.path.filename();
+                }
+                files.push_back(std::move(file));
             } else if (!it->is_directory(ec)) {
                 // A document-typed name that is not a readable file (a dangling symlink, a
                 // socket): say so rather than skip it silently.
@@ -462,7 +511,10 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
                                            "symlink?)"});
             }
         }
-        std::sort(files.begin(), files.end());  // deterministic order (and seqs, with one writer)
+        // Deterministic order (and seqs, with one writer).
+        std::sort(files.begin(), files.end(), [](const FileToIngest& a, const FileToIngest& b) {
+            return a.path < b.path;
+        });
         handle_files(files);
     }
     report_indexing(catch_up.wait());

@@ -85,14 +85,23 @@ private:
     /// Unchanged content (an IngestResult: nothing to write), or the document to write.
     using Prepared = std::variant<IngestResult, PreparedDocument>;
     /// The unchanged check, parsing, chunking and embedding: everything before the write.
-    core::Result<Prepared> prepare(IngestRequest request);
+    /// `store_was_empty`: storage had no write when the caller began, so the check is skipped.
+    core::Result<Prepared> prepare(IngestRequest request, bool store_was_empty = false);
+    /// Parsing, chunking and embedding of a document to be written.
+    core::Result<Prepared> prepare_new(IngestRequest request, std::string hash, bool rewrite);
     /// Writes documents as one group and offers their chunks to the indexes.
     std::vector<core::Result<IngestResult>> store(std::span<PreparedDocument> prepared);
-    /// A file as a request; `size` is the file's size, taken by the caller.
-    core::Result<IngestRequest> read_file(const std::filesystem::path& path,
-                                          std::uintmax_t size) const;
-    core::Result<Prepared> prepare_file(const std::filesystem::path& path,
-                                        const core::Result<std::uintmax_t>& size);
+    /// A file found by ingest_paths: its path, and its absolute, canonical form when known
+    /// (empty: worked out when it is read).
+    struct FileToIngest {
+        std::filesystem::path path;
+        std::filesystem::path absolute;
+    };
+    /// A file as a request; `size` gets the bytes read (or the size that was too large).
+    core::Result<IngestRequest> read_file(const FileToIngest& file, std::uintmax_t& size) const;
+    core::Result<Prepared> prepare_file(const FileToIngest& file,
+                                        std::uintmax_t& size,
+                                        bool store_was_empty);
     /// Hands the chunks just stored to the index maintainer, so that its next catch-up need
     /// not read them back (moves their texts and vectors out of `chunks`).
     void offer_to_indexes(const storage::DocumentRecord& doc,

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -427,6 +428,49 @@ void ingest_many_files(EngineTest::Fixture& fixture, std::size_t writers) {
         ASSERT_EQ(found->hits.size(), 1u);
         EXPECT_EQ(fs::path(found->hits[0].chunk.source).filename(), name_of(file_idx));
     }
+}
+
+// Document ids come from a file's canonical path, however the folder walk reached it: through
+// a symbolic link to the folder, or a file that is itself a link (its id is its target's). A
+// file given twice, into a store that was empty, is stored once; one over the size limit is
+// reported with its size.
+TEST_F(EngineTest, IngestPathsIdsAreCanonicalAndAFileGivenTwiceIsStoredOnce) {
+    fs::path real = fs::path(dir_) / "real";
+    fs::create_directories(real / "sub");
+    std::ofstream(real / "a.md") << kRaft;
+    std::ofstream(real / "sub" / "b.md") << kBread;
+    std::ofstream(fs::path(dir_) / "outside.md") << kTides;
+    fs::create_symlink(fs::path(dir_) / "outside.md", real / "link.md");
+    fs::create_directory_symlink(real, fs::path(dir_) / "alias");
+    std::ofstream(real / "big.txt") << std::string(4096, 'x');
+    config_.ingest.max_file_bytes = 1024;
+    config_.storage.data_dir = (fs::path(dir_) / "data").string();
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    const fs::path alias = fs::path(dir_) / "alias";
+    auto report = engine->ingest().ingest_paths({alias.string(), (alias / "a.md").string()});
+    ASSERT_EQ(report.problems.size(), 1U);
+    EXPECT_NE(report.problems[0].path.find("big.txt"), std::string::npos);
+    EXPECT_NE(report.problems[0].reason.find("4096 bytes"), std::string::npos)
+        << report.problems[0].reason;
+    ASSERT_EQ(report.results.size(), 4U);
+    std::map<std::string, IngestResult> by_file;
+    for (const auto& result : report.results) {
+        by_file[fs::path(result.source).filename().string()] = result;
+    }
+    const fs::path canonical_real = fs::canonical(real);
+    EXPECT_EQ(by_file["a.md"].id, IngestService::document_id_for_path(real / "a.md"));
+    EXPECT_EQ(by_file["a.md"].source, (canonical_real / "a.md").string());
+    EXPECT_EQ(by_file["b.md"].source, (canonical_real / "sub" / "b.md").string());
+    EXPECT_EQ(by_file["outside.md"].id,
+              IngestService::document_id_for_path(fs::path(dir_) / "outside.md"));
+    EXPECT_EQ(report.results[0].status, storage::UpsertStatus::kCreated);  // alias/a.md
+    EXPECT_EQ(report.results[3].id, report.results[0].id);                 // a.md given again
+    EXPECT_EQ(report.results[3].status, storage::UpsertStatus::kUnchanged);
+    EXPECT_EQ(*engine->storage().last_seq(), 3);
+    EXPECT_EQ(report.bytes,
+              fs::file_size(real / "a.md") * 2 + fs::file_size(real / "sub" / "b.md") +
+                  fs::file_size(fs::path(dir_) / "outside.md"));
 }
 
 // ingest_batch: one result per request, in order. A document that cannot be parsed fails
