@@ -6,6 +6,8 @@
 #include <mutex>
 #include <string>
 
+#include "storage/sqlite_checkpointer.hpp"
+
 namespace ragd::storage::sqlite {
 
 namespace {
@@ -197,7 +199,38 @@ core::Result<ConnectionPool::Lease> ConnectionPool::acquire() {
     if (!conn) {
         return conn.error();
     }
+    if (checkpointer_) {
+        checkpointer_->watch(**conn);
+    }
     return Lease(this, std::move(*conn));
+}
+
+ConnectionPool::ConnectionPool(std::string path,
+                               int busy_timeout_ms,
+                               bool durable_commits,
+                               std::int64_t max_db_bytes)
+    : path_(std::move(path)),
+      busy_timeout_ms_(busy_timeout_ms),
+      durable_commits_(durable_commits),
+      max_db_bytes_(max_db_bytes) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+core::Result<void> ConnectionPool::checkpoint_in_background() {
+    auto conn = Connection::open(path_, busy_timeout_ms_, durable_commits_, max_db_bytes_);
+    if (!conn) {
+        return conn.error();
+    }
+    checkpointer_ = std::make_unique<Checkpointer>(std::move(*conn));
+    std::lock_guard lock(mutex_);
+    for (auto& idle : idle_) {
+        checkpointer_->watch(*idle);
+    }
+    return {};
+}
+
+std::uint64_t ConnectionPool::background_checkpoints() const {
+    return checkpointer_ ? checkpointer_->checkpoints() : 0;
 }
 
 void ConnectionPool::release(std::unique_ptr<Connection> conn) {

@@ -16,6 +16,8 @@
 
 namespace ragd::storage::sqlite {
 
+class Checkpointer;
+
 /// Maps a failed SQLite call to an Error: full disk and I/O → kIo, corruption → kCorrupt naming
 /// `path`, busy → kUnavailable, constraint → kInvalidArgument, the rest → kInternal.
 core::Error make_error(sqlite3* db, int rc, std::string_view what, const std::string& path);
@@ -107,11 +109,10 @@ public:
     ConnectionPool(std::string path,
                    int busy_timeout_ms,
                    bool durable_commits,
-                   std::int64_t max_db_bytes)
-        : path_(std::move(path)),
-          busy_timeout_ms_(busy_timeout_ms),
-          durable_commits_(durable_commits),
-          max_db_bytes_(max_db_bytes) {}
+                   std::int64_t max_db_bytes);
+    ~ConnectionPool();
+    ConnectionPool(const ConnectionPool&) = delete;
+    ConnectionPool& operator=(const ConnectionPool&) = delete;
 
     class Lease {
     public:
@@ -136,6 +137,11 @@ public:
     /// Seeds the pool with an already-open connection (the one that ran the migrations).
     void release(std::unique_ptr<Connection> conn);
     const std::string& path() const { return path_; }
+    /// From now on, WAL checkpoints run on a thread of their own (sqlite_checkpointer.hpp)
+    /// rather than in the committing connection. Call once, before the pool is shared.
+    core::Result<void> checkpoint_in_background();
+    /// Checkpoints that thread has run; 0 without it.
+    std::uint64_t background_checkpoints() const;
 
 private:
     /// Idle connections kept open; more may exist while many threads are inside calls.
@@ -145,6 +151,8 @@ private:
     int busy_timeout_ms_;
     bool durable_commits_;
     std::int64_t max_db_bytes_;
+    // Before idle_: the connections it watches close first, its own last.
+    std::unique_ptr<Checkpointer> checkpointer_;
     std::mutex mutex_;
     std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_ (only touched inside
                                                      // acquire/release, next to the lock)

@@ -1034,6 +1034,9 @@ core::Result<std::unique_ptr<Storage>> open_sqlite_storage(const std::string& da
     }
     auto storage = std::make_unique<SqliteStorage>(path, options);
     storage->pool().release(std::move(*conn));
+    if (auto r = storage->pool().checkpoint_in_background(); !r) {
+        return r.error();
+    }
     return std::unique_ptr<Storage>(std::move(storage));
 }
 
