@@ -418,8 +418,32 @@ int run_eval(core::Config config, const EvalOptions& options) {
         }
         auto started = std::chrono::steady_clock::now();
         std::size_t documents = 0;
-        // Indexing the documents stored so far overlaps with storing the next thousand.
+        // Indexing the documents stored so far overlaps with storing the next thousand, and
+        // documents are stored in groups, one transaction each.
         core::SerialBackgroundTask catch_up(engine->maintainer().catch_up_task());
+        std::vector<pipeline::IngestRequest> group;
+        std::size_t next_catch_up = 1000;
+        auto store_group = [&]() -> core::Result<void> {
+            std::vector<std::string> ids;
+            ids.reserve(group.size());
+            for (const auto& request : group) {
+                ids.push_back(request.id);
+            }
+            auto results = engine->ingest().ingest_batch(std::move(group));
+            group.clear();
+            for (std::size_t idx = 0; idx < results.size(); ++idx) {
+                if (!results[idx]) {
+                    return core::fail(results[idx].error().code,
+                                      "document " + ids[idx] + ": " + results[idx].error().detail);
+                }
+            }
+            documents += results.size();
+            if (documents >= next_catch_up) {
+                next_catch_up += 1000;
+                return catch_up.start();
+            }
+            return {};
+        };
         auto ingested = eval::for_each_corpus_document(
             (beir / "corpus.jsonl").string(), [&](eval::BeirDocument&& doc) -> core::Result<void> {
                 pipeline::IngestRequest request;
@@ -427,16 +451,15 @@ int run_eval(core::Config config, const EvalOptions& options) {
                 request.source = doc.id;
                 request.title = doc.title;
                 request.content = std::move(doc.text);
-                auto result = engine->ingest().ingest(std::move(request), false);
-                if (!result) {
-                    return core::fail(result.error().code,
-                                      "document " + doc.id + ": " + result.error().detail);
-                }
-                if (++documents % 1000 == 0) {
-                    return catch_up.start();
+                group.push_back(std::move(request));
+                if (group.size() >= pipeline::IngestService::kDocumentsPerGroup) {
+                    return store_group();
                 }
                 return {};
             });
+        if (ingested && !group.empty()) {
+            ingested = store_group();
+        }
         if (auto indexed = catch_up.wait(); ingested && !indexed) {
             ingested = indexed.error();
         }

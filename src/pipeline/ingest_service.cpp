@@ -30,12 +30,6 @@ constexpr std::size_t kCatchUpEveryChunks = 4096;
 // Files a bulk ingest has in flight with a remote embedder, whatever storage gains from.
 constexpr std::size_t kRemoteEmbedderFilesInFlight = 16;
 
-// A single-writer bulk ingest stores files in groups of this many (or of this many chunks),
-// one storage transaction each: a commit per file was ~10 % of ingesting short Markdown files
-// (bench/README.md). A crash loses at most the group being prepared; committed files stay.
-constexpr std::size_t kFilesPerWrite = 64;
-constexpr std::size_t kChunksPerWrite = 2048;
-
 std::string id_for_absolute_path(const fs::path& absolute) {
     return core::sha256_hex(absolute.string()).substr(0, 16);
 }
@@ -424,7 +418,8 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
                 group.push_back(std::move(std::get<PreparedDocument>(*prepared)));
             }
             entries.push_back(std::move(entry));
-            if (entries.size() >= kFilesPerWrite || group_chunks >= kChunksPerWrite) {
+            if (entries.size() >= IngestService::kDocumentsPerGroup ||
+                group_chunks >= IngestService::kChunksPerGroup) {
                 write_group();
             }
         }

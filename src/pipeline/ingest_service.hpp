@@ -56,6 +56,12 @@ struct PreparedDocument {
 
 class IngestService {
 public:
+    /// A single-writer bulk ingest stores documents in groups of this many (or of this many
+    /// chunks), one storage transaction each: a commit per file was ~10 % of ingesting short
+    /// Markdown files (bench/README.md). A crash loses at most the group being prepared.
+    static constexpr std::size_t kDocumentsPerGroup = 64;
+    static constexpr std::size_t kChunksPerGroup = 2048;
+
     IngestService(const core::IngestConfig& config,
                   storage::Storage& storage,
                   const embed::Embedder& embedder,
