@@ -183,13 +183,21 @@ void register_routes(http::Router& router, pipeline::Engine& engine, const core:
             return response;
         };
         std::optional<core::Error> failure;
+        std::vector<pipeline::IngestRequest> allowed;
+        allowed.reserve(decoded->size());
         for (auto& document : *decoded) {
-            auto prepared = prepare_ingest(caller, document, engine.storage());
-            // The indexes catch up once for the whole batch, below: per document, every
-            // catch-up's fixed cost (reading the change log, BM25's length norms over all
-            // chunks) was paid again.
-            auto result = prepared ? engine.ingest().ingest(std::move(document), false)
-                                   : core::Result<pipeline::IngestResult>(prepared.error());
+            if (auto prepared = prepare_ingest(caller, document, engine.storage()); !prepared) {
+                failure = prepared.error();
+                break;
+            }
+            allowed.push_back(std::move(document));
+        }
+        // The documents before a failure are stored as one group (one transaction, so one
+        // fsync for the batch rather than one per document), and the indexes catch up once for
+        // the whole batch, below: per document, every catch-up's fixed cost (reading the change
+        // log, BM25's length norms over all chunks) was paid again.
+        auto stored = engine.ingest().ingest_batch(std::move(allowed), storage::OnFailure::kStop);
+        for (auto& result : stored) {
             if (!result) {
                 failure = result.error();
                 break;

@@ -68,7 +68,8 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
     if (auto* unchanged = std::get_if<IngestResult>(&*prepared)) {
         return std::move(*unchanged);
     }
-    auto stored = store(std::span<PreparedDocument>(&std::get<PreparedDocument>(*prepared), 1));
+    auto stored = store(std::span<PreparedDocument>(&std::get<PreparedDocument>(*prepared), 1),
+                        storage::OnFailure::kGoOn);
     core::Result<IngestResult> result = std::move(stored.front());
     if (result && update_indexes && result->status != storage::UpsertStatus::kUnchanged) {
         if (auto caught_up = maintainer_.catch_up(); !caught_up) {
@@ -79,14 +80,20 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
 }
 
 std::vector<core::Result<IngestResult>> IngestService::ingest_batch(
-    std::vector<IngestRequest> requests) {
+    std::vector<IngestRequest> requests, storage::OnFailure on_failure) {
+    const bool stop = on_failure == storage::OnFailure::kStop;
     std::vector<std::optional<core::Result<IngestResult>>> results(requests.size());
     std::vector<PreparedDocument> group;
-    std::vector<std::size_t> group_slots;  // which request each prepared document answers
+    std::vector<std::size_t> group_slots;    // which request each prepared document answers
+    std::size_t answered = requests.size();  // with kStop: up to the first failure
     for (std::size_t idx = 0; idx < requests.size(); ++idx) {
         auto prepared = prepare(std::move(requests[idx]));
         if (!prepared) {
             results[idx].emplace(prepared.error());
+            if (stop) {
+                answered = idx + 1;
+                break;
+            }
         } else if (auto* unchanged = std::get_if<IngestResult>(&*prepared)) {
             results[idx].emplace(std::move(*unchanged));
         } else {
@@ -94,14 +101,17 @@ std::vector<core::Result<IngestResult>> IngestService::ingest_batch(
             group_slots.push_back(idx);
         }
     }
-    auto stored = store(group);
+    auto stored = store(group, on_failure);
     for (std::size_t idx = 0; idx < stored.size(); ++idx) {
         results[group_slots[idx]].emplace(std::move(stored[idx]));
     }
+    if (stored.size() < group.size()) {
+        answered = group_slots[stored.size() - 1] + 1;  // a write failed and stopped the rest
+    }
     std::vector<core::Result<IngestResult>> out;
-    out.reserve(results.size());
-    for (auto& result : results) {
-        out.push_back(std::move(*result));
+    out.reserve(answered);
+    for (std::size_t idx = 0; idx < answered; ++idx) {
+        out.push_back(std::move(*results[idx]));
     }
     return out;
 }
@@ -194,16 +204,17 @@ core::Result<IngestService::Prepared> IngestService::prepare_new(IngestRequest r
     return Prepared(std::move(prepared));
 }
 
-std::vector<core::Result<IngestResult>> IngestService::store(std::span<PreparedDocument> prepared) {
+std::vector<core::Result<IngestResult>> IngestService::store(std::span<PreparedDocument> prepared,
+                                                             storage::OnFailure on_failure) {
     std::vector<storage::DocumentWrite> writes;
     writes.reserve(prepared.size());
     for (const PreparedDocument& document : prepared) {
         writes.push_back(storage::DocumentWrite{&document.doc, document.chunks});
     }
-    auto outcomes = storage_.upsert_documents(writes, embedder_.model_id());
+    auto outcomes = storage_.upsert_documents(writes, embedder_.model_id(), on_failure);
     std::vector<core::Result<IngestResult>> results;
-    results.reserve(prepared.size());
-    for (std::size_t idx = 0; idx < prepared.size(); ++idx) {
+    results.reserve(outcomes.size());
+    for (std::size_t idx = 0; idx < outcomes.size(); ++idx) {
         auto& outcome = outcomes[idx];
         PreparedDocument& document = prepared[idx];
         if (!outcome) {
@@ -378,7 +389,8 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             record(file.path, size, std::move(*unchanged));
         } else {
             auto stored =
-                store(std::span<PreparedDocument>(&std::get<PreparedDocument>(*prepared), 1));
+                store(std::span<PreparedDocument>(&std::get<PreparedDocument>(*prepared), 1),
+                      storage::OnFailure::kGoOn);
             record(file.path, size, std::move(stored.front()));
         }
     };
@@ -395,7 +407,7 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
         std::vector<PreparedDocument> group;
         std::size_t group_chunks = 0;
         auto write_group = [&] {
-            auto stored = store(group);
+            auto stored = store(group, storage::OnFailure::kGoOn);
             for (Entry& entry : entries) {
                 record(*entry.file,
                        entry.size,

@@ -73,8 +73,11 @@ public:
     /// Stores several documents with one group write to storage (one transaction on SQLite, so
     /// one commit instead of one per document), without catching the indexes up: the caller
     /// does, once. One result per request, in order; a request that fails leaves the others
-    /// stored.
-    std::vector<core::Result<IngestResult>> ingest_batch(std::vector<IngestRequest> requests);
+    /// stored. With OnFailure::kStop the results end at the first failure, and nothing after
+    /// it is stored.
+    std::vector<core::Result<IngestResult>> ingest_batch(
+        std::vector<IngestRequest> requests,
+        storage::OnFailure on_failure = storage::OnFailure::kGoOn);
     /// Removes a document from storage and both indexes; false when there was no such document.
     core::Result<bool> remove(const std::string& id);
 
@@ -96,7 +99,8 @@ private:
     /// Parsing, chunking and embedding of a document to be written.
     core::Result<Prepared> prepare_new(IngestRequest request, std::string hash, bool rewrite);
     /// Writes documents as one group and offers their chunks to the indexes.
-    std::vector<core::Result<IngestResult>> store(std::span<PreparedDocument> prepared);
+    std::vector<core::Result<IngestResult>> store(std::span<PreparedDocument> prepared,
+                                                  storage::OnFailure on_failure);
     /// A file found by ingest_paths: its path, and its absolute, canonical form when known
     /// (empty: worked out when it is read).
     struct FileToIngest {

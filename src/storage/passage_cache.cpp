@@ -176,8 +176,8 @@ core::Result<UpsertOutcome> PassageCachingStorage::upsert_document(const Documen
 }
 
 std::vector<core::Result<UpsertOutcome>> PassageCachingStorage::upsert_documents(
-    std::span<const DocumentWrite> writes, const std::string& model_id) {
-    auto outcomes = inner_->upsert_documents(writes, model_id);
+    std::span<const DocumentWrite> writes, const std::string& model_id, OnFailure on_failure) {
+    auto outcomes = inner_->upsert_documents(writes, model_id, on_failure);
     for (const auto& outcome : outcomes) {
         if (outcome) {
             forget(outcome->removed_chunk_ids);

@@ -54,7 +54,8 @@ public:
                                                 std::span<const NewChunk> chunks,
                                                 const std::string& model_id) override;
     std::vector<core::Result<UpsertOutcome>> upsert_documents(std::span<const DocumentWrite> writes,
-                                                              const std::string& model_id) override;
+                                                              const std::string& model_id,
+                                                              OnFailure on_failure) override;
     core::Result<bool> delete_document(const std::string& id) override;
     core::Result<std::optional<DocumentRecord>> get_document(const std::string& id) override;
     core::Result<std::optional<std::string>> content_hash(const std::string& id) override;

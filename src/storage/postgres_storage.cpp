@@ -946,9 +946,10 @@ public:
 
     // One transaction per document: the writes of a group would wait on each other's round
     // trips anyway, and `ragd ingest` overlaps several writers instead (useful_write_concurrency).
-    std::vector<core::Result<UpsertOutcome>> upsert_documents(
-        std::span<const DocumentWrite> writes, const std::string& model_id) override {
-        return upsert_one_by_one(*this, writes, model_id);
+    std::vector<core::Result<UpsertOutcome>> upsert_documents(std::span<const DocumentWrite> writes,
+                                                              const std::string& model_id,
+                                                              OnFailure on_failure) override {
+        return upsert_one_by_one(*this, writes, model_id, on_failure);
     }
 
     core::Result<bool> delete_document(const std::string& id) override {

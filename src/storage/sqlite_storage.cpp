@@ -335,6 +335,7 @@ private:
     /// commit (nothing of the group is stored then), and the group must be written one by one.
     bool write_group(std::span<const DocumentWrite> writes,
                      const std::string& model_id,
+                     OnFailure on_failure,
                      std::vector<core::Result<UpsertOutcome>>& outcomes) {
         auto conn = pool_.acquire();
         if (!conn) {
@@ -348,6 +349,9 @@ private:
         for (const DocumentWrite& write : writes) {
             if (auto valid = validate_upsert(*write.doc, write.chunks, model_id); !valid) {
                 outcomes.emplace_back(valid.error());
+                if (on_failure == OnFailure::kStop) {
+                    break;
+                }
                 continue;
             }
             if (!c.exec("SAVEPOINT document")) {
@@ -363,7 +367,11 @@ private:
             if (!c.exec("RELEASE document")) {
                 return false;
             }
+            const bool failed = !outcome;
             outcomes.push_back(std::move(outcome));
+            if (failed && on_failure == OnFailure::kStop) {
+                break;
+            }
         }
         return static_cast<bool>(txn.commit());
     }
@@ -398,15 +406,16 @@ public:
     // rolled back alone. If the transaction itself is lost (SQLite rolls a whole transaction
     // back on some errors, e.g. SQLITE_FULL) or cannot commit, each document is written again
     // in a transaction of its own, so every outcome is what upsert_document would have given.
-    std::vector<core::Result<UpsertOutcome>> upsert_documents(
-        std::span<const DocumentWrite> writes, const std::string& model_id) override {
+    std::vector<core::Result<UpsertOutcome>> upsert_documents(std::span<const DocumentWrite> writes,
+                                                              const std::string& model_id,
+                                                              OnFailure on_failure) override {
         if (writes.size() <= 1) {
-            return upsert_one_by_one(*this, writes, model_id);
+            return upsert_one_by_one(*this, writes, model_id, on_failure);
         }
         std::vector<core::Result<UpsertOutcome>> outcomes;
         outcomes.reserve(writes.size());
-        if (!write_group(writes, model_id, outcomes)) {
-            return upsert_one_by_one(*this, writes, model_id);
+        if (!write_group(writes, model_id, on_failure, outcomes)) {
+            return upsert_one_by_one(*this, writes, model_id, on_failure);
         }
         return outcomes;
     }

@@ -62,6 +62,10 @@ struct UpsertOutcome {
     std::int64_t seq = 0;  ///< change sequence of this write (0 when unchanged)
 };
 
+/// What a group write (upsert_documents) does after a document fails: write the others
+/// (kGoOn), or commit those before it and write nothing after it (kStop).
+enum class OnFailure { kGoOn, kStop };
+
 /// One document of a group write (upsert_documents): the record and its chunks, borrowed.
 struct DocumentWrite {
     const DocumentRecord* doc = nullptr;
@@ -114,9 +118,13 @@ public:
     /// still written whole or not at all, and one failing leaves the others stored. SQLite
     /// commits the group together (one transaction, a savepoint per document), which saves a
     /// bulk ingest most of its per-commit cost; others may write them one by one
-    /// (upsert_one_by_one). Pure, so that a wrapper cannot forget to forward it.
+    /// (upsert_one_by_one). With OnFailure::kStop the outcomes end at the first failing
+    /// document (its error last) and nothing after it is written. Pure, so that a wrapper
+    /// cannot forget to forward it.
     virtual std::vector<core::Result<UpsertOutcome>> upsert_documents(
-        std::span<const DocumentWrite> writes, const std::string& model_id) = 0;
+        std::span<const DocumentWrite> writes,
+        const std::string& model_id,
+        OnFailure on_failure) = 0;
     /// Removes a document, its chunks and embeddings, and logs a change. false if not found.
     virtual core::Result<bool> delete_document(const std::string& id) = 0;
 
@@ -160,11 +168,17 @@ public:
 
 /// upsert_documents as one upsert_document call per document.
 inline std::vector<core::Result<UpsertOutcome>> upsert_one_by_one(
-    Storage& storage, std::span<const DocumentWrite> writes, const std::string& model_id) {
+    Storage& storage,
+    std::span<const DocumentWrite> writes,
+    const std::string& model_id,
+    OnFailure on_failure) {
     std::vector<core::Result<UpsertOutcome>> outcomes;
     outcomes.reserve(writes.size());
     for (const DocumentWrite& write : writes) {
         outcomes.push_back(storage.upsert_document(*write.doc, write.chunks, model_id));
+        if (!outcomes.back() && on_failure == OnFailure::kStop) {
+            break;
+        }
     }
     return outcomes;
 }

@@ -505,6 +505,20 @@ TEST_F(EngineTest, IngestBatchGivesEachRequestItsResult) {
         EXPECT_FALSE(found->hits.empty()) << word;
     }
     EXPECT_EQ(*engine->storage().last_seq(), 3);
+
+    // Stopping at the first failure (POST /v1/documents): what came before it is stored, and
+    // nothing after it.
+    std::vector<IngestRequest> stopping;
+    stopping.push_back(doc("cormorant", "# Cormorants\n\nCormorants dry their wings.\n"));
+    stopping.push_back(doc("broken2", std::string("nul\0byte", 8)));
+    stopping.back().format = ingest::DocumentFormat::kText;
+    stopping.push_back(doc("never", "# Never\n\nNever stored.\n"));
+    auto stopped = engine->ingest().ingest_batch(std::move(stopping), storage::OnFailure::kStop);
+    ASSERT_EQ(stopped.size(), 2U);
+    ASSERT_TRUE(stopped[0]) << stopped[0].error().detail;
+    EXPECT_FALSE(stopped[1]);
+    EXPECT_TRUE(engine->storage().get_document("cormorant")->has_value());
+    EXPECT_FALSE(engine->storage().get_document("never")->has_value());
 }
 
 TEST_F(EngineTest, IngestPathsIndexesEveryBatchWhileStoringTheNext) {

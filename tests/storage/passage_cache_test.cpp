@@ -41,9 +41,10 @@ public:
                                                 const std::string& model_id) override {
         return real_->upsert_document(doc, chunks, model_id);
     }
-    std::vector<core::Result<UpsertOutcome>> upsert_documents(
-        std::span<const DocumentWrite> writes, const std::string& model_id) override {
-        return real_->upsert_documents(writes, model_id);
+    std::vector<core::Result<UpsertOutcome>> upsert_documents(std::span<const DocumentWrite> writes,
+                                                              const std::string& model_id,
+                                                              OnFailure on_failure) override {
+        return real_->upsert_documents(writes, model_id, on_failure);
     }
     core::Result<bool> delete_document(const std::string& id) override {
         return real_->delete_document(id);

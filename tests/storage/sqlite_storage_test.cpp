@@ -170,7 +170,7 @@ TEST(SqliteStorage, FullDatabaseInAGroupWriteFailsOnlyThatDocument) {
         chunk.text.assign(16 * 1024, 'x');  // 1 MiB in all: over the cap
     }
     const std::vector<DocumentWrite> writes{{&before, small}, {&huge, big}, {&after, small}};
-    auto outcomes = s.upsert_documents(writes, "m");
+    auto outcomes = s.upsert_documents(writes, "m", OnFailure::kGoOn);
     ASSERT_EQ(outcomes.size(), 3U);
     ASSERT_TRUE(outcomes[0]) << outcomes[0].error().detail;
     ASSERT_FALSE(outcomes[1]);
@@ -219,7 +219,7 @@ TEST(SqliteStorage, DocumentFailingMidWriteInAGroupIsRolledBackAlone) {
     const DocumentRecord after = make_doc("after", "h");
     auto chunks = make_chunks(3, 8);
     const std::vector<DocumentWrite> writes{{&before, chunks}, {&bad, chunks}, {&after, chunks}};
-    auto outcomes = s.upsert_documents(writes, "m");
+    auto outcomes = s.upsert_documents(writes, "m", OnFailure::kGoOn);
     ASSERT_EQ(outcomes.size(), 3U);
     ASSERT_TRUE(outcomes[0]) << outcomes[0].error().detail;
     ASSERT_FALSE(outcomes[1]);
@@ -236,6 +236,17 @@ TEST(SqliteStorage, DocumentFailingMidWriteInAGroupIsRolledBackAlone) {
     EXPECT_EQ(stats->last_seq, 2);
     EXPECT_EQ(outcomes[0]->seq, 1);
     EXPECT_EQ(outcomes[2]->seq, 2);
+
+    // Stopping at that failure: "before" is written again (unchanged), nothing after "bad".
+    const DocumentRecord later = make_doc("later", "h");
+    const std::vector<DocumentWrite> stopping{{&before, chunks}, {&bad, chunks}, {&later, chunks}};
+    auto stopped = s.upsert_documents(stopping, "m", OnFailure::kStop);
+    ASSERT_EQ(stopped.size(), 2U);
+    ASSERT_TRUE(stopped[0]);
+    EXPECT_EQ(stopped[0]->status, UpsertStatus::kUnchanged);
+    EXPECT_FALSE(stopped[1]);
+    EXPECT_FALSE(s.get_document("later")->has_value());
+    EXPECT_FALSE(s.get_document("bad")->has_value());
 }
 
 // Manual throughput check (not run by ctest): 5,000 documents of 5 chunks with 512-dim

@@ -260,7 +260,7 @@ TEST_P(StorageContractTest, GroupWriteGivesEachDocumentItsOwnOutcome) {
     auto one = make_chunks(1, 4, 9.0F);
     const std::vector<DocumentWrite> writes{
         {&a1, three}, {&b1, three}, {&invalid, one}, {&c1, two}, {&a2, one}};
-    auto outcomes = storage_->upsert_documents(writes, "m");
+    auto outcomes = storage_->upsert_documents(writes, "m", OnFailure::kGoOn);
     ASSERT_EQ(outcomes.size(), writes.size());
     ASSERT_TRUE(outcomes[0]) << outcomes[0].error().detail;
     EXPECT_EQ(outcomes[0]->status, UpsertStatus::kCreated);
@@ -291,7 +291,25 @@ TEST_P(StorageContractTest, GroupWriteGivesEachDocumentItsOwnOutcome) {
     EXPECT_EQ((*changes)[1].document_id, "c");
     EXPECT_EQ((*changes)[2].document_id, "a");
     EXPECT_EQ((*changes)[2].removed_chunk_ids, outcomes[0]->chunk_ids);
-    EXPECT_TRUE(storage_->upsert_documents({}, "m").empty());
+    EXPECT_TRUE(storage_->upsert_documents({}, "m", OnFailure::kGoOn).empty());
+}
+
+// OnFailure::kStop: the documents before the failing one are stored, nothing after it.
+TEST_P(StorageContractTest, GroupWriteCanStopAtTheFirstFailure) {
+    const DocumentRecord a = make_doc("a", "h1");
+    const DocumentRecord invalid = make_doc("", "h1");
+    const DocumentRecord c = make_doc("c", "h1");
+    auto chunks = make_chunks(2, 4);
+    const std::vector<DocumentWrite> writes{{&a, chunks}, {&invalid, chunks}, {&c, chunks}};
+    auto outcomes = storage_->upsert_documents(writes, "m", OnFailure::kStop);
+    ASSERT_EQ(outcomes.size(), 2U);
+    ASSERT_TRUE(outcomes[0]) << outcomes[0].error().detail;
+    EXPECT_EQ(outcomes[0]->status, UpsertStatus::kCreated);
+    ASSERT_FALSE(outcomes[1]);
+    EXPECT_EQ(outcomes[1].error().code, core::ErrorCode::kInvalidArgument);
+    EXPECT_TRUE(storage_->get_document("a")->has_value());
+    EXPECT_FALSE(storage_->get_document("c")->has_value());
+    EXPECT_EQ(*storage_->last_seq(), 1);
 }
 
 TEST_P(StorageContractTest, DeleteCascadesAndLogsAChange) {
