@@ -83,9 +83,27 @@ std::vector<core::Result<IngestResult>> IngestService::ingest_batch(
     std::vector<IngestRequest> requests, storage::OnFailure on_failure) {
     const bool stop = on_failure == storage::OnFailure::kStop;
     std::vector<std::optional<core::Result<IngestResult>>> results(requests.size());
-    std::vector<PreparedDocument> group;
-    std::vector<std::size_t> group_slots;    // which request each prepared document answers
     std::size_t answered = requests.size();  // with kStop: up to the first failure
+    // Prepared documents are written kDocumentsPerGroup (or kChunksPerGroup chunks) at a time,
+    // so a large batch never holds more than one group's texts and vectors.
+    std::vector<PreparedDocument> group;
+    std::vector<std::size_t> group_slots;  // which request each prepared document answers
+    std::size_t group_chunks = 0;
+    auto write_group = [&]() -> bool {
+        auto stored = store(group, on_failure);
+        for (std::size_t idx = 0; idx < stored.size(); ++idx) {
+            results[group_slots[idx]].emplace(std::move(stored[idx]));
+        }
+        const bool stopped =
+            stored.size() < group.size() || (stop && !stored.empty() && !stored.back());
+        if (stopped) {
+            answered = group_slots[stored.size() - 1] + 1;  // a write failed: the rest waits
+        }
+        group.clear();
+        group_slots.clear();
+        group_chunks = 0;
+        return !stopped;
+    };
     for (std::size_t idx = 0; idx < requests.size(); ++idx) {
         auto prepared = prepare(std::move(requests[idx]));
         if (!prepared) {
@@ -97,16 +115,17 @@ std::vector<core::Result<IngestResult>> IngestService::ingest_batch(
         } else if (auto* unchanged = std::get_if<IngestResult>(&*prepared)) {
             results[idx].emplace(std::move(*unchanged));
         } else {
+            group_chunks += std::get<PreparedDocument>(*prepared).chunks.size();
             group.push_back(std::move(std::get<PreparedDocument>(*prepared)));
             group_slots.push_back(idx);
+            if ((group.size() >= kDocumentsPerGroup || group_chunks >= kChunksPerGroup) &&
+                !write_group()) {
+                break;
+            }
         }
     }
-    auto stored = store(group, on_failure);
-    for (std::size_t idx = 0; idx < stored.size(); ++idx) {
-        results[group_slots[idx]].emplace(std::move(stored[idx]));
-    }
-    if (stored.size() < group.size()) {
-        answered = group_slots[stored.size() - 1] + 1;  // a write failed and stopped the rest
+    if (!group.empty()) {
+        write_group();
     }
     std::vector<core::Result<IngestResult>> out;
     out.reserve(answered);

@@ -70,11 +70,11 @@ public:
     /// Stores one document and, if `update_indexes`, brings the indexes up to date before
     /// returning (bulk callers pass false and call catch_up() once at the end).
     core::Result<IngestResult> ingest(IngestRequest request, bool update_indexes = true);
-    /// Stores several documents with one group write to storage (one transaction on SQLite, so
-    /// one commit instead of one per document), without catching the indexes up: the caller
-    /// does, once. One result per request, in order; a request that fails leaves the others
-    /// stored. With OnFailure::kStop the results end at the first failure, and nothing after
-    /// it is stored.
+    /// Stores several documents in group writes of kDocumentsPerGroup (one transaction each on
+    /// SQLite, so one commit per group instead of one per document), without catching the
+    /// indexes up: the caller does, once. One result per request, in order; a request that
+    /// fails leaves the others stored. With OnFailure::kStop the results end at the first
+    /// failure, and nothing after it is stored.
     std::vector<core::Result<IngestResult>> ingest_batch(
         std::vector<IngestRequest> requests,
         storage::OnFailure on_failure = storage::OnFailure::kGoOn);

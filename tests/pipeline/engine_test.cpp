@@ -521,6 +521,39 @@ TEST_F(EngineTest, IngestBatchGivesEachRequestItsResult) {
     EXPECT_FALSE(engine->storage().get_document("never")->has_value());
 }
 
+// A batch larger than a group is written group by group; stopping at a failure in a later
+// group keeps every group before it and what came before the failure in its own.
+TEST_F(EngineTest, IngestBatchLargerThanAGroupStopsWhereItFails) {
+    auto engine = open();
+    ASSERT_TRUE(engine);
+    constexpr std::size_t kDocs = 2 * IngestService::kDocumentsPerGroup + 20;
+    constexpr std::size_t kBroken = IngestService::kDocumentsPerGroup + 10;
+    auto make_batch = [&](const std::string& prefix) {
+        std::vector<IngestRequest> batch;
+        for (std::size_t idx = 0; idx < kDocs; ++idx) {
+            batch.push_back(doc(prefix + std::to_string(idx),
+                                "# Note\n\nNote number " + std::to_string(idx) + ".\n"));
+        }
+        batch[kBroken].content = std::string("nul\0byte", 8);
+        batch[kBroken].format = ingest::DocumentFormat::kText;
+        return batch;
+    };
+    auto stopped = engine->ingest().ingest_batch(make_batch("s"), storage::OnFailure::kStop);
+    ASSERT_EQ(stopped.size(), kBroken + 1);
+    for (std::size_t idx = 0; idx < kBroken; ++idx) {
+        ASSERT_TRUE(stopped[idx]) << idx << ": " << stopped[idx].error().detail;
+    }
+    EXPECT_FALSE(stopped[kBroken]);
+    EXPECT_EQ(*engine->storage().last_seq(), static_cast<std::int64_t>(kBroken));
+    EXPECT_FALSE(engine->storage().get_document("s" + std::to_string(kBroken + 1))->has_value());
+
+    auto all = engine->ingest().ingest_batch(make_batch("g"), storage::OnFailure::kGoOn);
+    ASSERT_EQ(all.size(), kDocs);
+    EXPECT_FALSE(all[kBroken]);
+    EXPECT_TRUE(all[kDocs - 1]);
+    EXPECT_EQ(*engine->storage().last_seq(), static_cast<std::int64_t>(kBroken + kDocs - 1));
+}
+
 TEST_F(EngineTest, IngestPathsIndexesEveryBatchWhileStoringTheNext) {
     Fixture fixture{dir_, config_};
     ingest_many_files(fixture, 0);
