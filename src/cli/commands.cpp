@@ -418,11 +418,10 @@ int run_eval(core::Config config, const EvalOptions& options) {
         }
         auto started = std::chrono::steady_clock::now();
         std::size_t documents = 0;
-        // Indexing the documents stored so far overlaps with storing the next thousand, and
-        // documents are stored in groups, one transaction each.
+        // Documents go to ingest_batch a thousand at a time (stored in groups, one transaction
+        // each), and indexing each thousand overlaps with storing the next.
         core::SerialBackgroundTask catch_up(engine->maintainer().catch_up_task());
         std::vector<pipeline::IngestRequest> group;
-        std::size_t next_catch_up = 1000;
         auto store_group = [&]() -> core::Result<void> {
             std::vector<std::string> ids;
             ids.reserve(group.size());
@@ -438,11 +437,7 @@ int run_eval(core::Config config, const EvalOptions& options) {
                 }
             }
             documents += results.size();
-            if (documents >= next_catch_up) {
-                next_catch_up += 1000;
-                return catch_up.start();
-            }
-            return {};
+            return catch_up.start();
         };
         auto ingested = eval::for_each_corpus_document(
             (beir / "corpus.jsonl").string(), [&](eval::BeirDocument&& doc) -> core::Result<void> {
@@ -452,7 +447,7 @@ int run_eval(core::Config config, const EvalOptions& options) {
                 request.title = doc.title;
                 request.content = std::move(doc.text);
                 group.push_back(std::move(request));
-                if (group.size() >= pipeline::IngestService::kDocumentsPerGroup) {
+                if (group.size() >= 1000) {
                     return store_group();
                 }
                 return {};

@@ -81,6 +81,11 @@ core::Result<IngestResult> IngestService::ingest(IngestRequest request, bool upd
 
 std::vector<core::Result<IngestResult>> IngestService::ingest_batch(
     std::vector<IngestRequest> requests, storage::OnFailure on_failure) {
+    return ingest_in_groups(std::move(requests), on_failure, /*store_was_empty=*/false);
+}
+
+std::vector<core::Result<IngestResult>> IngestService::ingest_in_groups(
+    std::vector<IngestRequest> requests, storage::OnFailure on_failure, bool store_was_empty) {
     const bool stop = on_failure == storage::OnFailure::kStop;
     std::vector<std::optional<core::Result<IngestResult>>> results(requests.size());
     std::size_t answered = requests.size();  // with kStop: up to the first failure
@@ -105,7 +110,7 @@ std::vector<core::Result<IngestResult>> IngestService::ingest_batch(
         return !stopped;
     };
     for (std::size_t idx = 0; idx < requests.size(); ++idx) {
-        auto prepared = prepare(std::move(requests[idx]));
+        auto prepared = prepare(std::move(requests[idx]), store_was_empty);
         if (!prepared) {
             results[idx].emplace(prepared.error());
             if (stop) {
@@ -413,48 +418,33 @@ FolderReport IngestService::ingest_paths(const std::vector<std::string>& paths,
             record(file.path, size, std::move(stored.front()));
         }
     };
-    // One writer: files are prepared one after another and stored in groups, each reported in
-    // order once its group is written.
+    // One writer: files are read kDocumentsPerGroup at a time and stored as groups
+    // (ingest_in_groups), each reported in order once its group is written.
     auto handle_in_groups = [&](const std::vector<FileToIngest>& files) {
-        struct Entry {
-            const fs::path* file;
-            std::uintmax_t size = 0;
-            std::optional<core::Result<IngestResult>> done;  ///< failed or unchanged
-            std::size_t slot = 0;                            ///< else its index in `group`
-        };
-        std::vector<Entry> entries;
-        std::vector<PreparedDocument> group;
-        std::size_t group_chunks = 0;
-        auto write_group = [&] {
-            auto stored = store(group, storage::OnFailure::kGoOn);
-            for (Entry& entry : entries) {
-                record(*entry.file,
-                       entry.size,
-                       entry.done ? std::move(*entry.done) : std::move(stored[entry.slot]));
+        for (std::size_t begin = 0; begin < files.size(); begin += kDocumentsPerGroup) {
+            const std::size_t count = std::min(kDocumentsPerGroup, files.size() - begin);
+            std::vector<std::uintmax_t> sizes(count, 0);
+            std::vector<std::optional<core::Error>> unreadable(count);
+            std::vector<IngestRequest> requests;
+            requests.reserve(count);
+            for (std::size_t idx = 0; idx < count; ++idx) {
+                auto request = read_file(files[begin + idx], sizes[idx]);
+                if (request) {
+                    requests.push_back(std::move(*request));
+                } else {
+                    unreadable[idx] = request.error();
+                }
             }
-            entries.clear();
-            group.clear();
-            group_chunks = 0;
-        };
-        for (const FileToIngest& file : files) {
-            Entry entry{&file.path};
-            auto prepared = prepare_file(file, entry.size, store_was_empty);
-            if (!prepared) {
-                entry.done.emplace(prepared.error());
-            } else if (auto* unchanged = std::get_if<IngestResult>(&*prepared)) {
-                entry.done.emplace(std::move(*unchanged));
-            } else {
-                entry.slot = group.size();
-                group_chunks += std::get<PreparedDocument>(*prepared).chunks.size();
-                group.push_back(std::move(std::get<PreparedDocument>(*prepared)));
-            }
-            entries.push_back(std::move(entry));
-            if (entries.size() >= IngestService::kDocumentsPerGroup ||
-                group_chunks >= IngestService::kChunksPerGroup) {
-                write_group();
+            auto results =
+                ingest_in_groups(std::move(requests), storage::OnFailure::kGoOn, store_was_empty);
+            std::size_t next = 0;
+            for (std::size_t idx = 0; idx < count; ++idx) {
+                record(files[begin + idx].path,
+                       sizes[idx],
+                       unreadable[idx] ? core::Result<IngestResult>(*unreadable[idx])
+                                       : std::move(results[next++]));
             }
         }
-        write_group();
     };
     // A remote embedder makes each file wait on the network before it is written: files in
     // flight overlap those waits even where storage has one writer (SQLite).

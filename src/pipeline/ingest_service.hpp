@@ -96,6 +96,10 @@ private:
     /// The unchanged check, parsing, chunking and embedding: everything before the write.
     /// `store_was_empty`: storage had no write when the caller began, so the check is skipped.
     core::Result<Prepared> prepare(IngestRequest request, bool store_was_empty = false);
+    /// ingest_batch, skipping the unchanged check when `store_was_empty`.
+    std::vector<core::Result<IngestResult>> ingest_in_groups(std::vector<IngestRequest> requests,
+                                                             storage::OnFailure on_failure,
+                                                             bool store_was_empty);
     /// Parsing, chunking and embedding of a document to be written.
     core::Result<Prepared> prepare_new(IngestRequest request, std::string hash, bool rewrite);
     /// Writes documents as one group and offers their chunks to the indexes.
