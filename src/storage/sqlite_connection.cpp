@@ -229,10 +229,6 @@ core::Result<void> ConnectionPool::checkpoint_in_background() {
     return {};
 }
 
-std::uint64_t ConnectionPool::background_checkpoints() const {
-    return checkpointer_ ? checkpointer_->checkpoints() : 0;
-}
-
 void ConnectionPool::release(std::unique_ptr<Connection> conn) {
     {
         std::lock_guard lock(mutex_);

@@ -140,8 +140,6 @@ public:
     /// From now on, WAL checkpoints run on a thread of their own (sqlite_checkpointer.hpp)
     /// rather than in the committing connection. Call once, before the pool is shared.
     core::Result<void> checkpoint_in_background();
-    /// Checkpoints that thread has run; 0 without it.
-    std::uint64_t background_checkpoints() const;
 
 private:
     /// Idle connections kept open; more may exist while many threads are inside calls.
