@@ -1,6 +1,7 @@
 #include "mock/rerank.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -87,11 +88,15 @@ core::Result<std::string> rerank_response(bool tei, std::string_view body) {
     });
     std::size_t top_n = scores.size();
     if (const json::value* limit = request->if_contains("top_n"); !tei && limit != nullptr) {
-        if (!limit->is_int64() && !limit->is_uint64()) {
-            return invalid("top_n: expected an integer");
+        // Read the integer in its own kind: a uint64 above INT64_MAX is a valid (huge) limit,
+        // and converting it to int64 would throw.
+        if (limit->is_uint64()) {
+            top_n = std::min<std::uint64_t>(top_n, limit->get_uint64());
+        } else if (limit->is_int64() && limit->get_int64() >= 0) {
+            top_n = std::min<std::uint64_t>(top_n, static_cast<std::uint64_t>(limit->get_int64()));
+        } else {
+            return invalid("top_n: expected a non-negative integer");
         }
-        top_n = std::min<std::size_t>(top_n,
-                                      static_cast<std::size_t>(limit->to_number<std::int64_t>()));
     }
     json::array results;
     for (std::size_t rank = 0; rank < top_n; ++rank) {

@@ -30,6 +30,14 @@ TEST(MockRerank, CohereBestFirstWithTopN) {
     EXPECT_EQ(results[1].at("index").to_number<int>(), 1);
 }
 
+// Found by fuzz_mock_request: a top_n above INT64_MAX made the decoder throw.
+TEST(MockRerank, TopNBeyondInt64IsAValidLimit) {
+    const auto body = rerank_response(
+        false, R"({"query":"a","documents":["a","b"],"top_n":15555555555555555552})");
+    ASSERT_TRUE(body) << body.error().detail;
+    EXPECT_EQ(json::parse(*body).at("results").as_array().size(), 2U);
+}
+
 TEST(MockRerank, TeiArrayAndCohereObjectDocuments) {
     const auto tei = rerank_response(true, R"({"query":"a b","texts":["b","a b"]})");
     ASSERT_TRUE(tei) << tei.error().detail;
@@ -49,6 +57,7 @@ TEST(MockRerank, BadRequestsNameTheField) {
         {false, R"({"query":"a"})"},
         {false, R"({"query":"a","documents":[1]})"},
         {false, R"({"query":"a","documents":["a"],"top_n":"2"})"},
+        {false, R"({"query":"a","documents":["a"],"top_n":-1})"},
         {true, R"({"query":"a","documents":["a"]})"},
         {true, R"({"query":"a","texts":[{"text":"a"}]})"},
     };
