@@ -680,8 +680,10 @@ class ConnectionTest(ApiTestBase):
 class TimeoutTest(ApiTestBase):
     """Slow or silent clients are dropped after the configured timeouts; others are unaffected."""
 
-    server_args = ("--set", "server.header_timeout_ms=400", "--set", "server.body_timeout_ms=400",
-                   "--set", "server.idle_timeout_ms=600")
+    # Timeouts long enough that a loaded CI machine (parallel ctest, sanitizer builds) still
+    # serves the well-behaved client well inside them, short enough to keep the test quick.
+    server_args = ("--set", "server.header_timeout_ms=1500", "--set",
+                   "server.body_timeout_ms=1500", "--set", "server.idle_timeout_ms=2000")
 
     def assertClosedWithin(self, sock, seconds):
         start = time.monotonic()
@@ -704,13 +706,13 @@ class TimeoutTest(ApiTestBase):
                          b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
             idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
             self.assertEqual(RawReader(idle).read().status, 200)
-            # Meanwhile a well-behaved client is served at once.
+            # Meanwhile a well-behaved client is served at once, not after the slow ones time out.
             start = time.monotonic()
             self.assertStatus(self.server.request("GET", "/health"), 200)
-            self.assertLess(time.monotonic() - start, 0.4)
-            self.assertClosedWithin(head, 3.0)
-            self.assertClosedWithin(body, 3.0)
-            self.assertEqual(self.assertClosedWithin(idle, 3.0), b"")
+            self.assertLess(time.monotonic() - start, 1.0)
+            self.assertClosedWithin(head, 6.0)
+            self.assertClosedWithin(body, 6.0)
+            self.assertEqual(self.assertClosedWithin(idle, 6.0), b"")
         self.assertStatus(self.server.request("GET", "/health"), 200)
 
 
