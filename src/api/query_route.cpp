@@ -200,7 +200,22 @@ struct QueryState {
     bool degraded = false;
     /// Why the remote embedder failed a vector-only query (returned again if asked again).
     std::optional<core::Error> embed_error;
+    /// The reranker was asked and failed: the hits kept their fused order.
+    bool rerank_failed = false;
 };
+
+/// The retrievers that ran: BM25 alone when a remote embedder failed a hybrid query.
+pipeline::RetrievalMode retrieval_ran(const QueryState& state) {
+    return state.degraded ? pipeline::RetrievalMode::kBm25 : state.decoded->options.mode;
+}
+
+/// After retrieval: tells the access log what failed and was worked around, if anything.
+void annotate_degraded(const QueryState& state) {
+    const std::string fallback = degraded_annotation(state.degraded, state.rerank_failed);
+    if (!fallback.empty()) {
+        state.context->annotate("degraded", fallback);
+    }
+}
 
 /// For a remote embedder: the question's vector, awaited once per query (the semantic cache and
 /// retrieval share it). Errors only for a vector-only query; a hybrid one degrades to BM25.
@@ -389,15 +404,17 @@ net::awaitable<core::Result<pipeline::SearchOutcome>> search_for_answer(QuerySta
     if (!ran) {
         co_return overloaded_compute();
     }
-    if (!searched || !rerank_requested(deps.reranker, decoded)) {
-        co_return searched;
+    if (searched && rerank_requested(deps.reranker, decoded)) {
+        state.rerank_failed = co_await rerank_hits(*deps.reranker,
+                                                   deps.metrics,
+                                                   decoded.query,
+                                                   *searched,
+                                                   decoded.options.top_k,
+                                                   context.cancel()) == RerankOutcome::kFailed;
     }
-    co_await rerank_hits(*deps.reranker,
-                         deps.metrics,
-                         decoded.query,
-                         *searched,
-                         decoded.options.top_k,
-                         context.cancel());
+    if (searched) {
+        annotate_degraded(state);
+    }
     co_return searched;
 }
 
@@ -426,8 +443,9 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
         if (!outcome) {
             co_return outcome.error();
         }
+        annotate_degraded(state);
         if (deps.metrics != nullptr) {
-            observe_stages(*deps.metrics, outcome->timings, decoded.options.mode, true);
+            observe_stages(*deps.metrics, outcome->timings, retrieval_ran(state), true);
         }
         context.annotate("generator", outcome->generation.generator);
         std::string body = answer_json(*outcome);
@@ -456,7 +474,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
         }
         outcome->timings.total = ms_since(state.started);
         if (deps.metrics != nullptr) {
-            observe_stages(*deps.metrics, outcome->timings, decoded.options.mode, true);
+            observe_stages(*deps.metrics, outcome->timings, retrieval_ran(state), true);
         }
         context.annotate("generator", outcome->generation.generator);
         std::string body = answer_json(*outcome);
@@ -484,7 +502,7 @@ net::awaitable<core::Result<std::string>> produce_answer(QueryState& state) {
     timings.generate = ms_since(generate_started);
     timings.total = ms_since(state.started);
     if (deps.metrics != nullptr) {
-        observe_stages(*deps.metrics, timings, decoded.options.mode, true);
+        observe_stages(*deps.metrics, timings, retrieval_ran(state), true);
     }
     observe_llm(deps.metrics, *answer, timings.generate);
     annotate_answer(context, *answer);
@@ -540,7 +558,7 @@ net::awaitable<void> stream_answer(QueryState& state, http::ResponseWriter& writ
     timings.generate = ms_since(generate_started);
     timings.total = ms_since(state.started);
     if (deps.metrics != nullptr) {
-        observe_stages(*deps.metrics, timings, decoded.options.mode, true);
+        observe_stages(*deps.metrics, timings, retrieval_ran(state), true);
     }
     observe_llm(deps.metrics, *answer, timings.generate);
     annotate_answer(context, *answer);

@@ -52,16 +52,23 @@ net::awaitable<void> handle_search(std::shared_ptr<const SearchRouteDeps> deps,
         co_await writer.send(error_response(outcome.error()));
         co_return;
     }
+    bool rerank_failed = false;
     if (rerank_requested(deps->reranker, *decoded)) {
-        co_await rerank_hits(*deps->reranker,
-                             deps->metrics,
-                             decoded->query,
-                             *outcome,
-                             decoded->options.top_k,
-                             context.cancel());
+        rerank_failed = co_await rerank_hits(*deps->reranker,
+                                             deps->metrics,
+                                             decoded->query,
+                                             *outcome,
+                                             decoded->options.top_k,
+                                             context.cancel()) == RerankOutcome::kFailed;
+    }
+    // embed_question turns a hybrid search into BM25 alone when the remote embedder failed.
+    const bool embedder_failed = options.mode != decoded->options.mode;
+    if (const std::string fallback = degraded_annotation(embedder_failed, rerank_failed);
+        !fallback.empty()) {
+        context.annotate("degraded", fallback);
     }
     if (deps->metrics != nullptr) {
-        observe_stages(*deps->metrics, outcome->timings, decoded->options.mode, false);
+        observe_stages(*deps->metrics, outcome->timings, options.mode, false);
     }
     co_await writer.send(http::Response::json(200, search_json(*outcome)));
 }

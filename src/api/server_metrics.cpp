@@ -42,6 +42,7 @@ void ServerMetrics::on_request_done(const http::RequestRecord& record) {
     entry.remote_address = record.remote_address;
     entry.cache_tier = record.annotation("cache");
     entry.generator = record.annotation("generator");
+    entry.degraded = record.annotation("degraded");
     entry.status = record.status;
     entry.duration_ms = record.seconds * 1000.0;
     entry.bytes_in = record.bytes_in;
@@ -194,6 +195,17 @@ void observe_stages(metrics::Metrics& metrics,
     if (answered) {
         metrics.observe_stage(metrics::Stage::kGenerate, timings.generate * kSecondsPerMs);
     }
+}
+
+std::string degraded_annotation(bool embedder_failed, bool reranker_failed) {
+    std::string degraded;
+    if (embedder_failed) {
+        degraded = "embedder";
+    }
+    if (reranker_failed) {
+        degraded += degraded.empty() ? "reranker" : ",reranker";
+    }
+    return degraded;
 }
 
 metrics::IndexSource index_source(pipeline::Engine& engine) {

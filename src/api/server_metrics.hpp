@@ -3,6 +3,8 @@
 // depends on nothing but core and http/ and pipeline/ stay metrics-free.
 #pragma once
 
+#include <string>
+
 #include "cache/answer_cache.hpp"
 #include "http/observer.hpp"
 #include "llm/answerer.hpp"
@@ -64,6 +66,11 @@ void observe_stages(metrics::Metrics& metrics,
                     const pipeline::StageTimings& timings,
                     pipeline::RetrievalMode mode,
                     bool answered);
+
+/// The access log's "degraded" annotation: what failed and was worked around while serving a
+/// query: "embedder" (a hybrid query ran on BM25 alone) and "reranker" (the fused order stood),
+/// comma-separated; empty when nothing did.
+std::string degraded_annotation(bool embedder_failed, bool reranker_failed);
 
 /// The scrape-time source of the ragd_index_* gauges; `engine` must outlive `metrics`' scrapes.
 metrics::IndexSource index_source(pipeline::Engine& engine);

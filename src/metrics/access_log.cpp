@@ -37,7 +37,7 @@ std::string format_access_line(LogFormat format,
     const double duration_ms = std::isfinite(entry.duration_ms)
                                    ? std::round(entry.duration_ms * 1000.0) / 1000.0
                                    : entry.duration_ms;
-    const std::array<core::LogField, 13> fields = {
+    const std::array<core::LogField, 14> fields = {
         optional_text("request_id", entry.request_id),
         optional_text("trace_id", entry.trace_id),
         optional_text("method", entry.method),
@@ -51,6 +51,7 @@ std::string format_access_line(LogFormat format,
         optional_text("cache", entry.cache_tier),
         optional_text("generator", entry.generator),
         core::LogField("upstream_attempts", entry.upstream_attempts),
+        optional_text("degraded", entry.degraded),
     };
     return format_log_line(format, time, core::LogLevel::kInfo, "request", fields);
 }

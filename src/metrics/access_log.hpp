@@ -28,6 +28,9 @@ struct AccessLogEntry {
     std::uint64_t bytes_in = 0;       ///< request body bytes read
     std::uint64_t bytes_out = 0;      ///< response body bytes written
     unsigned upstream_attempts = 0;   ///< LLM/embedding provider calls made, retries included
+    /// What failed and was worked around ("embedder", "reranker", comma-separated); empty when
+    /// nothing did.
+    std::string_view degraded;
 };
 
 /// Longest path written; a longer one is cut (and marked with "...") so lines stay bounded.
@@ -35,7 +38,7 @@ inline constexpr std::size_t kMaxLoggedPathBytes = 1024;
 
 /// The line for `entry` (no trailing newline): msg "request", level info, then the keys
 /// request_id, trace_id, method, route, path, status, duration_ms (3 decimals), bytes_in,
-/// bytes_out, remote, cache, generator, upstream_attempts, in that order.
+/// bytes_out, remote, cache, generator, upstream_attempts, degraded, in that order.
 std::string format_access_line(LogFormat format,
                                std::chrono::system_clock::time_point time,
                                const AccessLogEntry& entry);

@@ -390,8 +390,14 @@ class ServeTest(EmbedderTestCase):
         metrics = server.request("GET", "/metrics").body.decode()
         self.assertIn('ragd_question_embeddings_total{outcome="ok"} 1', metrics)
         self.assertIn('ragd_question_embeddings_total{outcome="failed"} 4', metrics)
+        # Only the healthy search ran the vector stage: a fallback records no 0 ms vector time.
+        self.assertIn('ragd_stage_duration_seconds_count{stage="vector"} 1\n', metrics)
+        self.assertIn('ragd_stage_duration_seconds_count{stage="bm25"} 4\n', metrics)
         wait_for(lambda: "question embedding failed; searching with BM25 alone"
                  in server.stderr(), scaled(5), "the warning in the log")
+        # The access log marks each of the three fallbacks (one search, two queries).
+        wait_for(lambda: server.stderr().count('"degraded":"embedder"') == 3,
+                 scaled(5), 'three access lines with "degraded":"embedder"')
 
         # The service comes back on the same port: vector ranks return.
         revived = self.start_mock(port=port)

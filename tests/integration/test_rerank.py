@@ -14,7 +14,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ragd_harness import DATA_DIR, MockLlm, RagdServer, run_cli  # noqa: E402
+from ragd_harness import (DATA_DIR, MockLlm, RagdServer, run_cli, scaled,  # noqa: E402
+                          wait_for)
 
 CORPUS = os.path.join(DATA_DIR, "corpus")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -173,6 +174,9 @@ class RerankFailureTest(RerankTestCase):
         self.assertTrue(resp.body["answer"])
         metrics = server.request("GET", "/metrics").body.decode()
         self.assertIn('ragd_rerank_total{outcome="failed"} 2', metrics)
+        # The access log marks both (the search and the query); the opted-out search is unmarked.
+        wait_for(lambda: server.stderr().count('"degraded":"reranker"') == 2,
+                 scaled(5), 'two access lines with "degraded":"reranker"')
         ready = server.request("GET", "/ready").body
         self.assertEqual(ready["checks"]["reranker"]["breaker"], "closed", ready)
         # Three more failures make five in a row: the breaker opens, /ready says so (an

@@ -208,7 +208,8 @@ TEST(AccessLine, HasEveryDocumentedKeyInOrder) {
                                                "remote",
                                                "cache",
                                                "generator",
-                                               "upstream_attempts"};
+                                               "upstream_attempts",
+                                               "degraded"};
     EXPECT_EQ(keys, expected);
     EXPECT_EQ(object.at("msg").as_string(), "request");
     EXPECT_EQ(object.at("level").as_string(), "info");
@@ -219,6 +220,7 @@ TEST(AccessLine, HasEveryDocumentedKeyInOrder) {
     EXPECT_EQ(object.at("bytes_out").to_number<std::uint64_t>(), 1234u);
     EXPECT_TRUE(object.at("cache").is_null());
     EXPECT_EQ(object.at("upstream_attempts").to_number<std::uint64_t>(), 2u);
+    EXPECT_TRUE(object.at("degraded").is_null());
 }
 
 TEST(AccessLine, HostileAndHugePathsStayParsableAndBounded) {
