@@ -211,9 +211,9 @@ pipeline::RetrievalMode retrieval_ran(const QueryState& state) {
 
 /// After retrieval: tells the access log what failed and was worked around, if anything.
 void annotate_degraded(const QueryState& state) {
-    const std::string fallback = degraded_annotation(state.degraded, state.rerank_failed);
-    if (!fallback.empty()) {
-        state.context->annotate("degraded", fallback);
+    const std::string degraded = degraded_annotation(state.degraded, state.rerank_failed);
+    if (!degraded.empty()) {
+        state.context->annotate("degraded", degraded);
     }
 }
 
@@ -405,12 +405,13 @@ net::awaitable<core::Result<pipeline::SearchOutcome>> search_for_answer(QuerySta
         co_return overloaded_compute();
     }
     if (searched && rerank_requested(deps.reranker, decoded)) {
-        state.rerank_failed = co_await rerank_hits(*deps.reranker,
-                                                   deps.metrics,
-                                                   decoded.query,
-                                                   *searched,
-                                                   decoded.options.top_k,
-                                                   context.cancel()) == RerankOutcome::kFailed;
+        const RerankOutcome reranked = co_await rerank_hits(*deps.reranker,
+                                                            deps.metrics,
+                                                            decoded.query,
+                                                            *searched,
+                                                            decoded.options.top_k,
+                                                            context.cancel());
+        state.rerank_failed = reranked == RerankOutcome::kFailed;
     }
     if (searched) {
         annotate_degraded(state);

@@ -52,20 +52,21 @@ net::awaitable<void> handle_search(std::shared_ptr<const SearchRouteDeps> deps,
         co_await writer.send(error_response(outcome.error()));
         co_return;
     }
-    bool rerank_failed = false;
+    RerankOutcome reranked = RerankOutcome::kNotNeeded;
     if (rerank_requested(deps->reranker, *decoded)) {
-        rerank_failed = co_await rerank_hits(*deps->reranker,
-                                             deps->metrics,
-                                             decoded->query,
-                                             *outcome,
-                                             decoded->options.top_k,
-                                             context.cancel()) == RerankOutcome::kFailed;
+        reranked = co_await rerank_hits(*deps->reranker,
+                                        deps->metrics,
+                                        decoded->query,
+                                        *outcome,
+                                        decoded->options.top_k,
+                                        context.cancel());
     }
+    const bool rerank_failed = reranked == RerankOutcome::kFailed;
     // embed_question turns a hybrid search into BM25 alone when the remote embedder failed.
     const bool embedder_failed = options.mode != decoded->options.mode;
-    if (const std::string fallback = degraded_annotation(embedder_failed, rerank_failed);
-        !fallback.empty()) {
-        context.annotate("degraded", fallback);
+    if (const std::string degraded = degraded_annotation(embedder_failed, rerank_failed);
+        !degraded.empty()) {
+        context.annotate("degraded", degraded);
     }
     if (deps->metrics != nullptr) {
         observe_stages(*deps->metrics, outcome->timings, options.mode, false);
