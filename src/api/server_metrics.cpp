@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <memory>
+
+#include "storage/stats_by_seq.hpp"
 
 namespace ragd::api {
 
@@ -209,8 +212,13 @@ std::string degraded_annotation(bool embedder_failed, bool reranker_failed) {
 }
 
 metrics::IndexSource index_source(pipeline::Engine& engine) {
-    return [&engine]() -> std::optional<metrics::IndexSnapshot> {
-        auto stats = engine.storage().stats();
+    // Counted again only after a write (stats_by_seq.hpp): scrapes of a server that only
+    // answers questions do not count rows.
+    auto counts =
+        std::make_shared<storage::StatsBySeq>([&engine] { return engine.storage().last_seq(); },
+                                              [&engine] { return engine.storage().stats(); });
+    return [&engine, counts]() -> std::optional<metrics::IndexSnapshot> {
+        auto stats = counts->get();
         if (!stats) {
             return std::nullopt;
         }
