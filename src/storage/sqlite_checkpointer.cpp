@@ -45,10 +45,8 @@ void Checkpointer::run(const std::stop_token& stop) {
         lock.unlock();
         // PASSIVE: copies what no reader still needs and never waits on readers or the writer.
         // A failure (busy, I/O) leaves the WAL longer until the next try, or the last close.
-        int wal_frames = 0;
-        int copied_frames = 0;
         sqlite3_wal_checkpoint_v2(
-            conn_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied_frames);
+            conn_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         lock.lock();
         ++checkpoints_;
     }
